@@ -1,0 +1,400 @@
+"""Value: a scalar that remembers how it was computed, and backpropagates through it.
+
+The math of every op lives in :mod:`zerograd.ops`; this module builds the graph and walks it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import sys
+from typing import Any, Callable, Iterable
+
+from .ops import BY_NAME, SCALAR, Op
+
+_ADD, _SUB, _MUL, _DIV, _NEG = (BY_NAME[n] for n in ("add", "sub", "mul", "div", "neg"))
+_POW, _POWC = BY_NAME["pow"], BY_NAME["powc"]
+
+# Module state, switched by context managers: graph building, anomaly checks, tracing hook.
+_grad_enabled = True
+_anomaly: dict | None = None  # id(node) -> (file, line) while detect_anomaly() is active
+_on_concretize: Callable[[Value, str], None] | None = None
+
+
+def _check_number(data: Any) -> float:
+    if isinstance(data, numbers.Real) and not isinstance(data, Value):
+        return float(data)
+    raise TypeError(
+        f"Value needs a real number (int or float), got {type(data).__name__}: {data!r}"
+    )
+
+
+class Value:
+    """A scalar node: ``data``, ``grad`` and the op and operands that produced it."""
+
+    __slots__ = ("data", "grad", "_children", "_fn", "_arg", "label", "_passes")
+
+    def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "", label: str = ""):
+        self.data = _check_number(data)
+        self.grad = 0.0
+        self._children = tuple(_children)
+        self._fn: Op | None = None
+        self._arg: Any = _op  # for a hand-made node, the label micrograd calls _op
+        self.label = label
+        self._passes = 0
+
+    # -- graph building -----------------------------------------------------------------
+    @staticmethod
+    def _make(op: Op, children: tuple, arg: Any = None) -> Value:
+        """Apply ``op`` to ``children`` (Values): compute the data and link the node."""
+        if op.param:
+            data = op.forward(SCALAR, children[0].data, arg)
+        else:
+            data = op.forward(SCALAR, *[c.data for c in children])
+        out = Value.__new__(Value)
+        out.data = data
+        out.grad = 0.0
+        out.label = ""
+        out._passes = 0
+        if _grad_enabled:
+            out._children = children
+            out._fn = op
+            out._arg = arg
+        else:
+            out._children = ()
+            out._fn = None
+            out._arg = ""
+        if _anomaly is not None:
+            _anomaly_forward(out, op, children)
+        return out
+
+    @property
+    def _prev(self) -> set:
+        """The operands of this node, as a set (micrograd's attribute)."""
+        return set(self._children)
+
+    @property
+    def _op(self) -> str:
+        """The label of the op that produced this node ('' for a leaf)."""
+        return self._fn.label(self._arg) if self._fn is not None else self._arg
+
+    def __add__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_ADD, (self, other))
+
+    def __radd__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_ADD, (other, self))
+
+    def __sub__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_SUB, (self, other))
+
+    def __rsub__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_SUB, (other, self))
+
+    def __mul__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_MUL, (self, other))
+
+    def __rmul__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_MUL, (other, self))
+
+    def __truediv__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_DIV, (self, other))
+
+    def __rtruediv__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_DIV, (other, self))
+
+    def __pow__(self, other: Any) -> Value:
+        if isinstance(other, Value):
+            return Value._make(_POW, (self, other))
+        if isinstance(other, numbers.Real):
+            return Value._make(_POWC, (self,), float(other))
+        return NotImplemented
+
+    def __rpow__(self, other: Any) -> Value:
+        other = _lift(other)
+        return NotImplemented if other is None else Value._make(_POW, (other, self))
+
+    def __neg__(self) -> Value:
+        return Value._make(_NEG, (self,))
+
+    def __pos__(self) -> Value:
+        return self
+
+    def relu(self) -> Value:
+        return Value._make(_RELU, (self,))
+
+    def tanh(self) -> Value:
+        return Value._make(_TANH, (self,))
+
+    def sigmoid(self) -> Value:
+        return Value._make(_SIGMOID, (self,))
+
+    def exp(self) -> Value:
+        return Value._make(_EXP, (self,))
+
+    def log(self) -> Value:
+        return Value._make(_LOG, (self,))
+
+    def softplus(self) -> Value:
+        return Value._make(_SOFTPLUS, (self,))
+
+    def abs(self) -> Value:
+        return Value._make(_ABS, (self,))
+
+    def __abs__(self) -> Value:
+        return self.abs()
+
+    def sqrt(self) -> Value:
+        return Value._make(_SQRT, (self,))
+
+    def linear(self) -> Value:  # identity activation, so nn can call getattr(v, activation)
+        return self
+
+    # -- reading the number out (refused while zg.compile traces) ------------------------
+    def __float__(self) -> float:
+        if _on_concretize is not None:
+            _on_concretize(self, "float()")
+        return self.data
+
+    def __bool__(self) -> bool:
+        if _on_concretize is not None:
+            _on_concretize(self, "bool()")
+        return self.data != 0
+
+    def _compare(self, other: Any, how: str) -> bool:
+        if _on_concretize is not None:
+            _on_concretize(self, f"a comparison ({how})")
+        return other.data if isinstance(other, Value) else other
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < self._compare(other, "<")
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= self._compare(other, "<=")
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > self._compare(other, ">")
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= self._compare(other, ">=")
+
+    __hash__ = object.__hash__
+
+    # -- backpropagation -------------------------------------------------------------------
+    def _backward(self) -> None:
+        """Add this node's share of the gradient into its operands' ``grad``."""
+        op = self._fn
+        if op is None:
+            return
+        ch = self._children
+        if op.param:
+            grads = op.backward(SCALAR, self.grad, self.data, ch[0].data, self._arg)
+        else:
+            grads = op.backward(SCALAR, self.grad, self.data, *[c.data for c in ch])
+        if _anomaly is not None:
+            _anomaly_backward(self, grads)
+        for c, gr in zip(ch, grads):
+            c.grad += gr
+
+    def backward(self) -> None:
+        """Backpropagate from this node: d(self)/d(node) accumulates into every node's grad.
+
+        Leaves accumulate (``+=``) across calls until zeroed, as in PyTorch; the grads of
+        intermediate nodes are recomputed from zero on every call.
+        """
+        topo = topological_order(self)
+        for v in topo:
+            if v._fn is not None:
+                v.grad = 0.0
+            elif v.grad:
+                v._passes += 1
+            else:
+                v._passes = 1
+        self.grad += 1.0
+        for v in reversed(topo):
+            if v._fn is not None:
+                v._backward()
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data}, grad={self.grad})"
+
+
+def _lift(x: Any) -> Value | None:
+    """``x`` as a Value: Values pass through, real numbers become constant leaves."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, numbers.Real):
+        out = Value.__new__(Value)
+        out.data = float(x)
+        out.grad = 0.0
+        out._children = ()
+        out._fn = None
+        out._arg = ""
+        out.label = ""
+        out._passes = 0
+        return out
+    return None
+
+
+_RELU, _TANH, _SIGMOID, _EXP, _LOG, _SOFTPLUS, _ABS, _SQRT = (
+    BY_NAME[n] for n in ("relu", "tanh", "sigmoid", "exp", "log", "softplus", "abs", "sqrt")
+)
+_SUM, _LINEAR, _LOGSUMEXP = BY_NAME["sum"], BY_NAME["linear"], BY_NAME["logsumexp"]
+
+
+def as_value(x: Any) -> Value:
+    """``x`` if it is a Value, else a constant leaf holding the number ``x``."""
+    v = _lift(x)
+    if v is None:
+        raise TypeError(f"expected a Value or a real number, got {type(x).__name__}: {x!r}")
+    return v
+
+
+def _lift_all(xs: Iterable[Any], what: str) -> tuple:
+    out = []
+    for x in xs:
+        v = _lift(x)
+        if v is None:
+            raise TypeError(f"{what} needs Values or real numbers, got {type(x).__name__}: {x!r}")
+        out.append(v)
+    return tuple(out)
+
+
+def vsum(values: Iterable[Any], start: Any = 0.0) -> Value:
+    """``start + v0 + v1 + ...`` as one graph node (same numbers as Python's ``sum``)."""
+    xs = _lift_all(values, "vsum")
+    if not xs:
+        return _lift_all((start,), "vsum")[0]
+    if isinstance(start, Value) or start != 0:
+        xs = _lift_all((start,), "vsum") + xs
+    return Value._make(_SUM, xs)
+
+
+def dot(weights: Iterable[Any], inputs: Iterable[Any], bias: Any = 0.0) -> Value:
+    """``bias + w0*x0 + w1*x1 + ...`` as one graph node (a neuron's pre-activation)."""
+    ws, xs = list(weights), list(inputs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot needs as many weights as inputs, got {len(ws)} and {len(xs)}")
+    flat = [bias]
+    for w, x in zip(ws, xs):
+        flat.append(w)
+        flat.append(x)
+    return Value._make(_LINEAR, _lift_all(flat, "dot"))
+
+
+def logsumexp(values: Iterable[Any]) -> Value:
+    """``log(exp(v0) + exp(v1) + ...)``, computed without overflow, as one node."""
+    xs = _lift_all(values, "logsumexp")
+    if not xs:
+        raise ValueError("logsumexp needs at least one value")
+    return Value._make(_LOGSUMEXP, xs)
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, operands before results, without recursion."""
+    order: list[Value] = []
+    seen = {id(root)}
+    stack = [(root, iter(root._children))]
+    while stack:
+        node, it = stack[-1]
+        for child in it:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, iter(child._children)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+# -- modes ---------------------------------------------------------------------------------
+class no_grad:
+    """Context manager and decorator: ops inside build no graph (results are leaves)."""
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc: Any) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``."""
+    return _grad_enabled
+
+
+class detect_anomaly:
+    """Context manager: the first op giving nan or inf, forward or backward, raises.
+
+    The ``FloatingPointError`` names the op, its inputs and the line of user code that
+    created the node.
+    """
+
+    def __enter__(self) -> detect_anomaly:
+        global _anomaly
+        self._prev = _anomaly
+        _anomaly = {} if _anomaly is None else _anomaly
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _anomaly
+        _anomaly = self._prev
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_site() -> tuple[str, int]:
+    """File and line of the innermost frame outside the zerograd package."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else ("<unknown>", 0)
+
+
+def _bad(x: float) -> bool:
+    return math.isnan(x) or math.isinf(x)
+
+
+def _anomaly_forward(out: Value, op: Op, children: tuple) -> None:
+    file, line = _user_site()
+    _anomaly[id(out)] = (file, line)
+    if _bad(out.data) and not any(_bad(c.data) for c in children):
+        inputs = ", ".join(repr(c.data) for c in children)
+        raise FloatingPointError(
+            f"op '{op.name}' produced {out.data} in the forward pass from inputs ({inputs}); "
+            f"the node was created at {file}:{line}"
+        )
+
+
+def _anomaly_backward(node: Value, grads: tuple) -> None:
+    if any(_bad(g) for g in grads) and not _bad(node.grad):
+        file, line = _anomaly.get(id(node), ("<created outside detect_anomaly()>", 0))
+        inputs = ", ".join(repr(c.data) for c in node._children)
+        raise FloatingPointError(
+            f"op '{node._fn.name}' produced a gradient of {list(grads)} in the backward pass "
+            f"(inputs ({inputs}), output {node.data}, incoming gradient {node.grad}); "
+            f"the node was created at {file}:{line}"
+        )
