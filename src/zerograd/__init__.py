@@ -1,12 +1,14 @@
 """zerograd: micrograd's scalar autograd, made correct, fast and friendly."""
 
-from . import engine, losses, nn, ops
+from . import data, engine, losses, nn, ops, viz
 from .check import GradcheckError, gradcheck
 from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
+from .viz import draw_dot
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
+    "draw_dot", "viz", "data",
 ]
