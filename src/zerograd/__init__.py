@@ -4,7 +4,7 @@ from . import data, engine, losses, nn, ops, viz
 from .check import GradcheckError, gradcheck
 from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
 from .viz import draw_dot
-from . import io
+from . import interop, io
 from .io import load, save
 
 __version__ = "0.1.0"
@@ -12,5 +12,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Value", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
-    "draw_dot", "viz", "data", "io", "save", "load",
+    "draw_dot", "viz", "data", "io", "save", "load", "interop",
 ]
