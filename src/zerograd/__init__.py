@@ -1,8 +1,9 @@
 """zerograd: micrograd's scalar autograd, made correct, fast and friendly."""
 
-from . import data, engine, losses, nn, ops, viz
+from . import data, engine, losses, nn, ops, optim, viz
 from .check import GradcheckError, gradcheck
 from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
+from .optim import TrainingWarning
 from .viz import draw_dot
 from . import interop, io
 from .io import load, save
@@ -13,4 +14,5 @@ __all__ = [
     "Value", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
     "draw_dot", "viz", "data", "io", "save", "load", "interop",
+    "optim", "TrainingWarning",
 ]

@@ -1,0 +1,646 @@
+"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules, with PyTorch's update rules.
+
+Every optimizer updates ``Value.data`` in place from ``Value.grad``, holds its
+hyperparameters in ``param_groups[0]`` (one group, as PyTorch lays it out) and checks each
+``step()`` for gradients summed over several ``backward()`` calls by a forgotten
+``zero_grad()``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import types
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .engine import Value
+
+_PASSES = operator.attrgetter("_passes")
+
+
+class TrainingWarning(UserWarning):
+    """A training loop that runs but is probably not what was meant (e.g. no zero_grad)."""
+
+
+def _real(x: Any, what: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
+    return float(x)
+
+
+def _at_least_zero(x: Any, what: str, owner: str) -> float:
+    x = _real(x, f"{owner}: {what}")
+    if not x >= 0.0:
+        raise ValueError(f"{owner}: invalid {what} {x!r}; it must be >= 0")
+    return x
+
+
+def _flag(x: Any, what: str, owner: str) -> bool:
+    if not isinstance(x, bool):
+        raise TypeError(f"{owner}: {what} must be True or False, got {type(x).__name__}: {x!r}")
+    return x
+
+
+def _betas(betas: Any, owner: str) -> tuple[float, float]:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
+    out = tuple(_real(b, f"{owner}: betas[{i}]") for i, b in enumerate(betas))
+    for i, b in enumerate(out):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(
+                f"{owner}: invalid beta parameter at index {i}: {b!r}; it must be in [0, 1)"
+            )
+    return out  # type: ignore[return-value]
+
+
+def _check_params(params: Any, owner: str) -> list[Value]:
+    """``params`` as a list of distinct leaf Values, or a clear error."""
+    if isinstance(params, Value):
+        raise TypeError(
+            f"{owner} needs an iterable of Values, got a single Value; "
+            f"wrap it in a list: {owner}([v], ...)"
+        )
+    if callable(getattr(params, "parameters", None)):
+        raise TypeError(
+            f"{owner} needs the parameters, not the {type(params).__name__} "
+            f"itself: pass model.parameters()"
+        )
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(
+            f"{owner} needs an iterable of Values (e.g. model.parameters()), "
+            f"got {type(params).__name__}: {params!r}"
+        ) from None
+    if not params:
+        raise ValueError(
+            f"{owner} got an empty parameter list; pass model.parameters() "
+            f"of a model that has parameters"
+        )
+    seen: set[int] = set()
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(
+                f"{owner}: params[{i}] is {type(p).__name__} ({p!r}), not a Value; "
+                f"optimizers update Values such as model.parameters()"
+            )
+        if p._fn is not None:
+            raise ValueError(
+                f"{owner}: params[{i}] is computed by op '{p._op}', not a leaf; "
+                f"optimize the leaves it was computed from"
+            )
+        if id(p) in seen:
+            raise ValueError(f"{owner}: params[{i}] appears more than once in params")
+        seen.add(id(p))
+    return params
+
+
+class Optimizer:
+    """Base class: ``params``, one ``param_groups[0]`` dict of hyperparameters, the step loop.
+
+    Subclasses define ``_check_group`` (validate hyperparameters), ``_state_keys`` (the
+    per-parameter state a group needs) and ``_update`` (one step of the math).
+    """
+
+    def __init__(self, params: Iterable[Value], hyper: dict[str, Any], accumulate: bool):
+        name = type(self).__name__
+        self.params = _check_params(params, name)
+        self.accumulate = _flag(accumulate, "accumulate", name)
+        self.param_groups = [{"params": self.params, **self._check_group(hyper)}]
+        self._state: dict[str, list[float]] = {}  # state name -> one float per parameter
+        self._t = 0  # steps taken (Adam's bias correction)
+        self._steps = 0  # calls to step(), for the schedulers' order check
+        self._warned = False
+
+    # -- hyperparameters --------------------------------------------------------------
+    def _check_group(self, g: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def lr(self) -> float:
+        """The learning rate, ``param_groups[0]["lr"]`` (schedulers set it)."""
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.param_groups[0]["lr"] = _at_least_zero(value, "learning rate", type(self).__name__)
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")
+        return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
+
+    # -- the training loop ------------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter from its grad; returns ``closure()`` if one is given."""
+        loss = closure() if closure is not None else None
+        if not self.accumulate and not self._warned and max(map(_PASSES, self.params)) > 1:
+            self._warn_summed()
+        self._update(self.param_groups[0])
+        self._steps += 1
+        return loss
+
+    def _update(self, g: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _warn_summed(self) -> None:
+        self._warned = True
+        passes = [p._passes for p in self.params]
+        most, hit = max(passes), sum(n > 1 for n in passes)
+        warnings.warn(
+            f"{type(self).__name__}.step(): the gradients of {hit} of {len(passes)} parameters "
+            f"hold the sum of {most} backward() passes, because grads were not zeroed between "
+            f"them, so this step uses summed gradients. Call optimizer.zero_grad() (or "
+            f"model.zero_grad()) before loss.backward(); if you accumulate gradients on "
+            f"purpose, pass accumulate=True to the optimizer. (Warned once per optimizer.)",
+            TrainingWarning,
+            stacklevel=3,
+        )
+
+    # -- state ------------------------------------------------------------------------
+    def _state_keys(self, g: dict[str, Any]) -> tuple[set[str], set[str]]:
+        """(required, optional) per-parameter state names once a step has been taken."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """PyTorch's layout: ``{"state": {i: {name: value}}, "param_groups": [{..., "params"}]}``.
+
+        Parameter ``i`` is ``params[i]``; the state is empty before the first step.
+        """
+        group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
+        group["params"] = list(range(len(self.params)))
+        state: dict[int, dict[str, Any]] = {}
+        if self._state:
+            for i in range(len(self.params)):
+                entry: dict[str, Any] = {"step": self._t} if self._t else {}
+                entry.update((name, vals[i]) for name, vals in self._state.items())
+                state[i] = entry
+        return {"state": state, "param_groups": [group]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`. On any mismatch a ``ValueError``/``TypeError`` says
+        what differs and nothing is changed."""
+        name = type(self).__name__
+        group, slots, t = self._read_state_dict(state_dict, name)
+        live = self.param_groups[0]
+        live.clear()
+        live["params"] = self.params
+        live.update(group)
+        self._state, self._t = slots, t
+
+    def _read_state_dict(self, sd: Any, name: str) -> tuple[dict, dict, int]:
+        """Validate ``sd`` and return (group, state lists, step count), copied."""
+        what = f"{name}.load_state_dict"
+        if not isinstance(sd, dict) or set(sd) != {"state", "param_groups"}:
+            got = sorted(sd) if isinstance(sd, dict) else type(sd).__name__
+            raise ValueError(
+                f"{what}: expected a dict with keys 'state' and 'param_groups' "
+                f"(from optimizer.state_dict()), got {got}"
+            )
+        groups, state = sd["param_groups"], sd["state"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != 1:
+            raise ValueError(
+                f"{what}: expected 1 parameter group, got "
+                f"{len(groups) if isinstance(groups, (list, tuple)) else groups!r}"
+            )
+        saved = groups[0]
+        if not isinstance(saved, dict):
+            raise TypeError(f"{what}: param_groups[0] must be a dict, got {type(saved).__name__}")
+        n, ids = len(self.params), saved.get("params")
+        if not isinstance(ids, (list, tuple)) or list(ids) != list(range(n)):
+            size = len(ids) if isinstance(ids, (list, tuple)) else repr(ids)
+            raise ValueError(
+                f"{what}: the saved group holds {size} parameters, this optimizer "
+                f"has {n}; load the state of an optimizer over the same model"
+            )
+        hyper = {k: v for k, v in saved.items() if k not in ("params", "initial_lr")}
+        expected = set(self.param_groups[0]) - {"params", "initial_lr"}
+        if set(hyper) != expected:
+            raise ValueError(
+                f"{what}: hyperparameters {sorted(hyper)} do not match "
+                f"{name}'s {sorted(expected)}; was it saved from another optimizer?"
+            )
+        try:
+            group = self._check_group(hyper)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{what}: {e}") from None
+        if "initial_lr" in saved:
+            group["initial_lr"] = _real(saved["initial_lr"], f"{what}: initial_lr")
+        if not isinstance(state, dict):
+            raise TypeError(f"{what}: 'state' must be a dict, got {type(state).__name__}")
+        if not state:
+            return group, {}, 0
+        keys = {int(k) if isinstance(k, str) and k.isdigit() else k for k in state}
+        if keys != set(range(n)) or len(state) != n:
+            raise ValueError(
+                f"{what}: 'state' must have an entry for each of the {n} "
+                f"parameters (keys 0..{n - 1})"
+            )
+        required, optional = self._state_keys(group)
+        entries = {int(k): v for k, v in state.items()}
+        slots: dict[str, list[float]] = {}
+        steps = set()
+        for i in range(n):
+            e = entries[i]
+            if not isinstance(e, dict) or not required <= set(e) <= required | optional:
+                got = sorted(e) if isinstance(e, dict) else type(e).__name__
+                raise ValueError(
+                    f"{what}: state[{i}] has {got}, expected {sorted(required)}"
+                    + (f" (optionally {sorted(optional)})" if optional else "")
+                )
+            for k, v in e.items():
+                if k == "step":
+                    steps.add(_real(v, f"{what}: state[{i}]['step']"))
+                else:
+                    slots.setdefault(k, []).append(_real(v, f"{what}: state[{i}][{k!r}]"))
+        if any(len(v) != n for v in slots.values()):
+            raise ValueError(f"{what}: every parameter's state must have the same entries")
+        t = 0
+        if steps:
+            t = steps.pop()
+            if steps or t != int(t) or t < 0:
+                raise ValueError(
+                    f"{what}: every parameter's 'step' must be the same whole "
+                    f"number >= 0 (all parameters step together)"
+                )
+        return group, slots, int(t)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's rule:
+    ``g = grad + wd*p``; ``b = g`` (first step) else ``momentum*b + (1-dampening)*g``;
+    ``g = g + momentum*b`` (nesterov) or ``b``; ``p -= lr*g``."""
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        accumulate: bool = False,
+    ):
+        hyper = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+        )
+        super().__init__(params, hyper, accumulate)
+
+    def _check_group(self, g: dict[str, Any]) -> dict[str, Any]:
+        out = dict(
+            lr=_at_least_zero(g["lr"], "learning rate", "SGD"),
+            momentum=_at_least_zero(g["momentum"], "momentum", "SGD"),
+            dampening=_real(g["dampening"], "SGD: dampening"),
+            weight_decay=_at_least_zero(g["weight_decay"], "weight_decay", "SGD"),
+            nesterov=_flag(g["nesterov"], "nesterov", "SGD"),
+        )
+        if out["nesterov"] and (out["momentum"] <= 0 or out["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+        return out
+
+    def _state_keys(self, g: dict[str, Any]) -> tuple[set[str], set[str]]:
+        return {"momentum_buffer"}, set()
+
+    def _update(self, g: dict[str, Any]) -> None:
+        lr, mom, damp = g["lr"], g["momentum"], g["dampening"]
+        wd, nesterov = g["weight_decay"], g["nesterov"]
+        if mom == 0 and wd == 0:
+            for p in self.params:
+                p.data += -lr * p.grad
+            return
+        bufs = self._state.get("momentum_buffer")
+        first = bufs is None
+        if mom != 0 and first:
+            bufs = self._state["momentum_buffer"] = [0.0] * len(self.params)
+        for i, p in enumerate(self.params):
+            d = p.grad
+            if wd != 0:
+                d = d + wd * p.data
+            if mom != 0:
+                b = d if first else bufs[i] * mom + (1 - damp) * d
+                bufs[i] = b
+                d = d + mom * b if nesterov else b
+            p.data += -lr * d
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), PyTorch's rule: ``m = lerp(m, g, 1-b1)``, ``v = b2*v + (1-b2)*g*g``,
+    ``p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)``; amsgrad uses max(v) so far.
+    ``weight_decay`` adds ``wd*p`` to the gradient (L2); AdamW decays ``p`` directly."""
+
+    _decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        accumulate: bool = False,
+    ):
+        hyper = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, hyper, accumulate)
+
+    def _check_group(self, g: dict[str, Any]) -> dict[str, Any]:
+        name = type(self).__name__
+        return dict(
+            lr=_at_least_zero(g["lr"], "learning rate", name),
+            betas=_betas(g["betas"], name),
+            eps=_at_least_zero(g["eps"], "epsilon value", name),
+            weight_decay=_at_least_zero(g["weight_decay"], "weight_decay", name),
+            amsgrad=_flag(g["amsgrad"], "amsgrad", name),
+        )
+
+    def _state_keys(self, g: dict[str, Any]) -> tuple[set[str], set[str]]:
+        required = {"step", "exp_avg", "exp_avg_sq"}
+        return (
+            (required | {"max_exp_avg_sq"}, set())
+            if g["amsgrad"]
+            else (required, {"max_exp_avg_sq"})
+        )
+
+    def _update(self, g: dict[str, Any]) -> None:
+        lr, (b1, b2), eps, wd, amsgrad = (
+            g["lr"],
+            g["betas"],
+            g["eps"],
+            g["weight_decay"],
+            g["amsgrad"],
+        )
+        st, n = self._state, len(self.params)
+        if not st:
+            st["exp_avg"], st["exp_avg_sq"] = [0.0] * n, [0.0] * n
+        if amsgrad and "max_exp_avg_sq" not in st:
+            st["max_exp_avg_sq"] = [0.0] * n
+        ms, vs, vmax = st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq")
+        self._t = t = self._t + 1
+        step_size = lr / (1 - b1**t)
+        bc2_sqrt = (1 - b2**t) ** 0.5
+        w1, w2 = 1 - b1, 1 - b2
+        decay = 1 - lr * wd if self._decoupled and wd != 0 else None
+        l2 = wd if not self._decoupled and wd != 0 else None
+        sqrt = math.sqrt
+        for i, p in enumerate(self.params):
+            d = p.grad
+            if decay is not None:
+                p.data *= decay
+            elif l2 is not None:
+                d = d + l2 * p.data
+            m = ms[i]
+            ms[i] = m = m + w1 * (d - m)
+            vs[i] = v = vs[i] * b2 + w2 * d * d
+            if amsgrad:
+                if not v <= vmax[i]:  # max(), keeping a nan
+                    vmax[i] = v
+                v = vmax[i]
+            p.data += -step_size * (m / (sqrt(v) / bc2_sqrt + eps))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr*wd`` each step,
+    then the Adam update without ``wd`` in the gradient; ``weight_decay`` defaults to 1e-2."""
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        accumulate: bool = False,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, accumulate=accumulate)
+
+
+# -- learning-rate schedules -----------------------------------------------------------------
+class LRScheduler:
+    """Base class: the learning rate is ``_lr(base_lr, last_epoch)``, a closed form.
+
+    As in PyTorch, creating a scheduler sets the optimizer's lr for epoch 0, and each
+    ``step()`` (called after ``optimizer.step()``) moves to the next epoch.
+    """
+
+    _hyper: tuple[str, ...] = ()  # the subclass's arguments, saved in state_dict()
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{name} needs a zerograd optimizer (SGD, Adam, AdamW), got "
+                f"{type(optimizer).__name__}"
+            )
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+            raise ValueError(f"{name}: last_epoch must be a whole number >= -1, got {last_epoch!r}")
+        groups = optimizer.param_groups
+        if last_epoch == -1:
+            for g in groups:
+                g.setdefault("initial_lr", g["lr"])
+        elif any("initial_lr" not in g for g in groups):
+            raise KeyError(
+                f"{name}: resuming with last_epoch={last_epoch} needs 'initial_lr' in "
+                f"the optimizer's param_groups; load the optimizer's state_dict first"
+            )
+        self.optimizer = optimizer
+        self.base_lrs = [g["initial_lr"] for g in groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._opt_steps = optimizer._steps
+        self._advance()
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        raise NotImplementedError
+
+    def lr_at(self, epoch: int) -> list[float]:
+        """The learning rates (one per param group) this schedule gives at ``epoch``."""
+        return [self._lr(base, epoch) for base in self.base_lrs]
+
+    def _advance(self) -> None:
+        self._step_count += 1
+        self.last_epoch += 1
+        self._last_lr = self.lr_at(self.last_epoch)
+        for g, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
+            g["lr"] = lr
+
+    def step(self) -> None:
+        """Move to the next epoch and set the optimizer's lr. Call after ``optimizer.step()``."""
+        if self._step_count == 1 and self.optimizer._steps == self._opt_steps:
+            warnings.warn(
+                f"{type(self).__name__}.step() was called before optimizer.step(), so the "
+                f"first learning rate of the schedule is skipped. Call optimizer.step() "
+                f"first, then scheduler.step().",
+                TrainingWarning,
+                stacklevel=2,
+            )
+        self._advance()
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last step (one per param group)."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer: ``last_epoch``, ``base_lrs``, the arguments."""
+        sd = {k: getattr(self, k) for k in self._hyper}
+        sd.update(
+            base_lrs=list(self.base_lrs),
+            last_epoch=self.last_epoch,
+            _step_count=self._step_count,
+            _last_lr=list(self._last_lr),
+        )
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (the optimizer's lr comes from its own state_dict).
+        A mismatch raises before anything changes."""
+        what = f"{type(self).__name__}.load_state_dict"
+        mine = self.state_dict()
+        if not isinstance(state_dict, dict) or set(state_dict) != set(mine):
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(
+                f"{what}: expected keys {sorted(mine)}, got {got}; "
+                f"was it saved from another scheduler?"
+            )
+        new: dict[str, Any] = {}
+        for k in ("last_epoch", "_step_count"):
+            v = state_dict[k]
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{what}: {k} must be a whole number, got {v!r}")
+            new[k] = v
+        for k in ("base_lrs", "_last_lr"):
+            v = state_dict[k]
+            if not isinstance(v, (list, tuple)) or len(v) != len(mine[k]):
+                raise ValueError(f"{what}: {k} must be a list of {len(mine[k])} numbers, got {v!r}")
+            new[k] = [_real(x, f"{what}: {k}") for x in v]
+        for k in self._hyper:
+            new[k] = self._check_hyper(k, state_dict[k])
+        self.__dict__.update(new)
+
+    def _check_hyper(self, key: str, value: Any) -> Any:
+        raise NotImplementedError
+
+
+def _positive_int(x: Any, what: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 1:
+        raise ValueError(f"{what} must be a positive whole number, got {x!r}")
+    return int(x)
+
+
+class LambdaLR(LRScheduler):
+    """``lr = base_lr * lr_lambda(epoch)``; micrograd's demo decay is
+    ``LambdaLR(opt, lambda k: 1.0 - 0.9 * k / 100)`` with ``lr=1.0``."""
+
+    def __init__(
+        self, optimizer: Optimizer, lr_lambda: Callable[[int], float], last_epoch: int = -1
+    ):
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda]
+        if len(fns) != 1 or not callable(fns[0]):
+            raise TypeError(
+                f"LambdaLR needs a function of the epoch, e.g. lambda k: 0.95 ** k; "
+                f"got {lr_lambda!r}"
+            )
+        self.lr_lambda = fns[0]
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.lr_lambda(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """As the base, plus ``lr_lambdas``: the attributes of a callable object, or None for a
+        plain function (which is not saved; pass it again when re-creating)."""
+        sd = super().state_dict()
+        fn = self.lr_lambda
+        sd["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(vars(fn))]
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As the base; a callable object's saved attributes are restored too."""
+        saved = state_dict.get("lr_lambdas") if isinstance(state_dict, dict) else None
+        if (
+            not isinstance(saved, (list, tuple))
+            or len(saved) != 1
+            or not (saved[0] is None or isinstance(saved[0], dict))
+        ):
+            raise ValueError(
+                f"LambdaLR.load_state_dict: lr_lambdas must be [None] or [dict] "
+                f"(from LambdaLR.state_dict()), got {saved!r}"
+            )
+        super().load_state_dict(state_dict)
+        if saved[0] is not None:
+            vars(self.lr_lambda).update(saved[0])
+
+
+class StepLR(LRScheduler):
+    """``lr = base_lr * gamma ** (epoch // step_size)``: decay by ``gamma`` every
+    ``step_size`` epochs."""
+
+    _hyper = ("step_size", "gamma")
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ):
+        self.step_size = self._check_hyper("step_size", step_size)
+        self.gamma = self._check_hyper("gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def _check_hyper(self, key: str, value: Any) -> Any:
+        if key == "step_size":
+            return _positive_int(value, "StepLR: step_size")
+        return _real(value, "StepLR: gamma")
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``: half a
+    cosine from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs (then back up, as
+    PyTorch's)."""
+
+    _hyper = ("T_max", "eta_min")
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ):
+        self.T_max = self._check_hyper("T_max", T_max)
+        self.eta_min = self._check_hyper("eta_min", eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def _check_hyper(self, key: str, value: Any) -> Any:
+        if key == "T_max":
+            return _positive_int(value, "CosineAnnealingLR: T_max")
+        return _real(value, "CosineAnnealingLR: eta_min")
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        eta = self.eta_min
+        return eta + (base_lr - eta) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+__all__ = [
+    "TrainingWarning",
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "LRScheduler",
+    "LambdaLR",
+    "StepLR",
+    "CosineAnnealingLR",
+]
