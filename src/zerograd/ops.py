@@ -79,7 +79,7 @@ class ScalarMath:
 
     @staticmethod
     def sign(x: float) -> float:
-        return 1.0 if x > 0 else (-1.0 if x < 0 else (x if x != x else 0.0))
+        return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)  # sign(nan) = 0, as torch
 
     @staticmethod
     def sigmoid(x: float) -> float:
@@ -167,7 +167,7 @@ OPS: tuple[Op, ...] = (
     Op("mul", "*", 2, lambda m, x, y: x * y,
        lambda m, g, out, x, y: (g * y, g * x), doc="x * y"),
     Op("div", "/", 2, lambda m, x, y: m.div(x, y),
-       lambda m, g, out, x, y: (m.div(g, y), m.div(-g * x, y * y)), doc="x / y"),
+       lambda m, g, out, x, y: (m.div(g, y), -g * m.div(out, y)), doc="x / y"),
     Op("neg", "neg", 1, lambda m, x: -x, lambda m, g, out, x: (-g,), doc="-x"),
     Op("pow", "**", 2, lambda m, x, y: m.pow(x, y),
        lambda m, g, out, x, y: (m.where(y == 0, 0.0, g * y * m.pow(x, y - 1.0)),

@@ -1,0 +1,264 @@
+"""zerograd.nn: micrograd's Module/Neuron/Layer/MLP, plus activations and state dicts."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import micrograd.engine
+import micrograd.nn
+import pytest
+import torch
+
+import zerograd as zg
+from zerograd.engine import Value
+from zerograd.nn import MLP, Layer, Module, Neuron
+
+INPUTS = [[0.5, -1.2], [2.0, 0.3], [-0.7, -0.7], [1.1, 2.4]]
+LABELS = [1.0, -1.0, -1.0, 1.0]
+
+
+def seeded(factory, seed=1337):
+    import random
+
+    random.seed(seed)
+    return factory()
+
+
+def svm_loss(model, xs, ys):
+    """micrograd's demo loss, written once for both libraries: hinge mean + L2."""
+    scores = [model(x) for x in xs]
+    losses = [(1 + -y * s).relu() for y, s in zip(ys, scores, strict=True)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg = 1e-4 * sum(p * p for p in model.parameters())
+    return data_loss + reg
+
+
+def test_default_mlp_draws_micrographs_exact_weights(restore_random):
+    ours = seeded(lambda: MLP(2, [16, 16, 1]))
+    theirs = seeded(lambda: micrograd.nn.MLP(2, [16, 16, 1]))
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+    assert repr(ours) == repr(theirs)
+
+
+def test_default_mlp_gives_micrographs_outputs_and_grads(restore_random):
+    ours = seeded(lambda: MLP(2, [16, 16, 1]))
+    theirs = seeded(lambda: micrograd.nn.MLP(2, [16, 16, 1]))
+    for x in INPUTS:
+        assert math.isclose(ours(x).data, theirs(x).data, rel_tol=1e-12, abs_tol=1e-15)
+    a, b = svm_loss(ours, INPUTS, LABELS), svm_loss(theirs, INPUTS, LABELS)
+    ours.zero_grad()
+    theirs.zero_grad()
+    a.backward()
+    b.backward()
+    assert math.isclose(a.data, b.data, rel_tol=1e-12)
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert math.isclose(p.grad, q.grad, rel_tol=1e-12, abs_tol=1e-15)
+    # one SGD step each, then the models still agree
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        p.data -= 0.1 * p.grad
+        q.data -= 0.1 * q.grad
+    assert math.isclose(
+        svm_loss(ours, INPUTS, LABELS).data, svm_loss(theirs, INPUTS, LABELS).data, rel_tol=1e-12
+    )
+
+
+def test_neuron_and_layer_reprs_match_micrograd(restore_random):
+    assert repr(Neuron(3)) == repr(micrograd.nn.Neuron(3)) == "ReLUNeuron(3)"
+    assert repr(Neuron(3, nonlin=False)) == repr(micrograd.nn.Neuron(3, nonlin=False))
+    assert repr(Layer(2, 3)) == repr(micrograd.nn.Layer(2, 3))
+    assert repr(Neuron(2, activation="tanh")) == "TanhNeuron(2)"
+
+
+def test_layer_of_one_neuron_returns_a_value_and_mlp_can_pass_it_on(restore_random):
+    layer = Layer(3, 1)
+    assert isinstance(layer([1.0, 2.0, 3.0]), Value)
+    assert isinstance(Layer(3, 2)([1.0, 2.0, 3.0]), list)
+    model = MLP(2, [16, 1, 1])
+    out = model([0.5, -0.5])
+    assert isinstance(out, Value)
+    out.backward()
+    assert any(p.grad != 0 for p in model.parameters()[-2:])
+    # micrograd feeds the bare Value of the 1-neuron layer to the next layer and fails
+    theirs = micrograd.nn.MLP(2, [16, 1, 1])
+    with pytest.raises(TypeError):
+        theirs([0.5, -0.5])
+
+
+def test_parameters_and_named_parameters_agree(restore_random):
+    model = MLP(3, [4, 2])
+    params = model.parameters()
+    named = model.named_parameters()
+    assert len(params) == (3 + 1) * 4 + (4 + 1) * 2 == zg.nn.count_parameters(model)
+    assert [v for _, v in named] == params
+    names = [n for n, _ in named]
+    assert len(set(names)) == len(names)
+    assert names[0] == "layers.0.neurons.0.w.0" and names[3] == "layers.0.neurons.0.b"
+    assert names[-1] == "layers.1.neurons.1.b"
+
+
+def test_zero_grad_clears_every_parameter(restore_random):
+    model = MLP(2, [3, 1])
+    model([1.0, -2.0]).backward()
+    assert any(p.grad for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0 for p in model.parameters())
+
+
+def test_custom_module_finds_values_lists_and_children(restore_random):
+    class Net(Module):
+        def __init__(self):
+            self.scale = Value(2.0)
+            self.offsets = [Value(0.1), Value(0.2)]
+            self.body = Layer(2, 2)
+            self.heads = [Neuron(2), Neuron(2, nonlin=False)]
+            self.name = "not a parameter"
+            self.numbers = [1.0, 2.0]
+
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names[:3] == ["scale", "offsets.0", "offsets.1"]
+    assert "body.neurons.1.w.1" in names and names[-1] == "heads.1.b"
+    assert len(names) == 3 + 6 + 6
+    sd = net.state_dict()
+    assert sd["scale"] == 2.0 and sd["offsets"] == [0.1, 0.2]
+
+
+def test_state_dict_round_trip(restore_random):
+    a = MLP(2, [4, 1], activation="tanh")
+    b = MLP(2, [4, 1], activation="tanh")
+    assert [p.data for p in a.parameters()] != [p.data for p in b.parameters()]
+    sd = a.state_dict()
+    b.load_state_dict(sd)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert a([0.3, 0.4]).data == b([0.3, 0.4]).data
+    # the dict is a copy: changing it or the model afterwards does not affect the other
+    sd["layers.0.neurons.0.w"][0] = 123.0
+    assert a.parameters()[0].data != 123.0
+    a.parameters()[0].data = -5.0
+    assert b.parameters()[0].data != -5.0
+
+
+def _mismatches(sd):
+    """(description, broken state dict, expected exception) for several kinds of misfit.
+    Each breaks the dict as late as possible, so a non-atomic load would change something."""
+    keys = list(sd)
+    last_vec = [k for k in keys if isinstance(sd[k], list)][-1]
+    last_scalar = [k for k in keys if not isinstance(sd[k], list)][-1]
+    out = []
+
+    d = copy.deepcopy(sd)
+    del d[keys[-1]]
+    out.append(("missing key", d, ValueError, keys[-1]))
+    d = copy.deepcopy(sd)
+    d["layers.9.neurons.0.b"] = 0.0
+    out.append(("unexpected key", d, ValueError, "layers.9.neurons.0.b"))
+    d = copy.deepcopy(sd)
+    d[last_vec] = d[last_vec] + [0.0]
+    out.append(("vector too long", d, ValueError, last_vec))
+    d = copy.deepcopy(sd)
+    d[last_vec] = d[last_vec][:-1]
+    out.append(("vector too short", d, ValueError, last_vec))
+    d = copy.deepcopy(sd)
+    d[last_vec] = 1.0
+    out.append(("scalar for a vector", d, ValueError, last_vec))
+    d = copy.deepcopy(sd)
+    d[last_scalar] = [1.0]
+    out.append(("vector for a scalar", d, (ValueError, TypeError), last_scalar))
+    d = copy.deepcopy(sd)
+    d[last_vec][-1] = "0.5"
+    out.append(("string entry", d, TypeError, last_vec))
+    d = copy.deepcopy(sd)
+    d[last_scalar] = None
+    out.append(("None entry", d, TypeError, last_scalar))
+    d = copy.deepcopy(sd)
+    d[last_vec][-1] = True
+    out.append(("bool entry", d, TypeError, last_vec))
+    return out
+
+
+def test_load_state_dict_changes_nothing_on_any_mismatch(restore_random):
+    model = MLP(3, [4, 4, 1])
+    sd = {
+        k: (v * 0 + 0.5 if not isinstance(v, list) else [0.5] * len(v))
+        for k, v in model.state_dict().items()
+    }
+    before = [p.data for p in model.parameters()]
+    for what, broken, exc, name in _mismatches(sd):
+        with pytest.raises(exc) as info:
+            model.load_state_dict(broken)
+        assert name in str(info.value), (what, str(info.value))
+        assert [p.data for p in model.parameters()] == before, f"{what} changed the model"
+    for bad in ([1.0, 2.0], None, "weights"):
+        with pytest.raises(TypeError):
+            model.load_state_dict(bad)
+        assert [p.data for p in model.parameters()] == before
+    model.load_state_dict(sd)  # the unbroken dict loads
+    assert all(p.data == 0.5 for p in model.parameters())
+
+
+TORCH_ACTS = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "linear": lambda t: t,
+}
+
+
+def test_every_activation_has_a_reference():
+    assert set(TORCH_ACTS) == set(zg.nn.ACTIVATIONS)
+
+
+@pytest.mark.parametrize("act", zg.nn.ACTIVATIONS)
+def test_neuron_activation_matches_torch(act, restore_random):
+    n = Neuron(3, activation=act)
+    x = [0.4, -1.5, 0.9]
+    out = n(x)
+    out.backward()
+    w = torch.tensor([p.data for p in n.w], dtype=torch.float64, requires_grad=True)
+    tout = TORCH_ACTS[act](w @ torch.tensor(x, dtype=torch.float64) + n.b.data)
+    tout.backward()
+    assert math.isclose(out.data, tout.item(), rel_tol=1e-12, abs_tol=1e-15)
+    for p, g in zip(n.w, w.grad.tolist(), strict=True):
+        assert math.isclose(p.grad, g, rel_tol=1e-12, abs_tol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "act, out_act", [("tanh", "sigmoid"), ("sigmoid", None), ("relu", "tanh"), ("linear", "relu")]
+)
+def test_mlp_matches_torch_with_activations(act, out_act, restore_random):
+    model = MLP(3, [5, 4, 2], activation=act, output_activation=out_act)
+    x = [0.3, -0.8, 1.7]
+    outs = model(x)
+    zg.vsum([o * (i + 1) for i, o in enumerate(outs)]).backward()
+    h = torch.tensor(x, dtype=torch.float64)
+    tparams = []
+    for i, layer in enumerate(model.layers):
+        W = torch.tensor(
+            [[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True
+        )
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        tparams.append((W, b))
+        f = TORCH_ACTS[act if i < len(model.layers) - 1 else (out_act or "linear")]
+        h = f(W @ h + b)
+    (h * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum().backward()
+    assert [o.data for o in outs] == pytest.approx(h.tolist(), rel=1e-12, abs=1e-15)
+    for layer, (W, b) in zip(model.layers, tparams, strict=True):
+        for n, wrow, bg in zip(layer.neurons, W.grad.tolist(), b.grad.tolist(), strict=True):
+            assert [w.grad for w in n.w] == pytest.approx(wrow, rel=1e-12, abs=1e-15)
+            assert n.b.grad == pytest.approx(bg, rel=1e-12, abs=1e-15)
+
+
+def test_bad_arguments_raise_clear_errors(restore_random):
+    with pytest.raises(ValueError, match="activation"):
+        Neuron(2, activation="gelu")
+    with pytest.raises(ValueError, match="activation"):
+        MLP(2, [3, 1], output_activation="softmax")
+    with pytest.raises(ValueError, match="nin"):
+        Neuron(0)
+    with pytest.raises(ValueError, match="nout"):
+        Layer(2, 0)
+    with pytest.raises(ValueError, match="nouts"):
+        MLP(2, 3)
+    with pytest.raises(ValueError, match="2 inputs, got 3"):
+        Neuron(2)([1.0, 2.0, 3.0])
