@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 import types
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .engine import Value
-
-_PASSES = operator.attrgetter("_passes")
 
 
 class TrainingWarning(UserWarning):
@@ -141,7 +138,7 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter from its grad; returns ``closure()`` if one is given."""
         loss = closure() if closure is not None else None
-        if not self.accumulate and not self._warned and max(map(_PASSES, self.params)) > 1:
+        if not (self.accumulate or self._warned) and self._grads_summed():
             self._warn_summed()
         self._update(self.param_groups[0])
         self._steps += 1
@@ -149,6 +146,13 @@ class Optimizer:
 
     def _update(self, g: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _grads_summed(self) -> bool:
+        """True if some grad holds more than one backward() pass (one int compare each)."""
+        for p in self.params:
+            if p._passes > 1:
+                return True
+        return False
 
     def _warn_summed(self) -> None:
         self._warned = True
