@@ -2,6 +2,7 @@
 
 from . import data, engine, losses, nn, ops, optim, viz
 from .check import GradcheckError, gradcheck
+from .compile import compile
 from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
 from .optim import TrainingWarning
 from .viz import draw_dot
@@ -11,7 +12,7 @@ from .io import load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
+    "Value", "compile", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
     "draw_dot", "viz", "data", "io", "save", "load", "interop",
     "optim", "TrainingWarning",

@@ -1,0 +1,41 @@
+"""``zg.compile``: trace a scalar function once, replay its graph as a few array ops."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .function import EXECUTORS, CompiledFunction, CompiledValue
+from .trace import TraceError
+
+
+def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> Any:
+    """Compile ``fn``: trace it on the first call, replay the recorded graph afterwards.
+
+    Every number in the arguments (floats, nested lists/tuples of floats, numpy arrays)
+    becomes a placeholder; ``fn`` runs once in the eager engine and its graph is compiled.
+    Later calls with arguments of the same structure and shapes replay that graph with the
+    new numbers and the current ``.data`` of every Value ``fn`` closed over (a model's
+    parameters), so optimizer updates are seen. The result has ``.data`` and ``.backward()``
+    (which adds into those Values' ``.grad``, as the eager engine does); a list/tuple of
+    results works too. Other structures or shapes raise ``ValueError``.
+
+    ``executor`` is "auto" (by graph size), "python" (generated straight-line code: small
+    graphs), "numpy" (vectorised by depth level: wide graphs) or "scalar" (a loop over the
+    tape: deep, narrow graphs).
+
+    Python control flow runs once, while tracing, and is baked in (as in ``jax.jit``)::
+
+        def f(x):
+            return x * 2 if x.data > 0 else -x   # the branch of the FIRST call is recorded
+
+    Reading ``.data`` cannot be detected, so don't; converting a Value to bool or float or
+    comparing it (``if x > 0``, ``max(x, y)``) while tracing raises ``TraceError``. Write
+    the choice as an op instead (``x.relu()``, ``x.abs()``). Leaves made with ``no_grad()``
+    or ``Value(...)`` inside ``fn`` are read on each call but keep their traced numbers.
+    """
+    if fn is None:  # used as @zg.compile(executor=...)
+        return lambda f: CompiledFunction(f, executor)
+    return CompiledFunction(fn, executor)
+
+
+__all__ = ["compile", "CompiledFunction", "CompiledValue", "TraceError", "EXECUTORS"]

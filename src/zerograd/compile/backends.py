@@ -1,0 +1,151 @@
+"""Backends for the op table: the same op functions, run on arrays or turned into source.
+
+:class:`ArrayMath` gives ``ops.ScalarMath``'s elementary functions on NumPy arrays with the
+same IEEE results (run it under ``np.errstate(all="ignore")``, as the executors do).
+:class:`SymbolicMath` and :class:`Sym` make an op function *write code*: operands are
+source strings, every operator returns a longer one, and every elementary function call is
+emitted as a line ``t7 = _exp(v3)`` calling ``ops.SCALAR``'s own function.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class ArrayMath:
+    """``ops.ScalarMath`` on float64 arrays, element by element, with identical IEEE cases."""
+
+    div = staticmethod(np.divide)
+    pow = staticmethod(np.power)
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    log1p = staticmethod(np.log1p)
+    sqrt = staticmethod(np.sqrt)
+    tanh = staticmethod(np.tanh)
+    abs = staticmethod(np.abs)
+    where = staticmethod(np.where)
+
+    @staticmethod
+    def sign(x: Any) -> Any:
+        """1 for x > 0, -1 for x < 0, else 0 (nan included)."""
+        return np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0))
+
+    @staticmethod
+    def sigmoid(x: Any) -> Any:
+        """1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below: never overflows."""
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    @staticmethod
+    def maximum(x: Any, y: Any) -> Any:
+        """x if x >= y or x is nan, else y (the scalar rule, not np.maximum's)."""
+        return np.where((x >= y) | (x != x), x, y)
+
+
+ARRAY = ArrayMath()
+
+
+def lit(x: Any) -> str:
+    """Python source for the constant ``x`` (inf and nan become the names bound to them)."""
+    if isinstance(x, Sym):
+        return x.s
+    if isinstance(x, bool):
+        return repr(x)
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "(-inf)"
+        return repr(x) if x >= 0 or x != x else f"({x!r})"
+    if isinstance(x, int):
+        return repr(x) if x >= 0 else f"({x!r})"
+    raise TypeError(f"cannot emit a constant of type {type(x).__name__}: {x!r}")
+
+
+def _bin(op: str):
+    def f(a: Any, b: Any) -> Sym:
+        return Sym(f"({lit(a)} {op} {lit(b)})")
+
+    def r(a: Any, b: Any) -> Sym:
+        return Sym(f"({lit(b)} {op} {lit(a)})")
+
+    return f, r
+
+
+class Sym:
+    """A Python expression (source text) standing for a float or bool."""
+
+    __slots__ = ("s",)
+
+    def __init__(self, s: str):
+        self.s = s
+
+    __add__, __radd__ = _bin("+")
+    __sub__, __rsub__ = _bin("-")
+    __mul__, __rmul__ = _bin("*")
+    __truediv__, __rtruediv__ = _bin("/")
+    __lt__, __gt__ = _bin("<")[0], _bin(">")[0]
+    __le__, __ge__ = _bin("<=")[0], _bin(">=")[0]
+    __eq__, __ne__ = _bin("==")[0], _bin("!=")[0]
+    __and__, __rand__ = _bin("&")
+    __or__, __ror__ = _bin("|")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __neg__(self) -> Sym:
+        return Sym(f"(-{self.s})")
+
+    def __pos__(self) -> Sym:
+        return self
+
+    def __bool__(self) -> bool:
+        raise TypeError("an op's math must not branch on an operand; use m.where")
+
+    def __repr__(self) -> str:
+        return f"Sym({self.s})"
+
+
+class SymbolicMath:
+    """A backend whose functions append ``tN = _name(args)`` to ``lines`` and return ``tN``.
+
+    Every function of ``ops.ScalarMath`` is available under its own name; the generated code
+    must bind ``_name`` to ``ops.SCALAR.name`` (see :func:`namespace`).
+    """
+
+    def __init__(self, lines: list[str], prefix: str = "t"):
+        self.lines = lines
+        self.prefix = prefix
+        self.count = 0
+
+    def temp(self, expr: str) -> Sym:
+        self.count += 1
+        name = f"{self.prefix}{self.count}"
+        self.lines.append(f"{name} = {expr}")
+        return Sym(name)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        if not isinstance(cond, Sym):  # decided while generating (a constant parameter)
+            return a if cond else b
+        return Sym(f"({lit(a)} if {cond.s} else {lit(b)})")
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def call(*args: Any) -> Sym:
+            return self.temp(f"_{name}({', '.join(lit(a) for a in args)})")
+
+        return call
+
+
+def namespace() -> dict[str, Any]:
+    """Globals for generated code: ``_name`` for every ``ops.SCALAR`` function, inf, nan."""
+    from .. import ops
+
+    ns: dict[str, Any] = {"inf": math.inf, "nan": math.nan}
+    for name in dir(ops.ScalarMath):
+        if not name.startswith("_"):
+            ns[f"_{name}"] = getattr(ops.SCALAR, name)
+    return ns

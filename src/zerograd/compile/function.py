@@ -1,0 +1,112 @@
+"""Phase 3, replay: the callable ``zg.compile`` returns, and the Value-like results."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import trace
+from .npexec import NumpyExecutor
+from .pyexec import PythonExecutor
+from .scalarexec import ScalarExecutor
+from .tape import Tape, levels, record
+
+EXECUTORS = {"python": PythonExecutor, "numpy": NumpyExecutor, "scalar": ScalarExecutor}
+PYTHON_MAX_OPS = 3000  # above this, generated code takes longer to compile than it saves
+NUMPY_MIN_WIDTH = 16   # op nodes per depth level for the numpy executor to pay off
+
+
+def choose(tape: Tape) -> str:
+    """The executor "auto" picks: generated Python for small graphs, NumPy for wide ones."""
+    if tape.n_ops <= PYTHON_MAX_OPS:
+        return "python"
+    depth = int(levels(tape).max())
+    return "numpy" if tape.n_ops >= NUMPY_MIN_WIDTH * depth else "scalar"
+
+
+class CompiledFunction:
+    """``fn`` traced on its first call and replayed on later calls (see ``zg.compile``)."""
+
+    def __init__(self, fn: Callable, executor: str = "auto"):
+        if not callable(fn):
+            raise TypeError(f"zg.compile needs a function, got {type(fn).__name__}: {fn!r}")
+        if executor != "auto" and executor not in EXECUTORS:
+            raise ValueError(
+                f"unknown executor {executor!r}; choose 'auto' or one of {sorted(EXECUTORS)}"
+            )
+        self.fn = fn
+        self.executor_name = executor
+        self.executor: Any = None
+        self.tape: Tape | None = None
+        self._spec: Any = None
+        self._params: list = []
+        self._kind: type | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flat: list[float] = []
+        spec = trace.flatten((args, kwargs), flat)
+        if self.executor is None:
+            self._trace(args, kwargs, spec)
+        elif spec != self._spec:
+            raise ValueError(
+                "zg.compile: this function was compiled for arguments of another structure "
+                f"or shape: {trace.difference(self._spec, spec)}. A compiled function replays "
+                "one graph; compile the function again (zg.compile(fn)) for the new shape."
+            )
+        outs, saved = self.executor.forward([p.data for p in self._params], flat)
+        results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
+        return results[0] if self._kind is None else self._kind(results)
+
+    def _trace(self, args: tuple, kwargs: dict, spec: Any) -> None:
+        made: list = []
+        targs, tkwargs = trace.placeholders(spec, (args, kwargs), made)
+        result, consts = trace.run(self.fn, targs, tkwargs)
+        outs, kind = trace.outputs(result)
+        tape = record(outs, made, consts)
+        del result, outs, consts, targs, tkwargs, made  # let the traced graph go
+        name = choose(tape) if self.executor_name == "auto" else self.executor_name
+        self.executor = EXECUTORS[name](tape)
+        self.tape, self._spec, self._params, self._kind = tape, spec, tape.params, kind
+
+    def _backward(self, saved: Any, out: int) -> None:
+        which, grads = self.executor.backward(saved, out)
+        params = self._params
+        if len(which) == len(params):
+            for p, g in zip(params, grads.tolist() if hasattr(grads, "tolist") else grads):
+                p._passes = p._passes + 1 if p.grad else 1
+                p.grad += g
+        else:
+            for i, g in zip(which, grads.tolist() if hasattr(grads, "tolist") else grads):
+                p = params[i]
+                p._passes = p._passes + 1 if p.grad else 1
+                p.grad += g
+
+    def __repr__(self) -> str:
+        state = "not traced yet" if self.tape is None else (
+            f"{self.tape.n_ops} op nodes, {self.tape.n_params} parameters, "
+            f"executor {self.executor.name!r}")
+        return f"<zg.compile of {getattr(self.fn, '__name__', self.fn)!r}: {state}>"
+
+
+class CompiledValue:
+    """One result of a compiled call: ``.data``, ``.grad`` and ``.backward()`` like a Value."""
+
+    __slots__ = ("data", "grad", "_owner", "_saved", "_index")
+
+    def __init__(self, owner: CompiledFunction, saved: Any, index: int, data: float):
+        self.data = data
+        self.grad = 0.0
+        self._owner, self._saved, self._index = owner, saved, index
+
+    def backward(self) -> None:
+        """Add d(this result)/d(parameter) into every parameter's ``grad``, as eager does."""
+        self._owner._backward(self._saved, self._index)
+        self.grad = 1.0
+
+    def item(self) -> float:
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"CompiledValue(data={self.data}, grad={self.grad})"

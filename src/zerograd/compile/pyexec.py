@@ -1,0 +1,140 @@
+"""Executor "python": the tape as generated straight-line Python, one function per pass.
+
+Each op's forward and backward come from ``ops.py``, called with symbolic operands
+(:mod:`.backends`) so they write their own source; elementary functions are
+``ops.SCALAR``'s. Nodes are visited in the eager engine's order and gradients are summed in
+its order, so results are the eager engine's bit for bit. Best for small graphs: the code
+is compiled once, which takes time proportional to the graph (see the README's table).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import ops
+from .backends import Sym, SymbolicMath, lit, namespace
+from .tape import Tape
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+class PythonExecutor:
+    name = "python"
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        first_const = tape.n_params + tape.n_inputs
+        self._const = {first_const + i: c for i, c in enumerate(tape.consts.tolist())}
+        bodies = [self._backward_lines(i) for i in range(len(tape.outputs))]
+        used = set(_NAME.findall("\n".join(line for body, _ in bodies for line in body)))
+        self._saved = [s for s in range(tape.n_slots) if f"v{s}" in used]
+        unpack = f"({''.join(f'v{s}, ' for s in self._saved)}) = S"
+        self.source = {"forward": self._forward_source()}
+        self._backward = []
+        for i, (body, _) in enumerate(bodies):
+            self.source[f"backward{i}"] = _function("backward", "S", [unpack] + body)
+            self._backward.append(_build(self.source[f"backward{i}"], "backward"))
+        self._forward = _build(self.source["forward"], "forward")
+        self._params_of = [p for _, p in bodies]
+
+    # -- generation ---------------------------------------------------------------------
+    def _v(self, s: int) -> Any:
+        return self._const[s] if s in self._const else Sym(f"v{s}")
+
+    def _calls(self):
+        """(slot, op, operand slots, k) for every op node, in topological order."""
+        t, L = self.tape, self.tape.n_leaves
+        start, args, code, k_of = t.start.tolist(), t.args.tolist(), t.code.tolist(), t.k_of()
+        for j in range(t.n_ops):
+            yield L + j, ops.OPS[code[j]], args[start[j] : start[j + 1]], k_of.get(j)
+
+    def _forward_source(self) -> str:
+        t = self.tape
+        P, I = t.n_params, t.n_inputs
+        lines = [f"{_names(range(P))} = P", f"{_names(range(P, P + I))} = X"]
+        m = SymbolicMath(lines)
+        for s, op, a, k in self._calls():
+            xs = [self._v(i) for i in a]
+            out = op.forward(m, *xs, k) if op.param else op.forward(m, *xs)
+            _assign(lines, f"v{s}", out)
+        outs = "".join(f"{lit(self._v(s))}, " for s in t.outputs)
+        saved = "".join(f"v{s}, " for s in self._saved)
+        lines.append(f"return ({outs}), ({saved})")
+        return _function("forward", "P, X", lines)
+
+    def _backward_lines(self, out: int) -> tuple[list[str], list[int]]:
+        t = self.tape
+        mask = t.reachable(out).tolist()
+        root = t.outputs[out]
+        P, L = t.n_params, t.n_leaves
+        lines: list[str] = []
+        has_grad = {root}
+        if root < P or root >= L:
+            lines.append(f"g{root} = 1.0")
+        m = SymbolicMath(lines, prefix="u")
+        for s, op, a, k in reversed(list(self._calls())):
+            if not mask[s] or s not in has_grad:
+                continue
+            xs = [self._v(i) for i in a]
+            g, o = Sym(f"g{s}"), Sym(f"v{s}")
+            grads = op.backward(m, g, o, *xs, k) if op.param else op.backward(m, g, o, *xs)
+            for c, gr in zip(a, grads):
+                if c < P or c >= L:  # parameters and op nodes; not placeholders/constants
+                    expr = lit(gr)
+                    lines.append(f"g{c} = g{c} + {expr}" if c in has_grad else f"g{c} = {expr}")
+                    has_grad.add(c)
+        params = [p for p in range(P) if mask[p] and p in has_grad]
+        lines.append(f"return ({''.join(f'g{p}, ' for p in params)})")
+        return _live(lines), params
+
+    # -- running ------------------------------------------------------------------------
+    def forward(self, pvals: list[float], xvals: list[float]) -> tuple[tuple, Any]:
+        """(results, saved state for backward) from the parameters' and inputs' numbers."""
+        return self._forward(pvals, xvals)
+
+    def backward(self, saved: Any, out: int) -> tuple[list[int], Any]:
+        """(parameter indices, their gradients) of result ``out``."""
+        return self._params_of[out], self._backward[out](saved)
+
+
+def _function(name: str, params: str, lines: list[str]) -> str:
+    return f"def {name}({params}):\n    " + "\n    ".join(lines) + "\n"
+
+
+def _build(src: str, name: str):
+    ns = namespace()
+    exec(compile(src, f"<zerograd.compile {name}>", "exec"), ns)
+    return ns[name]
+
+
+def _names(slots) -> str:
+    names = ", ".join(f"v{s}" for s in slots)
+    return f"({names},)" if names else "_"
+
+
+def _assign(lines: list[str], name: str, out: Any) -> None:
+    expr = lit(out)
+    last = lines[-1] if lines else ""
+    if isinstance(out, Sym) and last.startswith(expr + " = "):  # rename the last temp
+        lines[-1] = name + last[len(expr) :]
+    else:
+        lines.append(f"{name} = {expr}")
+
+
+def _live(lines: list[str]) -> list[str]:
+    """Drop assignments whose target is never read afterwards (the return line is kept)."""
+    live: set[str] = set()
+    kept = []
+    for line in reversed(lines):
+        if line.startswith("return"):
+            live.update(_NAME.findall(line))
+            kept.append(line)
+            continue
+        target, expr = line.split(" = ", 1)
+        if target in live:
+            live.discard(target)
+            live.update(_NAME.findall(expr))
+            kept.append(line)
+    kept.reverse()
+    return kept

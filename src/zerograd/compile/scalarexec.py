@@ -1,0 +1,94 @@
+"""Executor "scalar": a loop over the tape with ``ops.SCALAR``, for deep, narrow graphs.
+
+No code to compile and no per-level overhead, so a chain a million nodes deep costs one
+pass over flat arrays. Nodes run in the eager engine's order and gradients are summed in
+its order, so the numbers are the eager engine's bit for bit.
+"""
+
+from __future__ import annotations
+
+from .. import ops
+from ..ops import SCALAR
+from .tape import Tape
+
+CHUNK = 1 << 16  # tape entries turned into Python lists at a time (bounds the memory)
+
+
+class ScalarExecutor:
+    name = "scalar"
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        self._k = tape.k_of()
+        self._masks: dict[int, list | None] = {}
+
+    def _chunks(self, reverse: bool = False):
+        """(first node, codes, starts, operand slots) for runs of CHUNK op nodes."""
+        t = self.tape
+        firsts = range(0, t.n_ops, CHUNK)
+        for j0 in reversed(firsts) if reverse else firsts:
+            j1 = min(j0 + CHUNK, t.n_ops)
+            base = int(t.start[j0])
+            st = (t.start[j0 : j1 + 1] - base).tolist()
+            yield j0, t.code[j0:j1].tolist(), st, t.args[base : int(t.start[j1])].tolist()
+
+    def forward(self, pvals: list[float], xvals: list[float]) -> tuple[list[float], list]:
+        """(results, every node's number) from the parameters' and inputs' numbers."""
+        t = self.tape
+        v = list(pvals)
+        v += xvals
+        v += t.consts.tolist()
+        fwd = [op.forward for op in ops.OPS]
+        k = self._k
+        for j0, code, st, args in self._chunks():
+            for j in range(len(code)):
+                xs = [v[a] for a in args[st[j] : st[j + 1]]]
+                if j0 + j in k:
+                    v.append(fwd[code[j]](SCALAR, *xs, k[j0 + j]))
+                else:
+                    v.append(fwd[code[j]](SCALAR, *xs))
+        return [v[s] for s in t.outputs], v
+
+    def backward(self, v: list, out: int) -> tuple[list[int], list[float]]:
+        """(parameter indices, their gradients) of result ``out``, from forward's numbers."""
+        t = self.tape
+        L, P = t.n_leaves, t.n_params
+        g = [0.0] * len(v)
+        g[t.outputs[out]] = 1.0
+        bwd = [op.backward for op in ops.OPS]
+        k = self._k
+        for j0, code, st, args in self._chunks(reverse=True):
+            for j in range(len(code) - 1, -1, -1):
+                s = L + j0 + j
+                gs = g[s]
+                if gs == 0.0 and self._skip(out, s):  # not on the result's path
+                    continue
+                a = args[st[j] : st[j + 1]]
+                xs = [v[i] for i in a]
+                if j0 + j in k:
+                    parts = bwd[code[j]](SCALAR, gs, v[s], *xs, k[j0 + j])
+                else:
+                    parts = bwd[code[j]](SCALAR, gs, v[s], *xs)
+                for i, c in zip(a, parts):
+                    g[i] += c
+        keep = self._params(out)
+        return keep, [g[p] for p in keep]
+
+    def _skip(self, out: int, s: int) -> bool:
+        mask = self._mask(out)
+        return mask is not None and not mask[s]
+
+    def _mask(self, out: int) -> list | None:
+        if out not in self._masks:
+            mask = self.tape.reachable(out)
+            self._masks[out] = None if mask.all() else mask.tolist()
+        return self._masks[out]
+
+    def _params(self, out: int) -> list[int]:
+        mask = self._mask(out)
+        return [p for p in range(self.tape.n_params) if mask is None or mask[p]]
+
+    @property
+    def nbytes(self) -> int:
+        return self.tape.nbytes
+

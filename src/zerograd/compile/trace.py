@@ -1,0 +1,153 @@
+"""Phase 1, capture: flatten the arguments, run ``fn`` once on placeholders, keep the graph.
+
+Every number in the arguments (floats, ints, numpy arrays of numbers, nested in lists and
+tuples) becomes a placeholder ``Value``; anything else (strings, None, flags) is *static*:
+passed through as is and required to be equal on every later call.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import engine
+from ..engine import Value
+
+
+class TraceError(RuntimeError):
+    """``fn`` did something while tracing that a replayed graph could not reproduce."""
+
+
+# -- argument structure ("spec") and the flat list of numbers ------------------------------
+def flatten(x: Any, flat: list) -> Any:
+    """Append every number in ``x`` to ``flat``; return ``x``'s structure (a hashable spec)."""
+    t = type(x)
+    if t is list or t is tuple:
+        if all([type(e) is float for e in x]):  # the common leaf row: one level of floats
+            flat.extend(x)
+            return (t.__name__, ("number",) * len(x))
+        return (t.__name__, tuple([flatten(e, flat) for e in x]))
+    if t is float:
+        flat.append(x)
+        return "number"
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"zg.compile: numpy arrays must hold numbers, got dtype {x.dtype}")
+        flat.extend(x.ravel().tolist())
+        return ("array", x.shape)
+    if isinstance(x, (list, tuple)):
+        kind = "list" if isinstance(x, list) else "tuple"
+        return (kind, tuple([flatten(e, flat) for e in x]))
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        flat.append(float(x))
+        return "number"
+    if isinstance(x, Value):
+        raise TypeError(
+            "zg.compile: pass numbers (or lists/arrays of numbers) to a compiled function, "
+            "not Values; Values it should update belong in its closure (e.g. a model)"
+        )
+    if isinstance(x, dict):
+        return ("dict", tuple((k, flatten(v, flat)) for k, v in x.items()))
+    return ("static", x)
+
+
+def _describe(spec: Any) -> str:
+    if spec == "number":
+        return "a number"
+    kind, body = spec
+    if kind == "array":
+        return f"a numpy array of shape {body}"
+    if kind in ("list", "tuple", "dict"):
+        return f"a {kind} of {len(body)}"
+    return f"the constant {body!r}"
+
+
+def difference(old: Any, new: Any, path: str = "arguments") -> str:
+    """Where and how the structure ``new`` differs from ``old`` (they must differ)."""
+    if old == new:
+        return ""
+    if old == "number" or new == "number" or old[0] != new[0] or old[0] in ("array", "static"):
+        return f"{path} was {_describe(old)}, now {_describe(new)}"
+    if len(old[1]) != len(new[1]):
+        return f"{path} was {_describe(old)}, now {_describe(new)}"
+    for i, (a, b) in enumerate(zip(old[1], new[1])):
+        if old[0] == "dict":
+            if a[0] != b[0]:
+                return f"{path} had key {a[0]!r} where it now has {b[0]!r}"
+            a, b, i = a[1], b[1], repr(a[0])
+        d = difference(a, b, f"{path}[{i}]")
+        if d:
+            return d
+    return f"{path} changed"
+
+
+def placeholders(spec: Any, x: Any, made: list) -> Any:
+    """``x`` with every number replaced by a new placeholder Value (appended to ``made``)."""
+    if spec == "number":
+        v = Value(float(x))
+        made.append(v)
+        return v
+    kind, body = spec
+    if kind == "array":
+        return _nest(np.asarray(x, dtype=float).tolist(), made)
+    if kind in ("list", "tuple"):
+        out = [placeholders(s, e, made) for s, e in zip(body, x)]
+        return out if kind == "list" else tuple(out)
+    if kind == "dict":
+        return {k: placeholders(s, x[k], made) for k, s in body}
+    return x
+
+
+def _nest(x: Any, made: list) -> Any:
+    if isinstance(x, list):
+        return [_nest(e, made) for e in x]
+    v = Value(x)
+    made.append(v)
+    return v
+
+
+# -- running fn ---------------------------------------------------------------------------
+def _refuse(v: Value, how: str) -> None:
+    raise TraceError(
+        f"zg.compile: fn used {how} on a Value (data={v.data!r}) while being traced. A compiled "
+        "function replays the graph recorded on its first call, so a Python decision on a "
+        "Value's number (if, max, min, sorted, float()) would be frozen to the first call's "
+        "branch and silently wrong on later calls. Express it as an op instead (v.relu(), "
+        "v.abs(), zg.logsumexp(...)), or make the decision outside the compiled function."
+    )
+
+
+def run(fn: Callable, args: tuple, kwargs: dict) -> tuple[Any, list[Value]]:
+    """Call ``fn`` with tracing on; return its result and the constant leaves it created."""
+    if not engine.is_grad_enabled():
+        raise TraceError("zg.compile: cannot trace inside no_grad(); call it outside")
+    made: list[Value] = []
+    lift = engine._lift
+
+    def lift_and_note(x: Any) -> Value | None:
+        v = lift(x)
+        if v is not None and v is not x:
+            made.append(v)  # a constant created by fn (e.g. the 1 in 1 + x)
+        return v
+
+    prev_hook = engine._on_concretize
+    engine._on_concretize, engine._lift = _refuse, lift_and_note
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        engine._on_concretize, engine._lift = prev_hook, lift
+    return result, made
+
+
+def outputs(result: Any) -> tuple[list[Value], type | None]:
+    """The Values ``fn`` returned, and list/tuple if it returned a sequence (else None)."""
+    if isinstance(result, Value):
+        return [result], None
+    if isinstance(result, (list, tuple)) and result and all(isinstance(r, Value) for r in result):
+        return list(result), type(result)
+    raise TypeError(
+        "zg.compile: fn must return a Value or a non-empty list/tuple of Values, got "
+        f"{type(result).__name__}: {result!r:.80}"
+    )
