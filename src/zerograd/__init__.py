@@ -6,14 +6,15 @@ from .compile import compile
 from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
 from .optim import TrainingWarning
 from .viz import draw_dot
-from . import interop, io
+from . import interop, io, train
 from .io import load, save
+from .train import TrainingDiverged
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value", "compile", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
-    "draw_dot", "viz", "data", "io", "save", "load", "interop",
+    "draw_dot", "viz", "data", "io", "save", "load", "interop", "train", "TrainingDiverged",
     "optim", "TrainingWarning",
 ]

@@ -68,8 +68,48 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    """Sweep the learning rate on moons (MLP(2, [16, 16, 1]), hinge loss); print the
+    suggested rate and, with --plot, draw the curve."""
+    from . import data, losses, optim, train
+
+    X, y = data.moons(args.samples, seed=args.seed, signed=True)
+    X, y = X.tolist(), y.tolist()
+    random.seed(args.seed)
+    model = nn.MLP(2, [16, 16, 1])
+    opt = {"adam": optim.Adam, "sgd": optim.SGD}[args.optimizer](model.parameters())
+    result = train.lr_find(
+        model, lambda X, y: losses.hinge([model(x) for x in X], y), opt,
+        start_lr=args.start_lr, end_lr=args.end_lr, num_it=args.num_it,
+        batch=lambda: (X, y), compile=args.compile,
+    )
+    print(f"lr_find on {args.dataset} ({len(X)} points), {model!r}, {args.optimizer}, hinge "
+          f"loss: {len(result.lrs)} steps, lr {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}")
+    print(f"suggested learning rate: {result.suggestion:.3g}")
+    if args.plot:
+        print(f"wrote {result.plot(args.plot)}")
+    return 0
+
+
+def _add_lr_find(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lr-find", help="find a learning rate (exponential sweep, valley rule)",
+                       description=cmd_lr_find.__doc__)
+    p.add_argument("dataset", choices=["moons"], help="the data set")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                   help="optimizer (default adam)")
+    p.add_argument("--start-lr", type=_positive_float, default=1e-7, help="default 1e-7")
+    p.add_argument("--end-lr", type=_positive_float, default=10.0, help="default 10")
+    p.add_argument("--num-it", type=_positive_int, default=100, help="steps (default 100)")
+    p.add_argument("--samples", type=_positive_int, default=100, help="points (default 100)")
+    p.add_argument("--seed", type=int, default=1337, help="data and weights seed (default 1337)")
+    p.add_argument("--compile", action="store_true", help="run the model through zg.compile")
+    p.add_argument("--plot", metavar="PATH", help="write the loss-vs-lr curve to this PNG")
+    p.set_defaults(func=cmd_lr_find)
+
+
 # Each entry adds one subcommand to the parser; other modules' commands register here.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train]
+COMMANDS += [_add_lr_find]
 
 
 def build_parser() -> argparse.ArgumentParser:

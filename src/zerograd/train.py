@@ -1,0 +1,316 @@
+"""Training: ``fit`` runs the loop right by construction and stops a diverging run with a
+clear error; ``lr_find`` sweeps the learning rate and suggests one (fastai's "valley").
+
+``loss_fn`` is a function returning the loss ``Value`` for the model. It takes no arguments,
+or, with ``batch=``, the arguments ``batch()`` returns for each step (e.g. a random
+minibatch ``(X, y)``). Pass the data through ``batch`` when using ``compile=True``: a
+compiled function replays the graph of its first call, so data sampled *inside*
+``loss_fn`` would be frozen; arguments are fed anew on every call.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import os
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+BETA = 0.98  # smoothing of the loss: a debiased exponential moving average
+DIVERGE_FACTOR = 4.0  # smoothed loss above this times the best one: diverged
+FLOOR = 0.01  # ... where losses below this fraction of the first one count as that fraction
+VALLEY_AT = 2 / 3  # position in the longest valley (fastai's code: start + len/3 + len/6)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became nan/inf or grew past ``DIVERGE_FACTOR`` x its best smoothed value.
+
+    Attributes: ``step``, ``loss``, ``lr``, ``best`` (best smoothed loss), ``history``.
+    """
+
+    def __init__(self, step: int, loss: float, lr: float, best: float, history: dict):
+        self.step, self.loss, self.lr, self.best, self.history = step, loss, lr, best, history
+        what = (f"the loss is {loss}" if not math.isfinite(loss) else
+                f"the smoothed loss rose above {DIVERGE_FACTOR:g}x its best ({best:.6g}); "
+                f"this step's loss is {loss:.6g}")
+        super().__init__(
+            f"training diverged at step {step}: {what}, with learning rate {lr:g}. Lower the "
+            f"learning rate (try {lr / 10:g}), or run zg.train.lr_find to choose one."
+        )
+
+
+class Smoother:
+    """Debiased exponential moving average: ``avg = b*avg + (1-b)*x``, reported as
+    ``avg / (1 - b**n)`` after ``n`` values; ``best`` is the lowest reported so far."""
+
+    def __init__(self, beta: float = BETA):
+        self.beta, self.avg, self.n, self.best = beta, 0.0, 0, math.inf
+
+    def update(self, x: float) -> float:
+        self.n += 1
+        self.avg = self.beta * self.avg + (1 - self.beta) * x
+        smooth = self.avg / (1 - self.beta**self.n)
+        self.best = min(self.best, smooth)
+        return smooth
+
+
+# -- checks of the arguments ---------------------------------------------------------------
+def _count(n: Any, what: str, minimum: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
+        raise ValueError(f"{what} must be a whole number >= {minimum}, got {n!r}")
+    return int(n)
+
+
+def _check_setup(model: Any, loss_fn: Any, optimizer: Any, batch: Any) -> None:
+    if not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"model must be a zerograd Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function returning the loss, got {loss_fn!r}")
+    if batch is not None and not callable(batch):
+        raise TypeError(f"batch must be a function returning loss_fn's arguments, got {batch!r}")
+    for name in ("zero_grad", "step"):
+        if not callable(getattr(optimizer, name, None)):
+            raise TypeError(f"optimizer must be a zerograd optimizer (SGD, Adam, AdamW), got "
+                            f"{type(optimizer).__name__}")
+    mine = {id(p) for p in model.parameters()}
+    if mine and not mine & {id(p) for p in _opt_params(optimizer)}:
+        raise ValueError("the optimizer updates none of the model's parameters; build it from "
+                         "this model: zg.optim.Adam(model.parameters(), lr=...)")
+
+
+def _opt_params(optimizer: Any) -> list:
+    return [p for g in optimizer.param_groups for p in g["params"]]
+
+
+def _lr(optimizer: Any) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool) -> Callable:
+    if compile:
+        from .compile import compile as zg_compile
+
+        loss_fn = zg_compile(loss_fn)
+    if batch is None:
+        return loss_fn
+
+    def call() -> Any:
+        args = batch()
+        return loss_fn(*args) if isinstance(args, tuple) else loss_fn(args)
+
+    return call
+
+
+def _value(loss: Any) -> float:
+    try:
+        return float(loss.data)
+    except AttributeError:
+        raise TypeError(
+            f"loss_fn must return a Value (the loss), got {type(loss).__name__}"
+        ) from None
+
+
+def _progress(steps: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError('the progress bar needs tqdm: pip install "zerograd[progress]" '
+                          "(or pass progress=False)") from None
+    return tqdm(total=steps, unit="step", desc="fit")
+
+
+# -- fit -------------------------------------------------------------------------------------
+def fit(
+    model: Any,
+    loss_fn: Callable[..., Any],
+    optimizer: Any,
+    steps: int,
+    scheduler: Any = None,
+    compile: bool = False,
+    callbacks: Iterable[Callable[[int, float], Any]] = (),
+    batch: Callable[[], Any] | None = None,
+    progress: bool = True,
+) -> dict[str, list[float]]:
+    """Train for ``steps`` steps: ``loss = loss_fn(*batch())``, zero_grad, backward,
+    ``optimizer.step()``, ``scheduler.step()``. Returns ``{"loss": [...], "lr": [...]}``,
+    one entry per step (the lr used for that step).
+
+    Raises :class:`TrainingDiverged` (before updating with it) when the loss is nan/inf or
+    its smoothed value exceeds ``DIVERGE_FACTOR`` x the best smoothed value (losses under
+    ``FLOOR`` x the first one count as that much, so a loss near 0 wobbling is no alarm).
+    Each callback is called as ``cb(step, loss)`` after the step; returning True stops.
+    ``compile=True`` runs ``loss_fn`` through ``zg.compile``; ``progress`` shows a tqdm bar.
+    """
+    steps = _count(steps, "steps")
+    _check_setup(model, loss_fn, optimizer, batch)
+    callbacks = list(callbacks)
+    if not all(callable(cb) for cb in callbacks):
+        raise TypeError("callbacks must be functions cb(step, loss)")
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
+    compute = _loss_caller(loss_fn, batch, compile)
+    history: dict[str, list[float]] = {"loss": [], "lr": []}
+    smoother, first = Smoother(), None
+    bar = _progress(steps, progress)
+    try:
+        for step in range(steps):
+            loss = compute()
+            value, lr = _value(loss), _lr(optimizer)
+            smooth = smoother.update(value) if math.isfinite(value) else math.inf
+            first = value if first is None else first
+            limit = DIVERGE_FACTOR * max(smoother.best, FLOOR * abs(first))
+            if not math.isfinite(value) or smooth > limit:
+                raise TrainingDiverged(step, value, lr, smoother.best, history)
+            model.zero_grad()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            history["loss"].append(value)
+            history["lr"].append(lr)
+            if bar is not None:
+                bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.3g}", refresh=False)
+                bar.update()
+            if any([cb(step, value) is True for cb in callbacks]):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+# -- lr_find ---------------------------------------------------------------------------------
+@dataclass
+class LRFinderResult:
+    """The sweep: learning rates, smoothed and raw losses, and the suggested rate."""
+
+    lrs: list[float]
+    losses: list[float]
+    raw_losses: list[float]
+    suggestion: float
+    index: int = field(repr=False)
+
+    def plot(self, path: str | os.PathLike) -> str:
+        """Draw smoothed loss against learning rate (log scale) to a PNG; returns the path."""
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError('plotting needs matplotlib: pip install "zerograd[viz]"') from None
+        fig = Figure(figsize=(6, 4))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.plot(self.lrs, self.losses, label="smoothed loss")
+        ax.plot([self.suggestion], [self.losses[self.index]], "o", color="tab:red",
+                label=f"valley: lr {self.suggestion:.3g}")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("loss")
+        ax.set_title("lr_find")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.fspath(path), format="png", dpi=100)
+        return os.fspath(path)
+
+
+def valley(losses: list[float]) -> int:
+    """Index of the suggested point: along the longest descending run of ``losses`` (the
+    longest strictly decreasing subsequence), ``VALLEY_AT`` of the way from its start."""
+    n = len(losses)
+    length, start = [1] * n, list(range(n))
+    for i in range(n):
+        for j in range(i):
+            if losses[i] < losses[j] and length[j] + 1 > length[i]:
+                length[i], start[i] = length[j] + 1, start[j]
+    end = max(range(n), key=lambda i: (length[i], -i))  # the longest; the earliest on ties
+    return start[end] + int(VALLEY_AT * (end - start[end]))
+
+
+def _snapshot(model: Any, optimizer: Any) -> Callable[[], None]:
+    """Everything lr_find changes, and a function that puts it all back exactly."""
+    params = list({id(p): p for p in [*model.parameters(), *_opt_params(optimizer)]}.values())
+    values = [(p, p.data, p.grad, p._passes) for p in params]
+    opt_state = copy.deepcopy(optimizer.state_dict())
+    counters = {k: v for k, v in vars(optimizer).items()
+                if isinstance(v, (bool, int, float)) or v is None}
+    rng = random.getstate()
+
+    def restore() -> None:
+        optimizer.load_state_dict(copy.deepcopy(opt_state))
+        for k, v in counters.items():
+            setattr(optimizer, k, v)
+        for p, data, grad, passes in values:
+            p.data, p.grad, p._passes = data, grad, passes
+        random.setstate(rng)
+
+    return restore
+
+
+def lr_find(
+    model: Any,
+    loss_fn: Callable[..., Any],
+    optimizer: Any,
+    start_lr: float = 1e-7,
+    end_lr: float = 10,
+    num_it: int = 100,
+    batch: Callable[[], Any] | None = None,
+    compile: bool = False,
+) -> LRFinderResult:
+    """The learning-rate range test: train ``num_it`` steps with the lr growing
+    exponentially from ``start_lr`` to ``end_lr``, recording the debiased moving average of
+    the loss (beta 0.98), and stop once it exceeds 4x its best (or is nan/inf). Suggests a
+    rate by the valley rule (see :func:`valley`; the first 10% and last 5 points are left
+    out, as fastai does). The model, the optimizer and ``random``'s state are restored
+    exactly afterwards, even on error."""
+    num_it = _count(num_it, "num_it", 2)
+    for name, x in (("start_lr", start_lr), ("end_lr", end_lr)):
+        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 < x < math.inf:
+            raise ValueError(f"{name} must be a positive finite number, got {x!r}")
+    if not start_lr < end_lr:
+        raise ValueError(f"start_lr ({start_lr}) must be below end_lr ({end_lr})")
+    _check_setup(model, loss_fn, optimizer, batch)
+    compute = _loss_caller(loss_fn, batch, compile)
+    lrs: list[float] = []
+    losses: list[float] = []
+    raws: list[float] = []
+    smoother = Smoother()
+    restore = _snapshot(model, optimizer)
+    try:
+        for i in range(num_it):
+            lr = start_lr * (end_lr / start_lr) ** (i / (num_it - 1))
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            loss = compute()
+            raw = _value(loss)
+            if not math.isfinite(raw):
+                break
+            smooth = smoother.update(raw)
+            lrs.append(lr)
+            losses.append(smooth)
+            raws.append(raw)
+            if smooth > DIVERGE_FACTOR * smoother.best:
+                break
+            model.zero_grad()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    finally:
+        restore()
+    lo, hi = num_it // 10, len(losses) - 5
+    if hi - lo < 3:
+        lo, hi = 0, len(losses)
+    if hi < 2:
+        raise ValueError(f"lr_find: the loss blew up after {len(losses)} steps (at lr "
+                         f"{lr:g}); start lower (start_lr) or check the model and loss")
+    index = lo + valley(losses[lo:hi])
+    return LRFinderResult(lrs, losses, raws, lrs[index], index)
+
+
+__all__ = ["fit", "lr_find", "LRFinderResult", "TrainingDiverged", "Smoother", "valley"]

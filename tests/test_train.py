@@ -1,0 +1,305 @@
+"""zg.train: fit (the loop, the divergence check, the progress bar) and lr_find."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+import zerograd as zg
+from zerograd import losses, nn, optim, train
+from zerograd.engine import Value
+
+
+def moons(n: int = 100, seed: int = 1337) -> tuple[list, list]:
+    X, y = zg.data.moons(n, noise=0.1, seed=seed, signed=True)
+    return X.tolist(), y.tolist()
+
+
+def hinge_loss(model):
+    return lambda X, y: losses.hinge([model(x) for x in X], y)
+
+
+def accuracy(model, X, y) -> float:
+    return sum((model(x).data > 0) == (t > 0) for x, t in zip(X, y, strict=True)) / len(y)
+
+
+def snapshot(params) -> list[str]:
+    return [p.data.hex() for p in params]
+
+
+def scripted(values, model):
+    """A loss_fn whose loss is values[k] at call k (and still a graph over the model)."""
+    it = iter(values)
+    p = model.parameters()[0]
+    return lambda: p * 0.0 + next(it)
+
+
+# -- fit -------------------------------------------------------------------------------------
+def test_fit_finishes_a_good_run():
+    X, y = moons(40, seed=3)
+    random.seed(0)
+    model = nn.MLP(2, [8, 1])
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    hist = train.fit(model, hinge_loss(model), opt, 60, batch=lambda: (X, y), progress=False)
+    assert len(hist["loss"]) == len(hist["lr"]) == 60
+    assert hist["lr"] == [0.05] * 60
+    assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+    assert accuracy(model, X, y) >= 0.85
+
+
+def test_fit_stops_a_diverging_run_with_a_clear_error():
+    X, y = moons(40, seed=3)
+    random.seed(0)
+    model = nn.MLP(2, [8, 1])
+    opt = optim.SGD(model.parameters(), lr=100)
+    with pytest.raises(train.TrainingDiverged) as info:
+        train.fit(model, hinge_loss(model), opt, 100, batch=lambda: (X, y), progress=False)
+    err = info.value
+    assert isinstance(err, zg.TrainingDiverged)
+    assert 0 < err.step < 100 and err.lr == 100
+    assert len(err.history["loss"]) == err.step
+    msg = str(err)
+    assert f"step {err.step}" in msg and "learning rate 100" in msg
+    assert "Lower the learning rate (try 10)" in msg and "lr_find" in msg
+
+
+def test_fit_is_the_textbook_loop_bitwise():
+    """zero_grad, backward, step, schedule: the same numbers as the loop written by hand."""
+    X, y = moons(20, seed=4)
+
+    def setup():
+        random.seed(1)
+        model = nn.MLP(2, [4, 1])
+        opt = optim.Adam(model.parameters(), lr=0.1)
+        return model, opt, optim.StepLR(opt, step_size=3, gamma=0.5)
+
+    model, opt, sched = setup()
+    hist = train.fit(model, hinge_loss(model), opt, 8, scheduler=sched, batch=lambda: (X, y),
+                     progress=False)
+    ref, ref_opt, ref_sched = setup()
+    lrs = []
+    for _ in range(8):
+        loss = hinge_loss(ref)(X, y)
+        lrs.append(ref_opt.lr)
+        ref_opt.zero_grad()
+        loss.backward()
+        ref_opt.step()
+        ref_sched.step()
+    assert snapshot(model.parameters()) == snapshot(ref.parameters())
+    assert hist["lr"] == lrs == [0.1] * 3 + [0.05] * 3 + [0.025] * 2
+
+
+def test_nan_loss_stops_before_the_update():
+    random.seed(2)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    before = snapshot(model.parameters())
+    with pytest.raises(train.TrainingDiverged, match="step 2: the loss is nan") as info:
+        train.fit(model, scripted([1.0, 0.9, math.nan], model), opt, 5, progress=False)
+    assert info.value.history["loss"] == [1.0, 0.9]
+    assert snapshot(model.parameters()) == before  # the scripted loss has zero gradients
+
+
+def test_divergence_rule_uses_the_smoothed_loss():
+    random.seed(2)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    noisy = [1.0] * 20 + [3.9, 1.0, 3.9] + [1.0] * 5  # spikes the smoothed loss absorbs
+    assert len(train.fit(model, scripted(noisy, model), opt, len(noisy), progress=False)["loss"])
+    to_zero = [1.0, 0.5] + [0.0] * 40 + [0.004, 0.002]  # wobbling near 0: no alarm
+    train.fit(model, scripted(to_zero, model), opt, len(to_zero), progress=False)
+    blowup = [1.0] * 10 + [2.0, 10.0, 300.0]
+    with pytest.raises(train.TrainingDiverged, match=r"step 12: the smoothed loss rose above 4x"):
+        train.fit(model, scripted(blowup, model), opt, len(blowup), progress=False)
+
+
+def test_smoother_is_the_debiased_moving_average():
+    s = train.Smoother(beta=0.98)
+    xs = [3.0, 1.0, 2.0, 0.5]
+    got = [s.update(x) for x in xs]
+    for n in range(1, len(xs) + 1):
+        weights = [0.98 ** (n - 1 - i) * 0.02 for i in range(n)]
+        expect = sum(w * x for w, x in zip(weights, xs[:n], strict=True)) / sum(weights)
+        assert got[n - 1] == pytest.approx(expect, rel=1e-12)
+    assert s.best == min(got)
+
+
+def test_callbacks_see_each_step_and_can_stop():
+    random.seed(2)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    seen = []
+    hist = train.fit(model, scripted([1.0] * 10, model), opt, 10, progress=False,
+                     callbacks=[lambda step, loss: seen.append((step, loss)),
+                                lambda step, loss: step == 3])
+    assert seen == [(k, 1.0) for k in range(4)] and len(hist["loss"]) == 4
+
+
+def test_progress_bar_shows_the_loss(capsys):
+    random.seed(2)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    train.fit(model, scripted([0.75] * 3, model), opt, 3)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=0.75" in err
+
+
+def test_fit_refuses_bad_setups_before_training():
+    random.seed(2)
+    model, other = nn.MLP(2, [3, 1]), nn.MLP(2, [3, 1])
+    opt = optim.SGD(other.parameters(), lr=0.01)
+    before = snapshot(model.parameters())
+    with pytest.raises(ValueError, match="updates none of the model's parameters"):
+        train.fit(model, scripted([1.0], model), opt, 1, progress=False)
+    good = optim.SGD(model.parameters(), lr=0.01)
+    with pytest.raises(ValueError, match="steps must be a whole number >= 1"):
+        train.fit(model, scripted([1.0], model), good, 0, progress=False)
+    with pytest.raises(TypeError, match="must return a Value"):
+        train.fit(model, lambda: 1.0, good, 1, progress=False)
+    with pytest.raises(TypeError, match="loss_fn must be a function"):
+        train.fit(model, 3.0, good, 1, progress=False)
+    assert snapshot(model.parameters()) == before
+
+
+# -- lr_find ---------------------------------------------------------------------------------
+def test_valley_picks_two_thirds_down_the_longest_descent():
+    decoy = [3.0, 2.8, 2.6, 2.4]  # a short early descent
+    rise = [3.5, 4.0, 4.5, 5.0]
+    down = [4.9 - 0.1 * k for k in range(31)]
+    up = [2.0 + k for k in range(8)]
+    curve = decoy + rise + down + up
+    peak, end = len(decoy) + len(rise) - 1, len(decoy) + len(rise) + len(down) - 1
+    assert train.valley(curve) == peak + int(2 / 3 * (end - peak))
+    assert train.valley([1.0, 2.0, 3.0]) == 0  # no descent at all: the first point
+
+
+def test_lr_find_suggestion_trains_moons_to_100_percent():
+    X, y = moons()
+    random.seed(0)
+    model = nn.MLP(2, [8, 8, 1])
+    opt = optim.Adam(model.parameters())
+    result = train.lr_find(model, hinge_loss(model), opt, batch=lambda: (X, y), compile=True)
+    assert 1e-4 < result.suggestion < 1
+    opt.lr = result.suggestion
+    train.fit(model, hinge_loss(model), opt, 200, batch=lambda: (X, y), compile=True,
+              progress=False)
+    assert accuracy(model, X, y) == 1.0
+
+
+def test_fit_compiled_matches_eager_with_random_minibatches():
+    X, y = moons(40, seed=6)
+
+    def run(compile):
+        random.seed(7)
+        model = nn.MLP(2, [6, 1])
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def sample():
+            picks = random.sample(range(len(X)), 8)
+            return [X[i] for i in picks], [y[i] for i in picks]
+
+        hist = train.fit(model, hinge_loss(model), opt, 15, batch=sample, compile=compile,
+                         progress=False)
+        return hist["loss"], [p.data for p in model.parameters()]
+
+    (eager_loss, eager), (comp_loss, comp) = run(False), run(True)
+    assert len(set(eager_loss)) > 5  # the batches really change
+    assert comp_loss == pytest.approx(eager_loss, rel=1e-10, abs=1e-12)
+    assert comp == pytest.approx(eager, rel=1e-10, abs=1e-12)
+
+
+def test_lr_find_leaves_model_optimizer_and_rng_exactly_as_they_were():
+    X, y = moons(30, seed=5)
+
+    def setup():
+        random.seed(3)
+        model = nn.MLP(2, [4, 1])
+        opt = optim.Adam(model.parameters(), lr=0.02)
+        train.fit(model, hinge_loss(model), opt, 3, batch=lambda: (X, y), progress=False)
+        hinge_loss(model)(X, y).backward()  # leave some gradient in place too
+        return model, opt
+
+    model, opt = setup()
+    ref, ref_opt = setup()
+    grads = [p.grad for p in model.parameters()]
+    opt_state = opt.state_dict()
+    random.seed(42)
+    result = train.lr_find(model, hinge_loss(model), opt, num_it=40, batch=lambda: (X, y))
+    assert random.random() == (random.seed(42) or random.random())
+    assert len(result.lrs) > 10
+    assert snapshot(model.parameters()) == snapshot(ref.parameters())
+    assert [p.grad for p in model.parameters()] == grads
+    assert opt.state_dict() == opt_state
+    for m, o in ((model, opt), (ref, ref_opt)):  # and training goes on identically
+        o.zero_grad()
+        train.fit(m, hinge_loss(m), o, 5, batch=lambda: (X, y), progress=False)
+    assert snapshot(model.parameters()) == snapshot(ref.parameters())
+
+
+def test_lr_find_curve_is_exponential_and_stops_at_4x_best(tmp_path):
+    X, y = moons(30, seed=5)
+    random.seed(3)
+    model = nn.MLP(2, [4, 1])
+    opt = optim.SGD(model.parameters())
+    result = train.lr_find(model, hinge_loss(model), opt, start_lr=1e-4, end_lr=1e4, num_it=50,
+                           batch=lambda: (X, y))
+    n = len(result.lrs)
+    assert n < 50  # lr 1e4 blows the loss up: the sweep stops early
+    ratio = (1e4 / 1e-4) ** (1 / 49)
+    assert all(b / a == pytest.approx(ratio, rel=1e-12)
+               for a, b in zip(result.lrs[:-1], result.lrs[1:], strict=True))
+    assert result.lrs[0] == 1e-4
+    assert result.losses[-1] > 4 * min(result.losses[:-1])
+    assert all(s <= 4 * min(result.losses[: k + 1]) for k, s in enumerate(result.losses[:-1]))
+    smoother = train.Smoother()
+    assert result.losses == [smoother.update(r) for r in result.raw_losses]
+    assert result.suggestion == result.lrs[result.index]
+    png = tmp_path / "lr.png"
+    assert result.plot(png) == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lr_find_restores_even_when_the_loss_raises():
+    random.seed(3)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    before = snapshot(model.parameters())
+    calls = []
+
+    def loss_fn():
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return sum(p * p for p in model.parameters())
+
+    with pytest.raises(KeyboardInterrupt):
+        train.lr_find(model, loss_fn, opt, start_lr=0.01, end_lr=0.1, num_it=10)
+    assert snapshot(model.parameters()) == before and opt.lr == 0.5
+
+
+def test_lr_find_checks_its_arguments():
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters())
+    fn = lambda: Value(1.0)  # noqa: E731
+    with pytest.raises(ValueError, match="start_lr .* must be below end_lr"):
+        train.lr_find(model, fn, opt, start_lr=1.0, end_lr=0.1)
+    with pytest.raises(ValueError, match="start_lr must be a positive finite number"):
+        train.lr_find(model, fn, opt, start_lr=0.0)
+    with pytest.raises(ValueError, match="num_it must be a whole number >= 2"):
+        train.lr_find(model, fn, opt, num_it=1)
+
+
+def test_cli_lr_find_prints_a_suggestion_and_writes_the_plot(tmp_path, capsys):
+    from zerograd import cli
+
+    png = tmp_path / "curve.png"
+    code = cli.main(["lr-find", "moons", "--samples", "30", "--num-it", "30", "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0
+    line = next(ln for ln in out.splitlines() if ln.startswith("suggested learning rate: "))
+    assert 1e-7 <= float(line.split(": ")[1]) <= 10
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["lr-find", "moons", "--start-lr", "5", "--end-lr", "1"]) == 2
+    assert "must be below end_lr" in capsys.readouterr().err
