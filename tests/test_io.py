@@ -304,3 +304,54 @@ def test_save_keeps_the_existing_file_mode(tmp_path):
     zg.save({"a": 2.0}, path)
     assert path.stat().st_mode & 0o777 == 0o640
     assert zg.load(path) == {"a": 2.0}
+
+
+# -- resuming training in a new process is bitwise exact ----------------------------------------
+RUN = textwrap.dedent("""
+    import random, sys
+    import zerograd as zg
+    from zerograd import io, losses, nn, optim, train
+
+    mode, path, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    X, y = zg.data.moons(40, noise=0.1, seed=1, signed=True)
+    X, y = X.tolist(), y.tolist()
+    random.seed(0)
+    model = nn.MLP(2, [6, 1])
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    sched = optim.StepLR(opt, step_size=20, gamma=0.5)
+
+    def sample():  # a random minibatch: the rng state matters
+        picks = random.sample(range(len(X)), 8)
+        return [X[i] for i in picks], [y[i] for i in picks]
+
+    loss_fn = lambda X, y: losses.hinge([model(x) for x in X], y)
+    done = io.restore(zg.load(path), model, opt, sched) if mode == "resume" else 0
+    train.fit(model, loss_fn, opt, steps, scheduler=sched, batch=sample, progress=False)
+    if mode == "first":
+        zg.save(io.checkpoint(model, opt, sched, step=done + steps), path)
+    print(" ".join(p.data.hex() for p in model.parameters()))
+""")
+
+
+def run(*args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    out = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> str:
+    """The parameters after 100 steps in one go (the path is unused)."""
+    return run("straight", str(tmp_path_factory.mktemp("s") / "unused.json"), "100")
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_resume_in_a_new_process_is_bitwise_identical(tmp_path, ext, straight):
+    path = str(tmp_path / f"ckpt{ext}")
+    halfway = run("first", path, "50")
+    resumed = run("resume", path, "50")
+    assert resumed == straight
+    assert halfway != straight  # the second half really changed the parameters
+    assert zg.load(path)["step"] == 50
