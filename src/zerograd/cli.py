@@ -83,8 +83,8 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
         start_lr=args.start_lr, end_lr=args.end_lr, num_it=args.num_it,
         batch=lambda: (X, y), compile=args.compile,
     )
-    print(f"lr_find on {args.dataset} ({len(X)} points), {model!r}, {args.optimizer}, hinge "
-          f"loss: {len(result.lrs)} steps, lr {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}")
+    print(f"lr_find on {args.dataset} ({len(X)} points), MLP(2, [16, 16, 1]), {args.optimizer}, "
+          f"hinge loss: {len(result.lrs)} steps, lr {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}")
     print(f"suggested learning rate: {result.suggestion:.3g}")
     if args.plot:
         print(f"wrote {result.plot(args.plot)}")
