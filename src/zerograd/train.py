@@ -197,7 +197,8 @@ class LRFinderResult:
     index: int = field(repr=False)
 
     def plot(self, path: str | os.PathLike) -> str:
-        """Draw smoothed loss against learning rate (log scale) to a PNG; returns the path."""
+        """Draw smoothed loss against learning rate (log scale) to a PNG, leaving out the
+        last 5 points (where the loss shoots up, as fastai does); returns the path."""
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
@@ -206,7 +207,8 @@ class LRFinderResult:
         fig = Figure(figsize=(6, 4))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        ax.plot(self.lrs, self.losses, label="smoothed loss")
+        shown = max(self.index + 1, len(self.lrs) - 5)
+        ax.plot(self.lrs[:shown], self.losses[:shown], label="smoothed loss")
         ax.plot([self.suggestion], [self.losses[self.index]], "o", color="tab:red",
                 label=f"valley: lr {self.suggestion:.3g}")
         ax.set_xscale("log")
