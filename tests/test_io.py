@@ -194,6 +194,26 @@ def test_every_single_bit_flip_fails_cleanly(tmp_path, ext):
         assert_fails_cleanly(model, bad)
 
 
+@pytest.mark.parametrize("ext", FORMATS)
+def test_bit_flips_in_a_full_checkpoint_fail_or_change_nothing(tmp_path, ext):
+    """Flips all over a checkpoint with every kind of entry: each one raises, except a flip
+    that leaves every value the same (JSON '1e-300' -> '1E-300'), which loads the original."""
+    good, bad = tmp_path / f"good{ext}", tmp_path / f"bad{ext}"
+    ckpt = a_checkpoint()
+    zg.save(ckpt, good)
+    raw = good.read_bytes()
+    failures = 0
+    for i in range(0, len(raw), 11):
+        flipped = bytearray(raw)
+        flipped[i] ^= 1 << (i % 8)
+        bad.write_bytes(bytes(flipped))
+        try:
+            assert zg.load(bad) == ckpt
+        except io.CheckpointError:
+            failures += 1
+    assert failures > 0.99 * len(range(0, len(raw), 11))
+
+
 def test_bit_flip_in_a_number_is_caught_by_the_checksum(tmp_path):
     path = tmp_path / "m.json"
     zg.save({"w": [0.5]}, path)
