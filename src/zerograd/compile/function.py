@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import trace
 from .npexec import NumpyExecutor
@@ -36,7 +37,7 @@ class CompiledFunction:
         self.fn = fn
         self.executor_name = executor
         self.executor: Any = None
-        self.tape: Tape | None = None
+        self.n_ops = self.n_nodes = 0  # op nodes; all nodes (leaves included)
         self._spec: Any = None
         self._params: list = []
         self._kind: type | None = None
@@ -65,7 +66,8 @@ class CompiledFunction:
         del result, outs, consts, targs, tkwargs, made  # let the traced graph go
         name = choose(tape) if self.executor_name == "auto" else self.executor_name
         self.executor = EXECUTORS[name](tape)
-        self.tape, self._spec, self._params, self._kind = tape, spec, tape.params, kind
+        self.n_ops, self.n_nodes = tape.n_ops, tape.n_slots
+        self._spec, self._params, self._kind = spec, tape.params, kind
 
     def _backward(self, saved: Any, out: int) -> None:
         which, grads = self.executor.backward(saved, out)
@@ -81,8 +83,8 @@ class CompiledFunction:
                 p.grad += g
 
     def __repr__(self) -> str:
-        state = "not traced yet" if self.tape is None else (
-            f"{self.tape.n_ops} op nodes, {self.tape.n_params} parameters, "
+        state = "not traced yet" if self.executor is None else (
+            f"{self.n_ops} op nodes, {len(self._params)} parameters, "
             f"executor {self.executor.name!r}")
         return f"<zg.compile of {getattr(self.fn, '__name__', self.fn)!r}: {state}>"
 

@@ -23,26 +23,77 @@ SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
 
 
 class _Group:
-    __slots__ = ("op", "lo", "hi", "idx", "k", "narrow", "rows", "flat", "dense")
+    """Nodes of one (level, op, arity), laid out as an E x Q grid (node j at j // Q, j % Q).
+
+    Each operand row is gathered as compactly as it allows: ``e`` rows depend only on the
+    grid row (an example's input, shape (E, 1)), ``q`` rows only on the column (a neuron's
+    weight, shape (1, Q)), ``f`` rows on both (shape (E, Q)). NumPy broadcasting does the
+    rest, element by element exactly as the full gather would; in backward, contributions
+    to an ``e`` or ``q`` row are summed over the other axis before being scattered.
+    """
+
+    __slots__ = ("op", "lo", "hi", "E", "Q", "k", "narrow", "idx", "gather", "layout",
+                 "back", "targets", "scatter")
 
     def __init__(self, op: ops.Op, lo: int, hi: int, idx: np.ndarray, k: Any,
                  needs: np.ndarray):
-        self.op, self.lo, self.hi, self.idx = op, lo, hi, idx  # idx: (arity, n) operand slots
-        self.narrow = hi - lo <= SCALAR_WIDTH
-        self.k = (k.tolist() if self.narrow else k) if k is not None else None
-        # rows of operands that lead to a parameter: only those gradients are scattered
-        self.rows = np.flatnonzero(needs[idx].any(axis=1)) if needs[lo:hi].any() else None
-        if self.rows is not None and len(self.rows) == 0:
-            self.rows = None
-        self.flat = idx[self.rows].reshape(-1) if self.rows is not None else None
-        self.dense = self.flat is not None and self.flat.size * 8 >= len(needs)
+        self.op, self.lo, self.hi = op, lo, hi
+        n = hi - lo
+        need_row = needs[idx].any(axis=1) if needs[lo:hi].any() else np.zeros(len(idx), bool)
+        self.narrow = n <= SCALAR_WIDTH
+        if self.narrow:  # node by node on Python floats
+            self.E, self.Q, self.idx = n, 1, idx
+            self.k = k.tolist() if k is not None else None
+            self.back = np.flatnonzero(need_row)
+            self.targets = idx[self.back].reshape(-1)
+        else:
+            self.E, self.Q, kinds = _grid(idx)
+            E, Q = self.E, self.Q
+            grid = idx.reshape(len(idx), E, Q)
+            rows = {kd: [r for r, x in enumerate(kinds) if x == kd] for kd in "feq"}
+            self.gather = (grid[rows["f"]], grid[rows["e"], :, 0], grid[rows["q"], 0, :])
+            where = {r: (i, rows[kd].index(r)) for i, kd in enumerate("feq") for r in rows[kd]}
+            self.layout = [where[r] for r in range(len(idx))]
+            self.back = tuple([r for r in rows[kd] if need_row[r]] for kd in "feq")
+            self.k = k.reshape(E, Q) if k is not None else None
+            f_, e_, q_ = (grid[self.back[0]].reshape(-1), grid[self.back[1], :, 0].reshape(-1),
+                          grid[self.back[2], 0, :].reshape(-1))
+            self.targets = np.concatenate([f_, e_, q_])
+        if not need_row.any():
+            self.targets = None
+            self.scatter = ""
+        elif len(np.unique(self.targets)) == self.targets.size:
+            self.scatter = "distinct"  # G[targets] += c is then exact
+        else:
+            self.scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
+
+
+def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
+    """(E, Q, kind of each row) gathering the fewest numbers; Q = 1 always works."""
+    a, n = idx.shape
+    best = (a * n + 1, n, 1, ["f"] * a)
+    for Q in [d for d in range(1, min(n, 4096) + 1) if n % d == 0]:
+        E = n // Q
+        M = idx.reshape(a, E, Q)
+        e_only = (M == M[:, :, :1]).all(axis=(1, 2)) if Q > 1 else np.ones(a, bool)
+        q_only = (M == M[:, :1, :]).all(axis=(1, 2)) if E > 1 else np.ones(a, bool)
+        kinds, cost = [], 0
+        for e, q in zip(e_only.tolist(), q_only.tolist()):
+            options = ([(E, "e")] if e else []) + ([(Q, "q")] if q else []) + [(n, "f")]
+            c, kd = min(options)
+            kinds.append(kd)
+            cost += c
+        if cost < best[0]:
+            best = (cost, E, Q, kinds)
+    return best[1], best[2], best[3]
 
 
 class NumpyExecutor:
     name = "numpy"
 
     def __init__(self, tape: Tape):
-        self.tape = tape = fuse_sums(tape)
+        tape = fuse_sums(tape)
+        self.n_params, self.n_inputs = tape.n_params, tape.n_inputs
         L, n = tape.n_leaves, tape.n_ops
         depth = levels(tape)
         code = tape.code.astype(np.int64)
@@ -50,8 +101,8 @@ class NumpyExecutor:
         order = np.lexsort((arity, code, depth))  # by depth, then op, then arity (stable)
         new_slot = np.arange(tape.n_slots, dtype=np.int64)
         new_slot[L + order] = L + np.arange(n)
-        self._old_slot = np.argsort(new_slot)  # schedule slot -> tape slot
-        needs = _needs_grad(tape)[self._old_slot]
+        old_slot = np.argsort(new_slot)  # schedule slot -> tape slot
+        needs = _needs_grad(tape)[old_slot]
         k_all = np.zeros(n)
         k_all[tape.k_node] = tape.k_value
         self.groups: list[_Group] = []
@@ -69,49 +120,56 @@ class NumpyExecutor:
         self.outputs = new_slot[list(tape.outputs)].tolist()
         self.template = np.zeros(tape.n_slots)
         self.template[tape.n_params + tape.n_inputs : L] = tape.consts
-        self._masks: dict[int, np.ndarray | None] = {}
         self._all_params = list(range(tape.n_params))
+        # per result, the slots it depends on; None when that is all of them (one result)
+        self._masks = [None if m.all() else m[old_slot]
+                       for m in (tape.reachable(i) for i in range(len(tape.outputs)))]
 
     @property
     def nbytes(self) -> int:
-        """Bytes held: the value template and every group's slot arrays."""
-        return self.template.nbytes + sum(
-            g.idx.nbytes + (0 if g.flat is None else g.flat.nbytes + g.rows.nbytes)
-            + (0 if g.k is None else 8 * len(g.k)) for g in self.groups)
+        """Bytes held: the value template and every group's slot and parameter arrays."""
+        total = self.template.nbytes
+        for g in self.groups:
+            arrays = [g.idx] if g.narrow else list(g.gather)
+            arrays += [g.targets] if g.targets is not None else []
+            total += sum(a.nbytes for a in arrays) + (8 * g.E * g.Q if g.k is not None else 0)
+        return total
 
     def forward(self, pvals: list[float], xvals: Any) -> tuple[list[float], tuple]:
         """(results, saved state) from the parameters' and inputs' numbers."""
-        P = self.tape.n_params
+        P = self.n_params
         v = self.template.copy()
         v[:P] = pvals
-        v[P : P + self.tape.n_inputs] = xvals
-        gathered = []
+        v[P : P + self.n_inputs] = xvals
+        saved = []
         with np.errstate(all="ignore"):
             for g in self.groups:
-                f, xs = g.op.forward, v[g.idx]
+                f = g.op.forward
                 if g.narrow:
-                    xs = xs.T.tolist()
+                    xs = v[g.idx].T.tolist()
                     if g.k is None:
                         v[g.lo : g.hi] = [f(SCALAR, *x) for x in xs]
                     else:
                         v[g.lo : g.hi] = [f(SCALAR, *x, k) for x, k in zip(xs, g.k)]
-                elif g.k is None:
-                    v[g.lo : g.hi] = f(ARRAY, *xs)
                 else:
-                    v[g.lo : g.hi] = f(ARRAY, *xs, g.k)
-                gathered.append(xs)
-        return v[self.outputs].tolist(), (v, gathered)
+                    fi, ei, qi = g.gather
+                    src = (v[fi], v[ei][:, :, None], v[qi][:, None, :])
+                    xs = [src[i][j] for i, j in g.layout]
+                    out = v[g.lo : g.hi].reshape(g.E, g.Q)
+                    out[...] = f(ARRAY, *xs) if g.k is None else f(ARRAY, *xs, g.k)
+                saved.append(xs)
+        return v[self.outputs].tolist(), (v, saved)
 
     def backward(self, state: tuple, out: int) -> tuple[list[int], np.ndarray]:
         """(parameter indices, their gradients) of result ``out``, from forward's state."""
-        v, gathered = state
-        mask = self._mask(out)
+        v, saved = state
+        mask = self._masks[out]
         G = np.zeros_like(v)
         G[self.outputs[out]] = 1.0
         n_slots = len(v)
         with np.errstate(all="ignore"):
-            for g, xs in zip(reversed(self.groups), reversed(gathered)):
-                if g.rows is None:
+            for g, xs in zip(reversed(self.groups), reversed(saved)):
+                if g.targets is None:
                     continue
                 lo, hi, f = g.lo, g.hi, g.op.backward
                 if g.narrow:
@@ -120,29 +178,29 @@ class NumpyExecutor:
                         c = [f(SCALAR, gi, oi, *x) for gi, oi, x in zip(gs, os, xs)]
                     else:
                         c = [f(SCALAR, gi, oi, *x, k) for gi, oi, x, k in zip(gs, os, xs, g.k)]
-                    c = np.array(c, dtype=np.float64).T[g.rows]
-                elif g.k is None:
-                    c = _stack(f(ARRAY, G[lo:hi], v[lo:hi], *xs), g.rows, hi - lo)
+                    c = np.array(c, dtype=np.float64).T[g.back]
+                    if mask is not None:
+                        c[:, ~mask[lo:hi]] = 0.0  # nodes the result does not depend on
+                    c = c.reshape(-1)
                 else:
-                    c = _stack(f(ARRAY, G[lo:hi], v[lo:hi], *xs, g.k), g.rows, hi - lo)
-                if mask is not None:
-                    c[:, ~mask[lo:hi]] = 0.0  # nodes the result does not depend on
-                if g.dense:
-                    G += np.bincount(g.flat, c.reshape(-1), minlength=n_slots)
+                    shape = (g.E, g.Q)
+                    gg, oo = G[lo:hi].reshape(shape), v[lo:hi].reshape(shape)
+                    parts = f(ARRAY, gg, oo, *xs) if g.k is None else f(ARRAY, gg, oo, *xs, g.k)
+                    if mask is not None:
+                        m = mask[lo:hi].reshape(shape)
+                        parts = [np.where(m, p, 0.0) for p in parts]
+                    c = _reduce(parts, g.back, shape)
+                if g.scatter == "distinct":
+                    G[g.targets] += c
+                elif g.scatter == "bincount":
+                    G += np.bincount(g.targets, c, minlength=n_slots)
                 else:
-                    np.add.at(G, g.flat, c.reshape(-1))
-        P = self.tape.n_params
+                    np.add.at(G, g.targets, c)
+        P = self.n_params
         if mask is None:
             return self._all_params, G[:P]
         keep = np.flatnonzero(mask[:P])
         return keep.tolist(), G[keep]
-
-    def _mask(self, out: int) -> np.ndarray | None:
-        """Slots result ``out`` depends on (in schedule numbering), or None for all of them."""
-        if out not in self._masks:
-            mask = self.tape.reachable(out)
-            self._masks[out] = None if mask.all() else mask[self._old_slot]
-        return self._masks[out]
 
 
 def _needs_grad(tape: Tape) -> np.ndarray:
@@ -155,16 +213,26 @@ def _needs_grad(tape: Tape) -> np.ndarray:
     return np.array(needs, dtype=bool)
 
 
-def _stack(parts: tuple, rows: np.ndarray, n: int) -> np.ndarray:
-    """The contributions of the operand rows ``rows`` as one (len(rows), n) array."""
-    picked = [parts[r] for r in rows.tolist()]
+def _full(parts: tuple, rows: list[int], shape: tuple) -> np.ndarray:
+    """The contributions of operand ``rows`` as one (len(rows), E, Q) array."""
+    picked = [parts[r] for r in rows]
     try:
         c = np.array(picked, dtype=np.float64)
-        if c.shape == (len(picked), n):
+        if c.shape == (len(rows), *shape):
             return c
     except ValueError:
         pass
-    c = np.empty((len(picked), n))
-    for i, p in enumerate(picked):
-        c[i] = p
-    return c
+    return np.array([np.broadcast_to(p, shape) for p in picked], dtype=np.float64)
+
+
+def _reduce(parts: tuple, back: tuple, shape: tuple) -> np.ndarray:
+    """Contributions in the order of the group's targets: f rows whole, e and q summed."""
+    f, e, q = back
+    chunks = []
+    if f:
+        chunks.append(_full(parts, f, shape).reshape(-1))
+    if e:  # sum over the columns; a product with ones is a fast, deterministic sum
+        chunks.append((_full(parts, e, shape) @ np.ones(shape[1])).reshape(-1))
+    if q:
+        chunks.append((np.ones(shape[0]) @ _full(parts, q, shape)).reshape(-1))
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)

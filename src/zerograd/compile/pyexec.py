@@ -30,13 +30,11 @@ class PythonExecutor:
         used = set(_NAME.findall("\n".join(line for body, _ in bodies for line in body)))
         self._saved = [s for s in range(tape.n_slots) if f"v{s}" in used]
         unpack = f"({''.join(f'v{s}, ' for s in self._saved)}) = S"
-        self.source = {"forward": self._forward_source()}
-        self._backward = []
-        for i, (body, _) in enumerate(bodies):
-            self.source[f"backward{i}"] = _function("backward", "S", [unpack] + body)
-            self._backward.append(_build(self.source[f"backward{i}"], "backward"))
-        self._forward = _build(self.source["forward"], "forward")
+        self._forward = _build(self._forward_source(), "forward")
+        self._backward = [_build(_function("backward", "S", [unpack] + body), "backward")
+                          for body, _ in bodies]
         self._params_of = [p for _, p in bodies]
+        del self.tape, self._const  # the generated functions are all that is needed now
 
     # -- generation ---------------------------------------------------------------------
     def _v(self, s: int) -> Any:
@@ -51,8 +49,8 @@ class PythonExecutor:
 
     def _forward_source(self) -> str:
         t = self.tape
-        P, I = t.n_params, t.n_inputs
-        lines = [f"{_names(range(P))} = P", f"{_names(range(P, P + I))} = X"]
+        P, n_in = t.n_params, t.n_inputs
+        lines = [f"{_names(range(P))} = P", f"{_names(range(P, P + n_in))} = X"]
         m = SymbolicMath(lines)
         for s, op, a, k in self._calls():
             xs = [self._v(i) for i in a]

@@ -52,7 +52,7 @@ class ScalarExecutor:
     def backward(self, v: list, out: int) -> tuple[list[int], list[float]]:
         """(parameter indices, their gradients) of result ``out``, from forward's numbers."""
         t = self.tape
-        L, P = t.n_leaves, t.n_params
+        L = t.n_leaves
         g = [0.0] * len(v)
         g[t.outputs[out]] = 1.0
         bwd = [op.backward for op in ops.OPS]

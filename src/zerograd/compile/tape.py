@@ -29,6 +29,7 @@ class Tape:
     k_node: np.ndarray       # int32 op nodes with a constant parameter (powc) ...
     k_value: np.ndarray      # float64 ... and that parameter
     outputs: tuple[int, ...]  # slots of fn's results
+    _levels: np.ndarray | None = None  # cache of levels(self)
 
     @property
     def n_params(self) -> int:
@@ -82,58 +83,74 @@ def record(outs: list[Value], inputs: list[Value], consts: list[Value]) -> Tape:
     order.pop()
     input_slot = {id(v): i for i, v in enumerate(inputs)}
     const_ids = {id(v) for v in consts}
-    params, const_data, nodes = [], [], []
-    for v in order:
-        if v._fn is not None:
-            nodes.append(v)
-        elif id(v) in input_slot:
-            pass
-        elif id(v) in const_ids:
-            const_data.append(v.data)
-        else:
-            params.append(v)
-    P, I = len(params), len(inputs)
-    slot: dict[int, int] = {id(p): i for i, p in enumerate(params)}
-    for i, v in enumerate(inputs):
-        slot[id(v)] = P + i
-    c = P + I
-    for v in order:
-        if v._fn is None and id(v) in const_ids:
-            slot[id(v)] = c
-            c += 1
-    code = np.empty(len(nodes), dtype=np.uint8)
-    start = np.empty(len(nodes) + 1, dtype=np.int64)
+    codes = {id(op): i for i, op in enumerate(ops.OPS)}
+    # one pass with provisional slots: kind * B + index, fixed up once the counts are known
+    B = 1 << 40
+    slot: dict[int, int] = {}
+    params: list[Value] = []
+    const_data: list[float] = []
+    code: list[int] = []
+    arity: list[int] = []
     args: list[int] = []
-    k_node, k_value = [], []
-    for j, v in enumerate(nodes):
-        slot[id(v)] = c + j
-        code[j] = OP_CODE[v._fn.name]
-        start[j] = len(args)
-        args.extend([slot[id(ch)] for ch in v._children])
-        if v._fn.param:
+    k_node: list[int] = []
+    k_value: list[float] = []
+    for v in order:
+        fn = v._fn
+        if fn is None:
+            i = id(v)
+            if i in input_slot:
+                slot[i] = B + input_slot[i]
+            elif i in const_ids:
+                slot[i] = 2 * B + len(const_data)
+                const_data.append(v.data)
+            else:
+                slot[i] = len(params)
+                params.append(v)
+            continue
+        j = len(code)
+        slot[id(v)] = 3 * B + j
+        code.append(codes[id(fn)])
+        ch = v._children
+        arity.append(len(ch))
+        args.extend([slot[id(c)] for c in ch])
+        if fn.param:
             k_node.append(j)
             k_value.append(v._arg)
-    start[len(nodes)] = len(args)
+    P, n_in, C = len(params), len(inputs), len(const_data)
+    base = np.array([0, P, P + n_in, P + n_in + C], dtype=np.int64)
+
+    def final(a: np.ndarray) -> np.ndarray:
+        return base[a >> 40] + (a & (B - 1))
+
     return Tape(
         params=params,
-        n_inputs=I,
+        n_inputs=n_in,
         consts=np.array(const_data, dtype=np.float64),
-        code=code,
-        start=start,
-        args=np.array(args, dtype=np.int32),
+        code=np.array(code, dtype=np.uint8),
+        start=np.concatenate([[0], np.cumsum(arity, dtype=np.int64)]),
+        args=final(np.array(args, dtype=np.int64)).astype(np.int32),
         k_node=np.array(k_node, dtype=np.int32),
         k_value=np.array(k_value, dtype=np.float64),
-        outputs=tuple(slot[id(v)] for v in outs),
+        outputs=tuple(final(np.array([slot[id(v)] for v in outs], dtype=np.int64)).tolist()),
     )
 
 
 def levels(tape: Tape) -> np.ndarray:
     """Depth of every op node: 1 + the deepest operand (leaves are at depth 0)."""
-    depth = [0] * tape.n_slots
-    L, start, args = tape.n_leaves, tape.start.tolist(), tape.args.tolist()
-    for j in range(tape.n_ops):
-        depth[L + j] = 1 + max([depth[a] for a in args[start[j] : start[j + 1]]])
-    return np.array(depth[L:], dtype=np.int64)
+    if tape._levels is None:
+        depth = [0] * tape.n_slots
+        L, start, args = tape.n_leaves, tape.start.tolist(), tape.args.tolist()
+        for j in range(tape.n_ops):
+            s, e = start[j], start[j + 1]
+            if e - s == 1:
+                depth[L + j] = depth[args[s]] + 1
+            elif e - s == 2:
+                a, b = depth[args[s]], depth[args[s + 1]]
+                depth[L + j] = (a if a > b else b) + 1
+            else:
+                depth[L + j] = 1 + max([depth[a] for a in args[s:e]])
+        tape._levels = np.array(depth[L:], dtype=np.int64)
+    return tape._levels
 
 
 def fuse_sums(tape: Tape) -> Tape:

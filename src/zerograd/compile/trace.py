@@ -8,7 +8,8 @@ passed through as is and required to be equal on every later call.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -1,0 +1,452 @@
+"""zg.compile: traced once, replayed by every executor with the eager engine's numbers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import zerograd as zg
+from zerograd import engine
+from zerograd.compile import EXECUTORS, TraceError
+from zerograd.compile.backends import ARRAY, lit
+from zerograd.engine import Value
+from zerograd.ops import OPS, SCALAR, ScalarMath
+
+EXACT = ("python", "scalar")  # these run the scalar math in the eager order: bit for bit
+ALL = sorted(EXECUTORS)
+inf, nan = math.inf, math.nan
+
+
+def close(a: float, b: float, rel: float = 1e-12) -> bool:
+    """Equal to ``rel`` relative to max(|a|, |b|, 1); nan matches nan, inf matches inf."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1.0)
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def check(executor: str, got: list[float], want: list[float], what: str) -> None:
+    ok = same if executor in EXACT else close
+    bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if not ok(g, w)]
+    assert not bad, f"{executor}: {what} differ from eager at (index, compiled, eager) {bad[:5]}"
+
+
+# -- the op table: every op, every executor -------------------------------------------------
+GRID = [-2.5, -1.0, -0.5, 0.0, 0.3, 1.0, 2.0, 3.7]
+EDGES = [-0.0, inf, -inf, nan, 1e300, -1e-300, 710.0, -746.0]
+
+
+def operand_rows(arity: int, n: int, seed: int) -> list[list[float]]:
+    rng = random.Random(seed)
+    rows = [[rng.choice(GRID) for _ in range(arity)] for _ in range(n)]
+    rows += [[rng.choice(GRID + EDGES) for _ in range(arity)] for _ in range(n // 2)]
+    rows += [[e] * arity for e in EDGES]
+    return rows
+
+
+def op_cases(op) -> tuple[list[list[float]], list[float]]:
+    arity = op.arity or 5  # variadic ops: b, w0, x0, w1, x1 for linear
+    rows = operand_rows(arity, 16, seed=len(op.name))
+    ks = [rng for rng in [2.0, 3.0, -1.0, 0.5, 0.0, 1.5, -2.0, 1 / 3]]
+    return rows, [ks[i % len(ks)] for i in range(len(rows))]
+
+
+@pytest.mark.parametrize("executor", ALL)
+@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
+def test_every_op_in_the_table_matches_eager(op, executor):
+    """Each op, forward and gradient, many operand values, one result per case."""
+    rows, ks = op_cases(op)
+    # even operand positions are parameters (closed over), odd ones come in as arguments
+    params = [[Value(x) for x in row] for row in rows]
+
+    def fn(xs):
+        outs = []
+        for i, (ps, row) in enumerate(zip(params, xs)):
+            operands = [p if j % 2 == 0 else x for j, (p, x) in enumerate(zip(ps, row))]
+            k = ks[i] if op.param else None
+            outs.append(Value._make(op, tuple(operands), k))
+        return outs
+
+    f = zg.compile(fn, executor=executor)
+    for trial in range(2):  # the trace, then a replay with new numbers
+        data = [[x * (1 + trial) for x in row] for row in rows]
+        got = f(data)
+        eager = fn([[Value(x) for x in row] for row in data])
+        check(executor, [r.data for r in got], [e.data for e in eager], f"{op.name} values")
+        for r, e, ps in zip(got, eager, params):
+            for p in ps:
+                p.grad = 0.0
+            e.backward()
+            want = [p.grad for p in ps]
+            for p in ps:
+                p.grad = 0.0
+            r.backward()
+            check(executor, [p.grad for p in ps], want, f"{op.name} gradients")
+
+
+def test_array_backend_matches_the_scalar_backend_on_every_function():
+    """ArrayMath has each ScalarMath function, with the same IEEE results."""
+    names = [n for n in dir(ScalarMath) if not n.startswith("_")]
+    xs = np.array(GRID + EDGES + [0.5, -3.0, 1e-320, 20.0])
+    ys = np.roll(xs, 3)
+    with np.errstate(all="ignore"):
+        for name in names:
+            assert hasattr(ARRAY, name), f"ArrayMath lacks {name}: the numpy executor needs it"
+            f, g = getattr(SCALAR, name), getattr(ARRAY, name)
+            n = f.__code__.co_argcount if hasattr(f, "__code__") else 1
+            if name == "where":
+                got, want = g(xs > 0, xs, ys), [f(c, a, b) for c, a, b in zip(xs > 0, xs, ys)]
+            elif n == 2:
+                got, want = g(xs, ys), [f(a, b) for a, b in zip(xs.tolist(), ys.tolist())]
+            else:
+                got, want = g(xs), [f(a) for a in xs.tolist()]
+            check("numpy", np.asarray(got, dtype=float).tolist(), want, f"ArrayMath.{name}")
+
+
+def test_literals_in_generated_code_round_trip():
+    for x in [0.1, -0.0, 1e-320, -2.5, 1e300, 3, -4, True]:
+        assert eval(lit(x)) == x and str(eval(lit(x))) == str(x)
+    ns = {"inf": inf, "nan": nan}
+    assert eval(lit(inf), ns) == inf and eval(lit(-inf), ns) == -inf
+    assert math.isnan(eval(lit(nan), ns))
+
+
+# -- random graphs with shared sub-expressions ----------------------------------------------
+UNARY = ["tanh", "relu", "sigmoid", "softplus", "abs", "neg"]
+BINARY = ["add", "sub", "mul"]
+
+
+@st.composite
+def graphs(draw):
+    """A recipe: each step applies an op to earlier nodes (any of them: sharing is common)."""
+    n_params = draw(st.integers(1, 4))
+    leaves = draw(st.lists(st.floats(-2, 2), min_size=n_params + 2, max_size=n_params + 2))
+    steps = []
+    for i in range(draw(st.integers(1, 25))):
+        pick = st.integers(0, len(leaves) + i - 1)
+        kind = draw(st.sampled_from(["unary", "binary", "binary", "dot", "sum", "lse", "sq"]))
+        if kind == "unary":
+            steps.append((draw(st.sampled_from(UNARY)), [draw(pick)]))
+        elif kind == "binary":
+            steps.append((draw(st.sampled_from(BINARY)), [draw(pick), draw(pick)]))
+        else:
+            steps.append((kind, draw(st.lists(pick, min_size=1, max_size=5))))
+    return n_params, leaves, steps
+
+
+def build(recipe, params, xs):
+    n_params, _, steps = recipe
+    nodes = list(params) + list(xs)
+    for kind, at in steps:
+        a = [nodes[i] for i in at]
+        if kind == "neg":
+            nodes.append(-a[0])
+        elif kind in UNARY:
+            nodes.append(getattr(a[0], kind)())
+        elif kind == "add":
+            nodes.append(a[0] + a[1])
+        elif kind == "sub":
+            nodes.append(a[0] - a[1])
+        elif kind == "mul":
+            nodes.append(a[0] * a[1])
+        elif kind == "dot":
+            nodes.append(zg.dot(a, a[::-1], 0.5))
+        elif kind == "sum":
+            nodes.append(sum(a) * 0.5)  # Python's sum: a chain of adds from 0
+        elif kind == "lse":
+            nodes.append(zg.logsumexp(a))
+        else:
+            nodes.append(a[0] ** 2)
+    return nodes[-1] + 0.0 * sum(nodes)  # every node takes part
+
+
+@pytest.mark.parametrize("executor", ALL)
+@settings(max_examples=25, deadline=None)
+@given(recipe=graphs())
+def test_random_graphs_with_shared_subexpressions_match_eager(executor, recipe):
+    n_params, leaves, _ = recipe
+    params = [Value(x) for x in leaves[:n_params]]
+    x0 = leaves[n_params:]
+    f = zg.compile(lambda xs: build(recipe, params, xs), executor=executor)
+    for xs in (x0, [x * 0.5 - 0.25 for x in x0]):
+        got = f(xs)
+        for p in params:
+            p.grad = 0.0
+        got.backward()
+        mine = [p.grad for p in params]
+        eager = build(recipe, params, [Value(x) for x in xs])
+        for p in params:
+            p.grad = 0.0
+        eager.backward()
+        check(executor, [got.data] + mine, [eager.data] + [p.grad for p in params], "graph")
+
+
+def test_wide_random_graph_on_the_numpy_executor_matches_eager():
+    """Many copies of one sub-network: the numpy executor's grid groups take part."""
+    rng = random.Random(7)
+    model = zg.nn.MLP(3, [8, 8, 1], activation="tanh")
+    X = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(40)]
+
+    def loss(X):
+        fit = zg.vsum([(model(x) - 0.5) ** 2 for x in X])
+        return fit + sum(p.abs() for p in model.parameters())
+
+    for executor in ALL:
+        f = zg.compile(loss, executor=executor)
+        got = f(X)
+        model.zero_grad()
+        got.backward()
+        mine = [p.grad for p in model.parameters()]
+        eager = loss([[Value(a) for a in x] for x in X])
+        model.zero_grad()
+        eager.backward()
+        check(executor, [got.data] + mine, [eager.data] + [p.grad for p in model.parameters()],
+              "MLP")
+
+
+# -- PyTorch float64 ------------------------------------------------------------------------
+@pytest.mark.parametrize("executor", ALL)
+def test_compiled_mlp_matches_pytorch_float64(executor):
+    torch = pytest.importorskip("torch")
+    random.seed(3)
+    model = zg.nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+    xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+    ys = [1.0, -1.0, -1.0, 1.0]
+    f = zg.compile(lambda xs, ys: sum((model(x) - y) ** 2 for x, y in zip(xs, ys)),
+                   executor=executor)
+    loss = f(xs, ys)
+    model.zero_grad()
+    loss.backward()
+    h = torch.tensor(xs, dtype=torch.float64)
+    weights = []
+    for layer in model.layers:
+        W = torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64,
+                         requires_grad=True)
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64,
+                         requires_grad=True)
+        weights += [W, b]
+        h = torch.tanh(h @ W.T + b)
+    tloss = ((h.squeeze(1) - torch.tensor(ys, dtype=torch.float64)) ** 2).sum()
+    tloss.backward()
+    assert loss.data == pytest.approx(tloss.item(), rel=1e-9)
+    want = []
+    for W, b in zip(weights[0::2], weights[1::2]):
+        for row, bg in zip(W.grad.tolist(), b.grad.tolist()):
+            want += row + [bg]
+    assert [p.grad for p in model.parameters()] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+# -- micrograd's moons demo -----------------------------------------------------------------
+def test_moons_demo_trains_compiled_to_micrograds_recorded_losses():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import make_moons
+
+    np.random.seed(1337)
+    random.seed(1337)
+    X, y = make_moons(n_samples=100, noise=0.1)
+    y = y * 2 - 1
+    model = zg.nn.MLP(2, [16, 16, 1])
+
+    def total_loss(X, y):
+        scores = [model(row) for row in X]
+        data = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
+        return data + 1e-4 * sum(p * p for p in model.parameters())
+
+    step = zg.compile(total_loss)
+    losses = []
+    for k in range(100):
+        loss = step(X, y)
+        losses.append(loss.data)
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= (1.0 - 0.9 * k / 100) * p.grad
+    assert step.executor.name == "numpy"
+    assert losses[0] == pytest.approx(0.8958441028683222, abs=1e-9)
+    assert losses[99] == pytest.approx(0.010978370135492717, abs=1e-9)
+    scores = [model(list(row)).data for row in X]
+    assert all((s > 0) == (t > 0) for s, t in zip(scores, y))
+
+
+# -- depth ----------------------------------------------------------------------------------
+def test_million_node_chain_compiles_and_replays():
+    w = Value(0.9)
+    n = 500_000  # two op nodes per step: a million in all
+
+    def chain(x):
+        for _ in range(n):
+            x = (x + w).tanh()
+        return x
+
+    f = zg.compile(chain)
+    assert f(0.5).data == pytest.approx(0.9519271201308964, rel=1e-12)  # the fixed point
+    assert f.n_ops == 1_000_000 and f.executor.name == "scalar"
+    x0 = -0.25
+    out = f(x0)
+    out.backward()
+    xs = [x0]  # reference: the same recurrence on floats, and its derivative
+    for _ in range(n):
+        xs.append(math.tanh(xs[-1] + 0.9))
+    dw, g = 0.0, 1.0
+    for k in range(n, 0, -1):
+        g *= 1.0 - xs[k] * xs[k]
+        dw += g
+    assert out.data == xs[-1]
+    assert w.grad == pytest.approx(dw, rel=1e-12)
+
+
+@pytest.mark.parametrize("executor", ["numpy", "python"])
+def test_deep_chain_on_the_other_executors(executor):
+    w = Value(0.5)
+
+    def chain(x):
+        for _ in range(1500):
+            x = x * w + 0.5
+        return x
+
+    f = zg.compile(chain, executor=executor)
+    out = f(1.0)
+    out.backward()
+    eager = chain(Value(1.0))
+    w.grad, g = 0.0, w.grad
+    eager.backward()
+    check(executor, [out.data, g], [eager.data, w.grad], "chain")
+
+
+# -- the contract: structure, refusals, results, accumulation, fresh parameters -------------
+def test_arguments_of_another_structure_or_shape_are_refused():
+    w = Value(2.0)
+    f = zg.compile(lambda xs, scale: sum(x * w for x in xs) * scale)
+    f([1.0, 2.0], 3.0)
+    with pytest.raises(ValueError, match=r"arguments\[0\]\[0\] was a list of 2, now a list of 3"):
+        f([1.0, 2.0, 3.0], 3.0)
+    with pytest.raises(ValueError, match=r"was a number, now a list of 1"):
+        f([1.0, 2.0], [3.0])
+    g = zg.compile(lambda X: sum(x * w for row in X for x in row))
+    g(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"numpy array of shape \(2, 3\), now a numpy array "
+                                         r"of shape \(3, 2\)"):
+        g(np.ones((3, 2)))
+    h = zg.compile(lambda x, mode: x * w if mode == "double" else x)
+    h(1.0, "double")
+    with pytest.raises(ValueError, match="the constant 'double', now the constant 'single'"):
+        h(1.0, "single")
+    assert h(4.0, "double").data == 8.0  # the matching call still works
+
+
+@pytest.mark.parametrize("how, fn", [
+    ("bool", lambda x: x * 2 if x else x),
+    ("float", lambda x: x * float(x)),
+    ("comparison", lambda x: x if x > 0 else -x),
+    ("comparison", lambda x: max(x, x * 2)),
+])
+def test_python_decisions_on_traced_values_are_refused(how, fn):
+    f = zg.compile(fn)
+    with pytest.raises(TraceError, match=rf"(?s){how}.*first call's branch"):
+        f(1.5)
+    assert engine._on_concretize is None and engine._lift.__name__ == "_lift"
+    assert float(Value(2.0)) == 2.0  # eager use is unaffected afterwards
+
+
+def test_baked_control_flow_is_the_documented_behaviour():
+    """Reading .data is invisible to tracing: the first call's branch is replayed."""
+    f = zg.compile(lambda x: x * 2 if x.data > 0 else -x)
+    assert f(3.0).data == 6.0
+    assert f(-3.0).data == -6.0  # eagerly it would be 3.0: the doc says so
+
+
+def test_bad_uses_are_reported_clearly():
+    with pytest.raises(TypeError, match="needs a function"):
+        zg.compile(3)
+    with pytest.raises(ValueError, match="unknown executor 'gpu'"):
+        zg.compile(lambda x: x, executor="gpu")
+    with pytest.raises(TypeError, match="must return a Value"):
+        zg.compile(lambda x: 3.0)(1.0)
+    with pytest.raises(TypeError, match="not Values"):
+        zg.compile(lambda x: x)(Value(1.0))
+    with zg.no_grad(), pytest.raises(TraceError, match="no_grad"):
+        zg.compile(lambda x: x * 2)(1.0)
+
+
+@pytest.mark.parametrize("executor", ALL)
+def test_list_and_tuple_results_backpropagate_separately(executor):
+    a, b = Value(2.0), Value(-3.0)
+    f = zg.compile(lambda x: (a * x, (a * b).tanh(), b + x), executor=executor)
+    r = f(4.0)
+    assert isinstance(r, tuple) and [v.data for v in r] == [8.0, math.tanh(-6.0), 1.0]
+    r[0].backward()
+    assert (a.grad, b.grad) == (4.0, 0.0) and b._passes == 0  # b is not on r[0]'s path
+    r[2].backward()
+    assert (a.grad, b.grad) == (4.0, 1.0)
+    g = zg.compile(lambda x: [a * x, b], executor=executor)
+    s = g(1.0)
+    assert isinstance(s, list)
+    s[1].backward()  # a parameter returned as is: d b / d b = 1
+    assert b.grad == 2.0
+
+
+@pytest.mark.parametrize("executor", ALL)
+def test_backward_accumulates_like_eager(executor):
+    w = Value(3.0)
+    f = zg.compile(lambda x: w * w * x, executor=executor)
+    r = f(2.0)
+    r.backward()
+    assert (w.grad, w._passes) == (12.0, 1)
+    r.backward()
+    assert (w.grad, w._passes, r.grad) == (24.0, 2, 1.0)
+    e = w * w * 2.0
+    w.grad, w._passes = 0.0, 0
+    e.backward()
+    e.backward()
+    assert (w.grad, w._passes) == (24.0, 2)  # the eager engine does the same
+
+
+@pytest.mark.parametrize("executor", ALL)
+def test_updated_parameters_and_new_inputs_are_seen(executor):
+    w, c = Value(1.0), Value(10.0)
+    f = zg.compile(lambda x: (w * x + 1) * c, executor=executor)
+    assert f(2.0).data == 30.0
+    w.data = 5.0
+    assert f(2.0).data == 110.0
+    c.data = 1.0
+    assert f(3.0).data == 16.0
+    assert len(f._params) == 2  # the constant 1 is not a parameter
+
+
+def test_arrays_nested_lists_and_dicts_are_flattened_in_order():
+    w = Value(1.0)
+    f = zg.compile(lambda d, X: d["a"] * w + X[1][0] * 10 + X[0][1] * 100)
+    assert f({"a": 1.0}, np.array([[1.0, 2.0], [3.0, 4.0]])).data == 231.0
+    assert f({"a": 2}, np.array([[0.0, 1.0], [1.0, 0.0]])).data == 112.0
+    with pytest.raises(ValueError, match=r"numpy array of shape \(2, 2\), now a list of 2"):
+        f({"a": 2}, [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_auto_picks_python_for_small_and_numpy_for_wide_graphs():
+    w = Value(0.5)
+    small = zg.compile(lambda x: (x * w).tanh())
+    small(1.0)
+    assert small.executor.name == "python"
+    wide = zg.compile(lambda xs: zg.vsum([(x * w).tanh() for x in xs]))
+    wide(np.linspace(-1, 1, 5000))
+    assert wide.executor.name == "numpy"
+    assert "op nodes" in repr(wide)
+
+
+def test_compiled_tape_memory_is_small_per_node():
+    random.seed(0)
+    model = zg.nn.MLP(2, [16, 16, 1])
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    f = zg.compile(lambda X: zg.vsum([model(list(r)).relu() for r in X]), executor="numpy")
+    f(X)
+    assert f.executor.nbytes <= 64 * f.n_nodes
