@@ -2,10 +2,11 @@
 clear error; ``lr_find`` sweeps the learning rate and suggests one (fastai's "valley").
 
 ``loss_fn`` is a function returning the loss ``Value`` for the model. It takes no arguments,
-or, with ``batch=``, the arguments ``batch()`` returns for each step (e.g. a random
-minibatch ``(X, y)``). Pass the data through ``batch`` when using ``compile=True``: a
-compiled function replays the graph of its first call, so data sampled *inside*
-``loss_fn`` would be frozen; arguments are fed anew on every call.
+or, with ``batch=``, what ``batch()`` returns for each step (a tuple is unpacked into the
+arguments, e.g. a random minibatch ``(X, y)``; anything else is passed as one argument).
+Pass the data through ``batch`` when using ``compile=True``: a compiled function replays
+the graph of its first call, so data sampled *inside* ``loss_fn`` would be frozen;
+arguments are fed anew on every call.
 """
 
 from __future__ import annotations
