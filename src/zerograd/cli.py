@@ -68,6 +68,109 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Train one of the demos (see ``zerograd demo NAME --help``) and write its plots."""
+    from . import demos
+
+    options = {k: v for k, v in vars(args).items() if k in args.demo_options and v is not None}
+    compile = True if args.executor == "auto" else (args.executor or args.compile)
+    demos.DEMOS[args.demo](out=args.out, compile=compile, progress=args.progress, **options)
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train a demo model (moons, spiral, digits) and plot it",
+                       description="Train a demo model, print its progress and write PNGs.")
+    demo_sub = p.add_subparsers(dest="demo", metavar="NAME")
+    demo_sub.required = True
+    helps = {
+        "moons": "micrograd's demo: MLP(2, [16, 16, 1]), hinge loss, 100 steps; prints "
+                 "micrograd's exact numbers",
+        "spiral": "3-class spiral: MLP(2, [16, 16, 3]), cross-entropy, Adam",
+        "digits": "8x8 digits: MLP(64, [64, 10]), cross-entropy, minibatch Adam, test accuracy",
+    }
+    for name, text in helps.items():
+        d = demo_sub.add_parser(name, help=text, description=text)
+        d.add_argument("--steps", type=_positive_int, help="training steps (default: the demo's)")
+        d.add_argument("--seed", type=int, help="random seed (default: the demo's)")
+        d.add_argument("--print-every", type=_positive_int, help="print a line every N steps")
+        options = ["steps", "seed", "print_every"]
+        if name != "moons":
+            d.add_argument("--lr", type=_positive_float, help="Adam's learning rate")
+            options.append("lr")
+        if name == "digits":
+            d.add_argument("--batch-size", type=_positive_int, help="minibatch size (default 64)")
+            d.add_argument("--hidden", type=_positive_int, help="hidden units (default 64)")
+            d.add_argument("--samples", type=_positive_int,
+                           help="use only this many images (quick runs)")
+            options += ["batch_size", "hidden", "samples"]
+        d.add_argument("--out", default=".", metavar="DIR",
+                       help="folder for the loss and decision-boundary PNGs (default: here)")
+        d.add_argument("--compile", action="store_true", help="train through zg.compile")
+        d.add_argument("--executor", choices=["auto", "numpy", "scalar", "python"],
+                       help="zg.compile's executor (implies --compile; default auto)")
+        d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar (default: when stderr is a terminal)")
+        d.set_defaults(func=cmd_demo, demo_options=options)
+
+
+def _parse_set(text: str) -> tuple[str, float]:
+    name, eq, number = text.partition("=")
+    if not eq or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER such as x=2.0, got {text!r}")
+    try:
+        return name.strip(), float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name.strip()}: expected a number, got {number!r}") \
+            from None
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Build a formula's graph, backpropagate through it and draw it."""
+    from . import formula, viz
+
+    values = {}
+    for name, x in args.set:
+        if name in values:
+            raise CLIError(f"{name} is set twice")
+        values[name] = x
+    out = formula.build(args.expr, values)
+    out.backward()
+    graph = viz.draw_dot(out, format="dot", rankdir=args.rankdir, max_nodes=args.max_nodes)
+    path = viz.render(graph, args.output)
+    print(f"{args.expr} = {out.data!r}")
+    for name in formula.variables(args.expr):
+        leaf = next(v for v in _leaves(out) if v.label == name)
+        print(f"  d/d{name} = {leaf.grad!r}")
+    print(f"wrote {path}")
+    return 0
+
+
+def _leaves(root: Value) -> list[Value]:
+    from .engine import topological_order
+
+    return [v for v in topological_order(root) if not v._children]
+
+
+def _add_graph(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "graph", help="draw the graph of a formula, e.g. 'tanh(x*w + b)', with its gradients",
+        description="Evaluate a formula on named numbers, backpropagate, and draw the graph "
+                    "(values and gradients in every node). Formulas may use numbers, names, "
+                    "+ - * / **, parentheses and tanh relu sigmoid exp log softplus abs sqrt; "
+                    "nothing else is run.")
+    p.add_argument("expr", metavar="EXPR", help="the formula, e.g. 'tanh(x*w + b)'")
+    p.add_argument("--set", type=_parse_set, action="append", default=[], metavar="NAME=NUMBER",
+                   help="a variable's value (repeat for each variable)")
+    p.add_argument("-o", "--output", default="graph.svg",
+                   help="file to write: .svg, .png, .pdf or .dot (default graph.svg)")
+    p.add_argument("--rankdir", choices=["LR", "TB"], default="LR",
+                   help="layout direction: left to right or top down (default LR)")
+    p.add_argument("--max-nodes", type=_positive_int, default=1000,
+                   help="refuse graphs with more Values than this (default 1000)")
+    p.set_defaults(func=cmd_graph)
+
+
 def cmd_lr_find(args: argparse.Namespace) -> int:
     """Sweep the learning rate on moons (MLP(2, [16, 16, 1]), hinge loss); print the
     suggested rate and, with --plot, draw the curve."""
@@ -110,6 +213,7 @@ def _add_lr_find(sub: argparse._SubParsersAction) -> None:
 # Each entry adds one subcommand to the parser; other modules' commands register here.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train]
 COMMANDS += [_add_lr_find]
+COMMANDS += [_add_demo, _add_graph]
 
 
 def build_parser() -> argparse.ArgumentParser:

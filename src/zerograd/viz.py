@@ -190,10 +190,15 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
     if s.shape[0] != len(grid):
         raise ValueError(f"the model gave {s.shape[0]} scores for {len(grid)} grid points")
     Z = (s > 0).astype(int) if s.ndim == 1 else s.argmax(axis=1)
+    labels = np.unique(y)  # e.g. -1/+1 or 0..k-1: the i-th smallest label is class i
+    k = max(len(labels), int(Z.max()) + 1, 2)
+    colours = {"cmap": "Spectral", "vmin": 0, "vmax": k - 1}
     fig = _figure((5, 5))
     ax = fig.add_subplot()
-    ax.contourf(xx, yy, Z.reshape(xx.shape), cmap="Spectral", alpha=0.8)
-    ax.scatter(X[:, 0], X[:, 1], c=y, s=30, cmap="Spectral", edgecolors="k")
+    ax.contourf(xx, yy, Z.reshape(xx.shape), levels=np.arange(k + 1) - 0.5, alpha=0.4,
+                **colours)
+    ax.scatter(X[:, 0], X[:, 1], c=np.searchsorted(labels, y), s=30, edgecolors="k",
+               **colours)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_title(title)

@@ -1,0 +1,345 @@
+"""The demos behind ``zerograd demo``: train a small MLP on a toy set, print, plot.
+
+``moons`` is micrograd's demo step for step (same data, seed, model, loss and learning-rate
+decay), so it prints micrograd's numbers. ``spiral`` and ``digits`` are multi-class
+(cross-entropy, Adam). Each returns a :class:`DemoResult`; ``compile=True`` runs the same
+training through ``zg.compile``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import data, losses, nn
+from .engine import Value, dot, logsumexp, no_grad, vsum
+
+ALPHA = 1e-4  # L2 weight on the sum of squared parameters, as in micrograd's demo
+
+
+@dataclass
+class DemoResult:
+    """What a demo did: per-step history, final numbers, files written, the trained model."""
+
+    name: str
+    history: dict[str, list[float]]
+    final: dict[str, float]
+    files: list[str] = field(default_factory=list)
+    model: Any = None
+    seconds: float = 0.0
+
+
+# -- the pieces every demo shares -----------------------------------------------------------
+def _progress(steps: int, desc: str, enabled: bool | None) -> Any:
+    """``range(steps)``, wrapped in a tqdm bar on stderr: always when ``enabled`` is True,
+    when stderr is a terminal when it is None, never when it is False."""
+    if enabled is False or (enabled is None and not sys.stderr.isatty()):
+        return range(steps)
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise ImportError(
+            'the progress bar needs tqdm: pip install "zerograd[progress]" (or pass --no-progress)'
+        ) from None
+    return tqdm(range(steps), desc=desc, file=sys.stderr, mininterval=0.5,
+                bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+
+def _say(bar: Any, log: Callable[[str], None], text: str) -> None:
+    """Print a line without tearing the progress bar."""
+    if hasattr(bar, "write") and log is print:
+        bar.write(text)
+    else:
+        log(text)
+
+
+def _hinge_objective(model: nn.Module, rows: list, y: list) -> tuple[Value, list]:
+    """micrograd's demo loss: mean of ``relu(1 - y*score)`` plus ``1e-4 * sum(p*p)``."""
+    scores = [model(r) for r in rows]
+    data_loss = losses.hinge(scores, y)
+    reg_loss = ALPHA * vsum(p * p for p in model.parameters())
+    return data_loss + reg_loss, scores
+
+
+def _ce_objective(model: nn.Module, rows: list, y: list) -> tuple[Value, list]:
+    """Mean cross-entropy of the class scores plus ``1e-4 * sum(p*p)``.
+
+    ``y`` holds class indices, or one-hot rows (how a compiled function receives labels that
+    change between calls): ``logsumexp(s) - dot(onehot, s)`` is the same number.
+    """
+    scores = [model(r) for r in rows]
+    if y and isinstance(y[0], (list, tuple)):
+        terms = [logsumexp(s) - dot(t, s) for s, t in zip(scores, y, strict=True)]
+        data_loss = vsum(terms) * (1.0 / len(terms))
+    else:
+        data_loss = losses.cross_entropy(scores, y)
+    reg_loss = ALPHA * vsum(p * p for p in model.parameters())
+    return data_loss + reg_loss, scores
+
+
+def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
+    """Share of right answers: sign of one score per row, or argmax of class scores."""
+    if scores.ndim == 1:
+        return float(np.mean((y > 0) == (scores > 0)))
+    return float(np.mean(scores.argmax(axis=1) == y))
+
+
+def _data(scores: list) -> np.ndarray:
+    return np.array([[v.data for v in s] if isinstance(s, list) else s.data for s in scores])
+
+
+def _eager_step(objective: Callable, model: nn.Module) -> Callable:
+    """One forward + backward on a batch: returns (loss, accuracy); grads land in params."""
+
+    def step(X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        rows = [[Value(x) for x in row] for row in X.tolist()]  # each input one leaf
+        loss, scores = objective(model, rows, y.tolist())
+        model.zero_grad()
+        loss.backward()
+        return loss.data, _accuracy(_data(scores), y)
+
+    return step
+
+
+def _compiled_step(objective: Callable, model: nn.Module, classes: int | None,
+                   executor: str) -> Callable:
+    """The same step through ``zg.compile``: traced on the first batch, replayed after.
+
+    The batch's inputs and labels are the compiled function's arguments (labels as numbers
+    for the hinge loss, as one-hot rows for cross-entropy); the model is in its closure.
+    """
+    from .compile import compile as zg_compile
+
+    def flat(X: list, Y: list) -> list:
+        loss, scores = objective(model, X, Y)
+        return [loss] + [v for s in scores for v in (s if isinstance(s, list) else [s])]
+
+    fn = zg_compile(flat, executor=executor)
+
+    def step(X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        Y = np.asarray(y, dtype=float) if classes is None else np.eye(classes)[y]
+        out = fn(X, Y)
+        model.zero_grad()
+        out[0].backward()
+        scores = np.array([v.data for v in out[1:]])
+        if classes is not None:
+            scores = scores.reshape(len(X), classes)
+        return out[0].data, _accuracy(scores, y)
+
+    return step
+
+
+def _make_step(objective: Callable, model: nn.Module, compile: bool | str,
+               classes: int | None = None) -> Callable:
+    """``compile``: False (eager), True (``zg.compile``'s automatic executor) or the name of
+    an executor ("numpy", "scalar", "python")."""
+    if not compile:
+        return _eager_step(objective, model)
+    return _compiled_step(objective, model, classes, "auto" if compile is True else compile)
+
+
+def _predict_classes(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    with no_grad():
+        out = []
+        for row in X.tolist():
+            s = model([Value(x) for x in row])
+            if isinstance(s, list):
+                vals = [v.data for v in s]
+                out.append(vals.index(max(vals)))
+            else:
+                out.append(1 if s.data > 0 else -1)
+    return np.asarray(out)
+
+
+def _write_plots(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray,
+                 history: dict[str, list[float]], out: str | None) -> list[str]:
+    if out is None:
+        return []
+    from . import viz
+
+    files = [viz.plot_loss(history, os.path.join(out, f"{name}_loss.png"),
+                           title=f"{name}: training loss and accuracy")]
+    if X.shape[1] == 2:
+        files.append(viz.plot_decision_boundary(
+            model, X, y, os.path.join(out, f"{name}_boundary.png"), title=f"{name}"))
+    return files
+
+
+def _describe(nin: int, nouts: list[int], model: nn.Module) -> str:
+    return f"MLP({nin}, {nouts}) with {len(model.parameters())} parameters"
+
+
+def _mode(compile: bool | str) -> str:
+    if not compile:
+        return ""
+    return " (compiled)" if compile is True else f" (compiled, {compile} executor)"
+
+
+def _finish(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray, history: dict,
+            out: str | None, log: Callable[[str], None]) -> list[str]:
+    files = _write_plots(name, model, X, y, history, out)
+    for f in files:
+        log(f"wrote {f}")
+    return files
+
+
+def _prepare_out(out: str | None) -> None:
+    """Make the plot folder now, so a bad ``out`` fails before training, not after."""
+    if out is None:
+        return
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot write the plots to {out!r}: {e.strerror or e}") from None
+    if not os.access(out, os.W_OK):
+        raise OSError(f"cannot write the plots to {out!r}: permission denied")
+
+
+def _check_steps(steps: Any) -> int:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive whole number, got {steps!r}")
+    return steps
+
+
+# -- the demos -------------------------------------------------------------------------------
+def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
+          compile: bool | str = False, progress: bool | None = None, print_every: int = 10,
+          log: Callable[[str], None] = print) -> DemoResult:
+    """micrograd's demo: 100 moons, ``MLP(2, [16, 16, 1])``, SVM hinge loss + 1e-4 L2,
+    full-batch SGD with learning rate ``1.0 - 0.9*k/steps`` at step ``k``.
+
+    With the defaults it prints micrograd's numbers: step 0 loss 0.8958441028683222, step 99
+    loss 0.010978370135492717, accuracy 100%.
+    """
+    steps = _check_steps(steps)
+    _prepare_out(out)
+    X, y = data.moons(100, 0.1, seed, signed=True)  # = micrograd's np.random.seed(seed) data
+    random.seed(seed)  # micrograd seeds Python's generator before making the model
+    model = nn.MLP(2, [16, 16, 1])
+    log(f"moons: {len(X)} points, {_describe(2, [16, 16, 1], model)}, "
+        f"{steps} steps{_mode(compile)}")
+    step = _make_step(_hinge_objective, model, compile)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    t0 = time.perf_counter()
+    bar = _progress(steps, "moons", progress)
+    for k in bar:
+        loss, acc = step(X, y)
+        learning_rate = 1.0 - 0.9 * k / steps  # micrograd's decay (its k/100 at 100 steps)
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        history["loss"].append(loss)
+        history["accuracy"].append(acc)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}", refresh=False)
+        if k % print_every == 0 or k == steps - 1:
+            _say(bar, log, f"step {k} loss {loss}, accuracy {acc * 100}%")
+    seconds = time.perf_counter() - t0
+    final_acc = float(np.mean(_predict_classes(model, X) == y))
+    log(f"trained in {seconds:.1f} s; final accuracy {final_acc * 100:.1f}%")
+    files = _finish("moons", model, X, y, history, out, log)
+    return DemoResult("moons", history, {"loss": history["loss"][-1], "accuracy": final_acc},
+                      files, model, seconds)
+
+
+def _adam_loop(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray, classes: int,
+               steps: int, lr: float, batch_size: int | None, seed: int, compile: bool | str,
+               progress: bool | None, print_every: int,
+               log: Callable[[str], None]) -> tuple[dict, float]:
+    """Adam on minibatches (the whole set when ``batch_size`` is None); returns history."""
+    from . import optim
+
+    n = len(X)
+    bs = n if batch_size is None or batch_size >= n else batch_size
+    rng = np.random.default_rng(seed)
+    step = _make_step(_ce_objective, model, compile, classes)
+    opt = optim.Adam(model.parameters(), lr=lr)
+    schedule = optim.CosineAnnealingLR(opt, T_max=steps)  # lr glides from lr down to 0
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    order, pos = rng.permutation(n), 0
+    t0 = time.perf_counter()
+    bar = _progress(steps, name, progress)
+    for k in bar:
+        if bs == n:
+            idx = slice(None)
+        else:
+            if pos + bs > n:
+                order, pos = rng.permutation(n), 0
+            idx, pos = order[pos:pos + bs], pos + bs
+        loss, acc = step(X[idx], y[idx])
+        opt.step()
+        schedule.step()
+        history["loss"].append(loss)
+        history["accuracy"].append(acc)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}", refresh=False)
+        if k % print_every == 0 or k == steps - 1:
+            _say(bar, log, f"step {k} loss {loss:.6f}, {'batch ' if bs < n else ''}"
+                           f"accuracy {acc * 100:.1f}%")
+    return history, time.perf_counter() - t0
+
+
+def spiral(steps: int = 100, seed: int = 0, n_per_class: int = 50, lr: float = 0.02,
+           out: str | None = ".", compile: bool | str = False, progress: bool | None = None,
+           print_every: int = 20, log: Callable[[str], None] = print) -> DemoResult:
+    """Three spiral arms: ``MLP(2, [16, 16, 3])``, cross-entropy + 1e-4 L2, full-batch Adam
+    with a cosine learning-rate decay."""
+    steps = _check_steps(steps)
+    _prepare_out(out)
+    X, y = data.spiral(n_per_class, 3, seed)
+    random.seed(seed)
+    model = nn.MLP(2, [16, 16, 3])
+    log(f"spiral: {len(X)} points in 3 classes, {_describe(2, [16, 16, 3], model)}, "
+        f"{steps} steps of Adam (lr {lr}){_mode(compile)}")
+    history, seconds = _adam_loop("spiral", model, X, y, 3, steps, lr, None, seed, compile,
+                                  progress, print_every, log)
+    final_acc = float(np.mean(_predict_classes(model, X) == y))
+    log(f"trained in {seconds:.1f} s; final accuracy {final_acc * 100:.1f}%")
+    files = _finish("spiral", model, X, y, history, out, log)
+    return DemoResult("spiral", history, {"loss": history["loss"][-1], "accuracy": final_acc},
+                      files, model, seconds)
+
+
+def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 64,
+           lr: float = 0.01, samples: int | None = None, out: str | None = ".",
+           compile: bool | str = False, progress: bool | None = None, print_every: int = 50,
+           log: Callable[[str], None] = print) -> DemoResult:
+    """8x8 digits: ``MLP(64, [hidden, 10])``, cross-entropy + 1e-4 L2, minibatch Adam with a
+    cosine learning-rate decay. 20% of the images are held out; the test accuracy is printed
+    at the end.
+    ``samples`` keeps only the first that many images (after shuffling), for quick runs."""
+    steps = _check_steps(steps)
+    if samples is not None and (not isinstance(samples, int) or samples < 10):
+        raise ValueError(f"samples must be a whole number >= 10, got {samples!r}")
+    _prepare_out(out)
+    X, y = data.digits()
+    if samples is not None:
+        keep = np.random.default_rng(seed).permutation(len(X))[:samples]
+        X, y = X[keep], y[keep]
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, 0.2, seed)
+    random.seed(seed)
+    model = nn.MLP(64, [hidden, 10])
+    log(f"digits: {len(X_train)} training and {len(X_test)} test images, "
+        f"{_describe(64, [hidden, 10], model)}, {steps} steps of Adam (lr {lr}, batch "
+        f"{batch_size}){_mode(compile)}")
+    history, seconds = _adam_loop("digits", model, X_train, y_train, 10, steps, lr, batch_size,
+                                  seed, compile, progress, print_every, log)
+    train_acc = float(np.mean(_predict_classes(model, X_train) == y_train))
+    test_acc = float(np.mean(_predict_classes(model, X_test) == y_test))
+    log(f"trained in {seconds:.1f} s; train accuracy {train_acc * 100:.1f}%, "
+        f"test accuracy {test_acc * 100:.1f}%")
+    files = _finish("digits", model, X_train, y_train, history, out, log)
+    return DemoResult("digits", history, {"loss": history["loss"][-1], "accuracy": train_acc,
+                                          "test_accuracy": test_acc}, files, model, seconds)
+
+
+DEMOS: dict[str, Callable[..., DemoResult]] = {"moons": moons, "spiral": spiral,
+                                               "digits": digits}
+
+__all__ = ["DemoResult", "DEMOS", "moons", "spiral", "digits"]
