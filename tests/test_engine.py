@@ -283,3 +283,10 @@ def test_gradcheck_refuses_non_values():
         zg.gradcheck(lambda a: a * 2, [1.0])
     with pytest.raises(TypeError, match="return a Value"):
         zg.gradcheck(lambda a: 2.0, [Value(1.0)])
+
+
+def test_gradcheck_defaults_are_pytorchs():
+    import inspect
+
+    params = inspect.signature(zg.gradcheck).parameters
+    assert [params[k].default for k in ("eps", "atol", "rtol")] == [1e-6, 1e-5, 1e-3]
