@@ -31,25 +31,32 @@ YS = [1.0, -1.0, -1.0, 1.0]
 ROWS: list[tuple] = []
 
 
-def best(fn, blocks: int = 5, min_time: float = 0.2) -> float:
-    """Seconds per call of ``fn``: the best of ``blocks`` blocks of repeated calls."""
-    fn()
-    reps, t = 1, 0.0
-    while True:
+def race(peers: dict, rounds: int = 15, block: float = 0.02) -> dict:
+    """Seconds per call of each peer's function: the best block of ``rounds``, interleaved.
+
+    Peers take turns block by block, so a busy moment on a shared machine slows all of them
+    alike; the best block (noise only ever adds time) is reported. ``None`` entries are
+    skipped. A peer slower than a block runs once per round, for at most 3 rounds.
+    """
+    reps, out = {}, {}
+    for name, fn in peers.items():
+        if fn is None:
+            continue
         t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
+        fn()
         t = time.perf_counter() - t0
-        if t >= min_time / blocks or reps >= 1 << 20:
-            break
-        reps *= 2
-    times = [t / reps]
-    for _ in range(blocks - 1):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        times.append((time.perf_counter() - t0) / reps)
-    return min(times)
+        reps[name] = max(1, int(block / max(t, 1e-7)))
+        out[name] = t
+    for r in range(rounds):
+        for name, n in reps.items():
+            if n == 1 and r >= 3:
+                continue
+            fn = peers[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out[name] = min(out[name], (time.perf_counter() - t0) / n)
+    return out
 
 
 def row(work: str, peer: str, seconds: float | None, note: str = "") -> None:
@@ -103,13 +110,14 @@ def w1(torch) -> None:
         for p in model.parameters():
             p.data += -0.05 * p.grad
 
-    t_c = best(compiled_step)
-    row("W1", "zerograd compiled", t_c, f"executor {compiled.executor.name}")
-    row("W1", "zerograd compiled, nn calls", best(compiled_step_nn),
+    t = race({"c": compiled_step, "nn": compiled_step_nn, "e": eager_step,
+              "t": torch_w1(torch) if torch else None, "m": micrograd_w1()})
+    row("W1", "zerograd compiled", t["c"], f"executor {compiled.executor.name}")
+    row("W1", "zerograd compiled, nn calls", t["nn"],
         "model.zero_grad() and model.parameters() inside the step")
-    row("W1", "zerograd eager", best(eager_step))
-    row("W1", "PyTorch eager", best(torch_w1(torch)) if torch else None, "float64, batched")
-    row("W1", "micrograd 0.1.0", best(micrograd_w1()), "ReLU MLP: micrograd has no tanh")
+    row("W1", "zerograd eager", t["e"])
+    row("W1", "PyTorch eager", t.get("t"), "float64, batched")
+    row("W1", "micrograd 0.1.0", t["m"], "ReLU MLP: micrograd 0.1.0 has no tanh")
     held, c = held_bytes(lambda: _traced(zg.compile(loss_fn), XS, YS))
     row("W1", "tape memory", None, f"{held / c.tape_nodes:.0f} bytes/node held "
         f"({c.tape_nodes} nodes, {held} bytes, executor {c.executor.name})")
@@ -181,7 +189,6 @@ def w2(torch, quick: bool) -> None:
         data = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
         return data + 1e-4 * sum(p * p for p in model.parameters())
 
-    start = [p.data for p in params]
     t0 = time.perf_counter()
     step = zg.compile(total_loss)
     for k in range(100):
@@ -206,14 +213,6 @@ def w2(torch, quick: bool) -> None:
         for p in params:
             p.data -= 0.0 * p.grad  # same work as a real update, keeps the model fixed
 
-    t_c = best(compiled_step)
-    row("W2", "zerograd compiled", t_c, f"executor {step.executor.name}")
-    row("W2", "zerograd compiled, 100 steps", t_total,
-        f"whole demo incl. tracing+compiling ({t_first:.3f} s); loss {first:.16g} -> "
-        f"{last:.16g}, accuracy {acc:.0%}")
-    for p, d in zip(params, start):
-        p.data = d
-
     def eager_step():
         loss = total_loss([[Value(a) for a in r] for r in X.tolist()], y.tolist())
         for p in params:
@@ -222,18 +221,19 @@ def w2(torch, quick: bool) -> None:
         for p in params:
             p.data -= 0.0 * p.grad
 
-    row("W2", "zerograd eager", best(eager_step, blocks=2, min_time=0.1))
-    if torch:
-        tstep = torch_w2(torch, X, y)
-        row("W2", "PyTorch eager", best(tstep), "float64, batched")
-    else:
-        row("W2", "PyTorch eager", None, "torch not installed")
+    t = race({"c": compiled_step, "e": eager_step,
+              "t": torch_w2(torch, X, y) if torch else None,
+              "m": None if quick else micrograd_w2(X, y)})
+    row("W2", "zerograd compiled", t["c"], f"executor {step.executor.name}")
+    row("W2", "zerograd compiled, 100 steps", t_total,
+        f"whole demo incl. tracing+compiling ({t_first:.3f} s); loss {first:.16g} -> "
+        f"{last:.16g}, accuracy {acc:.0%}")
+    row("W2", "zerograd eager", t["e"])
+    row("W2", "PyTorch eager", t.get("t"), "float64, batched")
     if quick:
         row("W2", "micrograd 0.1.0", None, "skipped (--quick)")
     else:
-        mstep = micrograd_w2(X, y)
-        t_m = best(mstep, blocks=2, min_time=0.1)
-        row("W2", "micrograd 0.1.0", t_m, f"100 steps ≈ {100 * t_m:.0f} s (2 steps timed)")
+        row("W2", "micrograd 0.1.0", t["m"], f"100 steps ≈ {100 * t['m']:.0f} s")
     held, c = held_bytes(lambda: _traced(zg.compile(total_loss), X, y))
     row("W2", "tape memory", None, f"{held / c.tape_nodes:.0f} bytes/node held "
         f"({c.tape_nodes} nodes, {held} bytes, executor {c.executor.name})")
@@ -297,11 +297,7 @@ def w3(torch, n: int) -> None:
     def compiled():
         c(0.5).backward()
 
-    t_c = best(compiled, blocks=2, min_time=0.1)
-    row("W3", "zerograd compiled", t_c, f"executor {c.executor.name}; first call incl. tracing "
-        f"{t_trace:.2f} s")
-    row("W3", "zerograd eager", best(lambda: chain(Value(0.5)).backward(), blocks=2,
-                                     min_time=0.1))
+    tstep = None
     if torch:
         wt = torch.tensor(0.9, dtype=torch.float64, requires_grad=True)
 
@@ -311,7 +307,11 @@ def w3(torch, n: int) -> None:
                 x = torch.tanh(x + wt)
             x.backward()
 
-        row("W3", "PyTorch eager", best(tstep, blocks=1, min_time=0.1), "0-d tensors")
+    t = race({"c": compiled, "e": lambda: chain(Value(0.5)).backward(), "t": tstep}, rounds=2)
+    row("W3", "zerograd compiled", t["c"], f"executor {c.executor.name}; first call incl. "
+        f"tracing {t_trace:.2f} s")
+    row("W3", "zerograd eager", t["e"])
+    row("W3", "PyTorch eager", t.get("t"), "0-d tensors")
     row("W3", "micrograd 0.1.0", None, micrograd_w3(n))
     held, hc = held_bytes(lambda: _traced(zg.compile(chain), 0.5))
     row("W3", "tape memory", None, f"{held / hc.tape_nodes:.0f} bytes/node held "
@@ -360,10 +360,7 @@ def w4(torch, quick: bool) -> None:
     def compiled():
         c(x0).backward()
 
-    row("W4", "zerograd compiled", best(compiled), f"executor {c.executor.name}; first call "
-        f"incl. tracing {t_trace:.2f} s; {c.n_ops} op nodes")
-    row("W4", "zerograd eager", best(lambda: net([Value(a) for a in x0]).backward(), blocks=2,
-                                     min_time=0.1))
+    tstep = mstep = None
     if torch:
         wt = torch.tensor([w.data for w in ws], dtype=torch.float64, requires_grad=True)
         xt = torch.tensor(x0, dtype=torch.float64)
@@ -377,7 +374,6 @@ def w4(torch, quick: bool) -> None:
                 h = torch.stack([m, a], dim=1).reshape(-1)
             h.sum().backward()
 
-        row("W4", "PyTorch eager", best(tstep), "float64 vectors, one op per layer and kind")
     if not quick:
         from micrograd.engine import Value as MValue
 
@@ -393,7 +389,13 @@ def w4(torch, quick: bool) -> None:
                 h = new
             sum(h).backward()
 
-        row("W4", "micrograd 0.1.0", best(mstep, blocks=2, min_time=0.1))
+    t = race({"c": compiled, "e": lambda: net([Value(a) for a in x0]).backward(),
+              "t": tstep, "m": mstep}, rounds=5)
+    row("W4", "zerograd compiled", t["c"], f"executor {c.executor.name}; first call "
+        f"incl. tracing {t_trace:.2f} s; {c.n_ops} op nodes")
+    row("W4", "zerograd eager", t["e"])
+    row("W4", "PyTorch eager", t.get("t"), "float64 vectors, one op per layer and kind")
+    row("W4", "micrograd 0.1.0", t.get("m"), "skipped (--quick)" if quick else "")
     held, hc = held_bytes(lambda: _traced(zg.compile(net), x0))
     row("W4", "tape memory", None, f"{held / hc.tape_nodes:.0f} bytes/node held "
         f"({hc.tape_nodes} nodes, {held} bytes, executor {hc.executor.name})")
@@ -403,7 +405,7 @@ def report() -> None:
     compiled = {w: s for w, p, s, _ in ROWS if p == "zerograd compiled"}
     print(f"\n{'':4} {'peer':30} {'time':>11} {'vs compiled':>12}  note")
     for work, peer, s, note in ROWS:
-        t = "" if s is None else (f"{s * 1e3:9.3f} ms" if s < 10 else f"{s:9.2f} s ")
+        t = "" if s is None else (f"{s * 1e3:9.3f} ms" if s < 1 else f"{s:9.2f} s ")
         ratio = "" if s is None or "compiled" in peer else f"{s / compiled[work]:10.1f}x"
         print(f"{work:4} {peer:30} {t:>11} {ratio:>12}  {note}")
 

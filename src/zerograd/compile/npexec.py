@@ -20,6 +20,7 @@ from .backends import ARRAY
 from .tape import Tape, fuse_sums, levels
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
+TRANSPOSE = True
 
 
 class _Group:
@@ -36,7 +37,7 @@ class _Group:
                  "back", "targets", "scatter")
 
     def __init__(self, op: ops.Op, lo: int, hi: int, idx: np.ndarray, k: Any,
-                 needs: np.ndarray):
+                 needs: np.ndarray, grid: tuple | None):
         self.op, self.lo, self.hi = op, lo, hi
         n = hi - lo
         need_row = needs[idx].any(axis=1) if needs[lo:hi].any() else np.zeros(len(idx), bool)
@@ -47,7 +48,7 @@ class _Group:
             self.back = np.flatnonzero(need_row)
             self.targets = idx[self.back].reshape(-1)
         else:
-            self.E, self.Q, kinds = _grid(idx)
+            self.E, self.Q, kinds = grid
             E, Q = self.E, self.Q
             grid = idx.reshape(len(idx), E, Q)
             rows = {kd: [r for r, x in enumerate(kinds) if x == kd] for kd in "feq"}
@@ -99,6 +100,23 @@ class NumpyExecutor:
         code = tape.code.astype(np.int64)
         arity = np.diff(tape.start)
         order = np.lexsort((arity, code, depth))  # by depth, then op, then arity (stable)
+        key = np.stack([depth[order], code[order], arity[order]])
+        cuts = np.flatnonzero(np.any(key[:, 1:] != key[:, :-1], axis=0)) + 1
+        bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), n]))
+        # the grid of each group, found on the tape's slots (renumbering keeps the pattern);
+        # the longer side goes last, where NumPy's inner loops run
+        grids = []
+        for lo, hi in bounds:
+            grid = None
+            if hi - lo > SCALAR_WIDTH:
+                nodes = order[lo:hi]
+                a = int(arity[nodes[0]])
+                E, Q, kinds = _grid(tape.args[tape.start[nodes][None, :] + np.arange(a)[:, None]])
+                if E > Q and TRANSPOSE:
+                    order[lo:hi] = nodes.reshape(E, Q).T.reshape(-1)
+                    E, Q, kinds = Q, E, [{"e": "q", "q": "e"}.get(x, x) for x in kinds]
+                grid = (E, Q, kinds)
+            grids.append(grid)
         new_slot = np.arange(tape.n_slots, dtype=np.int64)
         new_slot[L + order] = L + np.arange(n)
         old_slot = np.argsort(new_slot)  # schedule slot -> tape slot
@@ -106,17 +124,14 @@ class NumpyExecutor:
         k_all = np.zeros(n)
         k_all[tape.k_node] = tape.k_value
         self.groups: list[_Group] = []
-        key = np.stack([depth[order], code[order], arity[order]])
-        cuts = np.flatnonzero(np.any(key[:, 1:] != key[:, :-1], axis=0)) + 1
-        bounds = [0, *cuts.tolist(), n]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for (lo, hi), grid in zip(bounds, grids):
             nodes = order[lo:hi]
             a = int(arity[nodes[0]])
             rows = tape.start[nodes][None, :] + np.arange(a)[:, None]  # (arity, n)
             idx = new_slot[tape.args[rows]].astype(np.intp)
             op = ops.OPS[int(code[nodes[0]])]
             k = k_all[nodes] if op.param else None
-            self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs))
+            self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid))
         self.outputs = new_slot[list(tape.outputs)].tolist()
         self.template = np.zeros(tape.n_slots)
         self.template[tape.n_params + tape.n_inputs : L] = tape.consts
