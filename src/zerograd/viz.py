@@ -109,11 +109,11 @@ def _figure(size: tuple[float, float]) -> Any:
 
 
 def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float]],
-              path: str | os.PathLike, title: str = "training") -> str:
+              path: str | os.PathLike, title: str = "training", log: bool = False) -> str:
     """Plot a loss curve (a list of numbers) or several named curves (a dict) to a PNG.
 
-    A curve named ``accuracy`` (or starting with ``acc``) gets its own right-hand axis.
-    Returns the path written.
+    A curve named ``accuracy`` (or starting with ``acc``) gets its own right-hand axis;
+    ``log=True`` puts the loss axis on a log scale. Returns the path written.
     """
     curves = dict(history) if isinstance(history, Mapping) else {"loss": history}
     if not curves or any(len(c) == 0 for c in curves.values()):
@@ -131,6 +131,8 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float]],
             ax.plot(ys, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
+    if log:
+        ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     handles = ax.get_legend_handles_labels()
