@@ -31,7 +31,7 @@ YS = [1.0, -1.0, -1.0, 1.0]
 ROWS: list[tuple] = []
 
 
-def race(peers: dict, rounds: int = 15, block: float = 0.02) -> dict:
+def race(peers: dict, rounds: int = 25, block: float = 0.005) -> dict:
     """Seconds per call of each peer's function: the best block of ``rounds``, interleaved.
 
     Peers take turns block by block, so a busy moment on a shared machine slows all of them

@@ -70,17 +70,19 @@ class CompiledFunction:
         self._spec, self._params, self._kind = spec, tape.params, kind
 
     def _backward(self, saved: Any, out: int) -> None:
+        """Add result ``out``'s gradients into the parameters, as ``Value.backward`` does."""
         which, grads = self.executor.backward(saved, out)
+        grads = grads.tolist() if hasattr(grads, "tolist") else grads
         params = self._params
-        if len(which) == len(params):
-            for p, g in zip(params, grads.tolist() if hasattr(grads, "tolist") else grads):
-                p._passes = p._passes + 1 if p.grad else 1
-                p.grad += g
-        else:
-            for i, g in zip(which, grads.tolist() if hasattr(grads, "tolist") else grads):
-                p = params[i]
-                p._passes = p._passes + 1 if p.grad else 1
-                p.grad += g
+        if len(which) != len(params):
+            params = [params[i] for i in which]
+        for p, g in zip(params, grads):
+            old = p.grad
+            if old:
+                p._passes += 1  # backward without zero_grad since the last one: counted
+            else:
+                p._passes = 1
+            p.grad = old + g
 
     def __repr__(self) -> str:
         state = "not traced yet" if self.executor is None else (

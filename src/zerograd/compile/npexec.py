@@ -20,7 +20,6 @@ from .backends import ARRAY
 from .tape import Tape, fuse_sums, levels
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
-TRANSPOSE = True
 
 
 class _Group:
@@ -45,14 +44,15 @@ class _Group:
         if self.narrow:  # node by node on Python floats
             self.E, self.Q, self.idx = n, 1, idx
             self.k = k.tolist() if k is not None else None
-            self.back = np.flatnonzero(need_row)
+            self.back = np.flatnonzero(need_row).tolist()
             self.targets = idx[self.back].reshape(-1)
         else:
             self.E, self.Q, kinds = grid
             E, Q = self.E, self.Q
             grid = idx.reshape(len(idx), E, Q)
             rows = {kd: [r for r, x in enumerate(kinds) if x == kd] for kd in "feq"}
-            self.gather = (grid[rows["f"]], grid[rows["e"], :, 0], grid[rows["q"], 0, :])
+            self.gather = tuple(a if a.size else None for a in (
+                grid[rows["f"]], grid[rows["e"], :, 0], grid[rows["q"], 0, :]))
             where = {r: (i, rows[kd].index(r)) for i, kd in enumerate("feq") for r in rows[kd]}
             self.layout = [where[r] for r in range(len(idx))]
             self.back = tuple([r for r in rows[kd] if need_row[r]] for kd in "feq")
@@ -112,7 +112,7 @@ class NumpyExecutor:
                 nodes = order[lo:hi]
                 a = int(arity[nodes[0]])
                 E, Q, kinds = _grid(tape.args[tape.start[nodes][None, :] + np.arange(a)[:, None]])
-                if E > Q and TRANSPOSE:
+                if E > Q:
                     order[lo:hi] = nodes.reshape(E, Q).T.reshape(-1)
                     E, Q, kinds = Q, E, [{"e": "q", "q": "e"}.get(x, x) for x in kinds]
                 grid = (E, Q, kinds)
@@ -145,7 +145,7 @@ class NumpyExecutor:
         """Bytes held: the value template and every group's slot and parameter arrays."""
         total = self.template.nbytes
         for g in self.groups:
-            arrays = [g.idx] if g.narrow else list(g.gather)
+            arrays = [g.idx] if g.narrow else [a for a in g.gather if a is not None]
             arrays += [g.targets] if g.targets is not None else []
             total += sum(a.nbytes for a in arrays) + (8 * g.E * g.Q if g.k is not None else 0)
         return total
@@ -168,7 +168,9 @@ class NumpyExecutor:
                         v[g.lo : g.hi] = [f(SCALAR, *x, k) for x, k in zip(xs, g.k)]
                 else:
                     fi, ei, qi = g.gather
-                    src = (v[fi], v[ei][:, :, None], v[qi][:, None, :])
+                    src = (None if fi is None else v[fi],
+                           None if ei is None else v[ei][:, :, None],
+                           None if qi is None else v[qi][:, None, :])
                     xs = [src[i][j] for i, j in g.layout]
                     out = v[g.lo : g.hi].reshape(g.E, g.Q)
                     out[...] = f(ARRAY, *xs) if g.k is None else f(ARRAY, *xs, g.k)
@@ -193,10 +195,9 @@ class NumpyExecutor:
                         c = [f(SCALAR, gi, oi, *x) for gi, oi, x in zip(gs, os, xs)]
                     else:
                         c = [f(SCALAR, gi, oi, *x, k) for gi, oi, x, k in zip(gs, os, xs, g.k)]
-                    c = np.array(c, dtype=np.float64).T[g.back]
-                    if mask is not None:
-                        c[:, ~mask[lo:hi]] = 0.0  # nodes the result does not depend on
-                    c = c.reshape(-1)
+                    if mask is not None:  # nodes the result does not depend on give nothing
+                        c = [ci if m else (0.0,) * len(ci) for ci, m in zip(c, mask[lo:hi])]
+                    c = [ci[r] for r in g.back for ci in c]
                 else:
                     shape = (g.E, g.Q)
                     gg, oo = G[lo:hi].reshape(shape), v[lo:hi].reshape(shape)
@@ -243,11 +244,18 @@ def _full(parts: tuple, rows: list[int], shape: tuple) -> np.ndarray:
 def _reduce(parts: tuple, back: tuple, shape: tuple) -> np.ndarray:
     """Contributions in the order of the group's targets: f rows whole, e and q summed."""
     f, e, q = back
+    E, Q = shape
+    if len(f) == 1 and not e and not q:  # one whole row: no copy needed
+        p = parts[f[0]]
+        if isinstance(p, np.ndarray) and p.shape == shape:
+            return p.reshape(-1)
     chunks = []
     if f:
         chunks.append(_full(parts, f, shape).reshape(-1))
     if e:  # sum over the columns; a product with ones is a fast, deterministic sum
-        chunks.append((_full(parts, e, shape) @ np.ones(shape[1])).reshape(-1))
+        c = _full(parts, e, shape)
+        chunks.append((c if Q == 1 else c @ np.ones(Q)).reshape(-1))
     if q:
-        chunks.append((np.ones(shape[0]) @ _full(parts, q, shape)).reshape(-1))
+        c = _full(parts, q, shape)
+        chunks.append((c if E == 1 else np.ones(E) @ c).reshape(-1))
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
