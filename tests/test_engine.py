@@ -290,3 +290,17 @@ def test_gradcheck_defaults_are_pytorchs():
 
     params = inspect.signature(zg.gradcheck).parameters
     assert [params[k].default for k in ("eps", "atol", "rtol")] == [1e-6, 1e-5, 1e-3]
+
+
+def test_gradcheck_leaves_other_leaves_grads_unchanged(restore_random):
+    """A model's parameters used inside fn keep their grads (a later step must not see
+    gradcheck's backward pass summed into them)."""
+    model = zg.nn.MLP(2, [3, 1], activation="tanh")
+    model([0.1, 0.2]).backward()
+    before = [(p.grad, p._passes) for p in model.parameters()]
+    assert any(g for g, _ in before)
+    assert zg.gradcheck(lambda a: model([a, 1.0]), [Value(0.5)])
+    assert [(p.grad, p._passes) for p in model.parameters()] == before
+    model.zero_grad()
+    assert zg.gradcheck(lambda a: model([a, 1.0]), [Value(0.5)])
+    assert all(p.grad == 0.0 for p in model.parameters())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .engine import Value, no_grad
+from .engine import Value, no_grad, topological_order
 
 
 class GradcheckError(RuntimeError):
@@ -22,19 +22,22 @@ def gradcheck(
 
     Each entry must satisfy ``|analytic - numeric| <= atol + rtol * |numeric|`` (PyTorch's
     defaults). Returns True, or raises :class:`GradcheckError` naming the worst entry. The
-    inputs' ``data`` and ``grad`` are left as they were.
+    inputs' ``data`` and ``grad`` are left as they were, as are the grads of every other leaf
+    ``fn`` uses (a model's parameters, say).
     """
     inputs = list(inputs)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"gradcheck needs Values as inputs; input {i} is {type(x).__name__}")
     saved = [(x.data, x.grad) for x in inputs]
+    leaves: list[tuple[Value, float, int]] = []
     try:
         for x in inputs:
             x.grad = 0.0
         out = fn(*inputs)
         if not isinstance(out, Value):
             raise TypeError(f"gradcheck needs fn to return a Value, got {type(out).__name__}")
+        leaves = [(v, v.grad, v._passes) for v in topological_order(out) if v._fn is None]
         out.backward()
         analytic = [x.grad for x in inputs]
         worst = None
@@ -52,6 +55,8 @@ def gradcheck(
                 if not excess <= 0 and (worst is None or not excess <= worst[0]):
                     worst = (excess, i, analytic[i], numeric)
     finally:
+        for v, g, n in leaves:
+            v.grad, v._passes = g, n
         for x, (d, g) in zip(inputs, saved):
             x.data, x.grad = d, g
     if worst is not None:
