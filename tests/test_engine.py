@@ -32,6 +32,14 @@ def test_value_has_micrograds_attributes_and_repr():
     assert repr(a) == f"Value(data=2.0, grad={b.data!r})"
 
 
+def test_value_signature_is_micrographs_plus_label():
+    import inspect
+
+    params = inspect.signature(Value).parameters
+    assert list(params) == ["data", "_children", "_op", "label"]
+    assert [params[k].default for k in ("_children", "_op", "label")] == [(), "", ""]
+
+
 def test_hand_made_node_keeps_its_children_and_op_label():
     a, b = Value(1.0), Value(2.0)
     c = Value(3.0, (a, b), "+", label="c")
