@@ -328,6 +328,8 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
     log(f"digits: {len(X_train)} training and {len(X_test)} test images, "
         f"{_describe(64, [hidden, 10], model)}, {steps} steps of Adam (lr {lr}, batch "
         f"{batch_size}){_mode(compile)}")
+    if not compile and steps * batch_size > 5000:
+        log("(the eager engine takes a while here: add --compile to train through zg.compile)")
     history, seconds = _adam_loop("digits", model, X_train, y_train, 10, steps, lr, batch_size,
                                   seed, compile, progress, print_every, log)
     train_acc = float(np.mean(_predict_classes(model, X_train) == y_train))
