@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import SCALAR
-from .backends import ARRAY
+from .npcode import build_group
 from .tape import Tape, fuse_sums, levels
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
@@ -32,8 +32,8 @@ class _Group:
     to an ``e`` or ``q`` row are summed over the other axis before being scattered.
     """
 
-    __slots__ = ("op", "lo", "hi", "E", "Q", "k", "narrow", "idx", "gather", "layout",
-                 "back", "targets", "scatter")
+    __slots__ = ("op", "lo", "hi", "E", "Q", "k", "narrow", "idx", "gather", "back",
+                 "targets", "scatter", "run_forward", "run_backward")
 
     def __init__(self, op: ops.Op, lo: int, hi: int, idx: np.ndarray, k: Any,
                  needs: np.ndarray, grid: tuple | None):
@@ -53,8 +53,6 @@ class _Group:
             rows = {kd: [r for r, x in enumerate(kinds) if x == kd] for kd in "feq"}
             self.gather = tuple(a if a.size else None for a in (
                 grid[rows["f"]], grid[rows["e"], :, 0], grid[rows["q"], 0, :]))
-            where = {r: (i, rows[kd].index(r)) for i, kd in enumerate("feq") for r in rows[kd]}
-            self.layout = [where[r] for r in range(len(idx))]
             self.back = tuple([r for r in rows[kd] if need_row[r]] for kd in "feq")
             self.k = k.reshape(E, Q) if k is not None else None
             f_, e_, q_ = (grid[self.back[0]].reshape(-1), grid[self.back[1], :, 0].reshape(-1),
@@ -67,6 +65,10 @@ class _Group:
             self.scatter = "distinct"  # G[targets] += c is then exact
         else:
             self.scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
+        if not self.narrow:
+            self.run_forward, self.run_backward = build_group(
+                op, self.E, self.Q, kinds, self.gather, self.k, self.back, self.targets,
+                self.scatter, lo, hi)
 
 
 def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
@@ -150,62 +152,47 @@ class NumpyExecutor:
             total += sum(a.nbytes for a in arrays) + (8 * g.E * g.Q if g.k is not None else 0)
         return total
 
-    def forward(self, pvals: list[float], xvals: Any) -> tuple[list[float], tuple]:
-        """(results, saved state) from the parameters' and inputs' numbers."""
+    def forward(self, pvals: list[float], xvals: Any) -> tuple[list[float], np.ndarray]:
+        """(results, every node's number) from the parameters' and inputs' numbers."""
         P = self.n_params
         v = self.template.copy()
         v[:P] = pvals
         v[P : P + self.n_inputs] = xvals
-        saved = []
         with np.errstate(all="ignore"):
             for g in self.groups:
-                f = g.op.forward
-                if g.narrow:
-                    xs = v[g.idx].T.tolist()
-                    if g.k is None:
-                        v[g.lo : g.hi] = [f(SCALAR, *x) for x in xs]
-                    else:
-                        v[g.lo : g.hi] = [f(SCALAR, *x, k) for x, k in zip(xs, g.k)]
+                if not g.narrow:
+                    g.run_forward(v)
+                    continue
+                f, xs = g.op.forward, v[g.idx].T.tolist()
+                if g.k is None:
+                    v[g.lo : g.hi] = [f(SCALAR, *x) for x in xs]
                 else:
-                    fi, ei, qi = g.gather
-                    src = (None if fi is None else v[fi],
-                           None if ei is None else v[ei][:, :, None],
-                           None if qi is None else v[qi][:, None, :])
-                    xs = [src[i][j] for i, j in g.layout]
-                    out = v[g.lo : g.hi].reshape(g.E, g.Q)
-                    out[...] = f(ARRAY, *xs) if g.k is None else f(ARRAY, *xs, g.k)
-                saved.append(xs)
-        return v[self.outputs].tolist(), (v, saved)
+                    v[g.lo : g.hi] = [f(SCALAR, *x, k) for x, k in zip(xs, g.k)]
+        return v[self.outputs].tolist(), v
 
-    def backward(self, state: tuple, out: int) -> tuple[list[int], np.ndarray]:
-        """(parameter indices, their gradients) of result ``out``, from forward's state."""
-        v, saved = state
+    def backward(self, v: np.ndarray, out: int) -> tuple[list[int], np.ndarray]:
+        """(parameter indices, their gradients) of result ``out``, from forward's numbers."""
         mask = self._masks[out]
         G = np.zeros_like(v)
         G[self.outputs[out]] = 1.0
         n_slots = len(v)
         with np.errstate(all="ignore"):
-            for g, xs in zip(reversed(self.groups), reversed(saved)):
+            for g in reversed(self.groups):
                 if g.targets is None:
                     continue
-                lo, hi, f = g.lo, g.hi, g.op.backward
-                if g.narrow:
-                    gs, os = G[lo:hi].tolist(), v[lo:hi].tolist()
-                    if g.k is None:
-                        c = [f(SCALAR, gi, oi, *x) for gi, oi, x in zip(gs, os, xs)]
-                    else:
-                        c = [f(SCALAR, gi, oi, *x, k) for gi, oi, x, k in zip(gs, os, xs, g.k)]
-                    if mask is not None:  # nodes the result does not depend on give nothing
-                        c = [ci if m else (0.0,) * len(ci) for ci, m in zip(c, mask[lo:hi])]
-                    c = [ci[r] for r in g.back for ci in c]
+                lo, hi = g.lo, g.hi
+                if not g.narrow:
+                    g.run_backward(G, v, None if mask is None else mask[lo:hi].reshape(g.E, g.Q))
+                    continue
+                f, xs = g.op.backward, v[g.idx].T.tolist()
+                gs, os = G[lo:hi].tolist(), v[lo:hi].tolist()
+                if g.k is None:
+                    c = [f(SCALAR, gi, oi, *x) for gi, oi, x in zip(gs, os, xs)]
                 else:
-                    shape = (g.E, g.Q)
-                    gg, oo = G[lo:hi].reshape(shape), v[lo:hi].reshape(shape)
-                    parts = f(ARRAY, gg, oo, *xs) if g.k is None else f(ARRAY, gg, oo, *xs, g.k)
-                    if mask is not None:
-                        m = mask[lo:hi].reshape(shape)
-                        parts = [np.where(m, p, 0.0) for p in parts]
-                    c = _reduce(parts, g.back, shape)
+                    c = [f(SCALAR, gi, oi, *x, k) for gi, oi, x, k in zip(gs, os, xs, g.k)]
+                if mask is not None:  # nodes the result does not depend on give nothing
+                    c = [ci if m else (0.0,) * len(ci) for ci, m in zip(c, mask[lo:hi])]
+                c = [ci[r] for r in g.back for ci in c]
                 if g.scatter == "distinct":
                     G[g.targets] += c
                 elif g.scatter == "bincount":
@@ -227,35 +214,3 @@ def _needs_grad(tape: Tape) -> np.ndarray:
     for j in range(tape.n_ops):
         needs[L + j] = any([needs[a] for a in args[start[j] : start[j + 1]]])
     return np.array(needs, dtype=bool)
-
-
-def _full(parts: tuple, rows: list[int], shape: tuple) -> np.ndarray:
-    """The contributions of operand ``rows`` as one (len(rows), E, Q) array."""
-    picked = [parts[r] for r in rows]
-    try:
-        c = np.array(picked, dtype=np.float64)
-        if c.shape == (len(rows), *shape):
-            return c
-    except ValueError:
-        pass
-    return np.array([np.broadcast_to(p, shape) for p in picked], dtype=np.float64)
-
-
-def _reduce(parts: tuple, back: tuple, shape: tuple) -> np.ndarray:
-    """Contributions in the order of the group's targets: f rows whole, e and q summed."""
-    f, e, q = back
-    E, Q = shape
-    if len(f) == 1 and not e and not q:  # one whole row: no copy needed
-        p = parts[f[0]]
-        if isinstance(p, np.ndarray) and p.shape == shape:
-            return p.reshape(-1)
-    chunks = []
-    if f:
-        chunks.append(_full(parts, f, shape).reshape(-1))
-    if e:  # sum over the columns; a product with ones is a fast, deterministic sum
-        c = _full(parts, e, shape)
-        chunks.append((c if Q == 1 else c @ np.ones(Q)).reshape(-1))
-    if q:
-        c = _full(parts, q, shape)
-        chunks.append((c if E == 1 else np.ones(E) @ c).reshape(-1))
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)

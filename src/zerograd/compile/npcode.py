@@ -1,0 +1,262 @@
+"""Generated NumPy code for one group of the numpy executor, with same-shaped ops batched.
+
+An op's forward or backward from ``ops.py`` is run once on :class:`Lazy` operands, which
+record the expression instead of computing it. The record is then written out as
+straight-line NumPy code, level by level; ops at one level that do the same thing to
+different operand rows (``linear``'s ``w_i * x_i`` for every i) become ONE call on the
+stacked rows. Element by element the arithmetic is unchanged, so the numbers are exactly
+those of running the op function on the arrays directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .backends import ARRAY, lit
+
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
+           "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "and": "&", "or": "|"}
+
+
+class Lazy:
+    """A recorded value: a leaf (``fn`` None, ``args`` = (where it lives,)) or an op on args."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn: str | None, args: tuple):
+        self.fn, self.args = fn, args
+
+    def __neg__(self) -> Lazy:
+        return Lazy("neg", (self,))
+
+    def __pos__(self) -> Lazy:
+        return self
+
+    def __bool__(self) -> bool:
+        raise TypeError("an op's math must not branch on an operand; use m.where")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _binary(name: str):
+    return (lambda a, b: Lazy(name, (a, b))), (lambda a, b: Lazy(name, (b, a)))
+
+
+for _name in _SYMBOL:
+    _f, _r = _binary(_name)
+    setattr(Lazy, f"__{_name}__", _f)
+    if _name in ("add", "sub", "mul", "truediv", "and", "or"):
+        setattr(Lazy, f"__r{_name}__", _r)
+
+
+class LazyMath:
+    """The backend for recording: every elementary function becomes a Lazy node."""
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        if not isinstance(cond, Lazy):  # decided now (a constant)
+            return a if cond else b
+        return Lazy("where", (cond, a, b))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args: Lazy(name, args)
+
+
+LAZY = LazyMath()
+DEBUG = False
+
+
+def _walk(roots: list) -> list[Lazy]:
+    """Every computed Lazy the roots need, operands first (no recursion)."""
+    order, seen = [], set()
+    stack = [(r, False) for r in reversed(roots) if isinstance(r, Lazy)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen or node.fn is None:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((a, False) for a in reversed(node.args) if isinstance(a, Lazy))
+    return order
+
+
+class Emitter:
+    """Writes the lines computing ``roots``; a value lives at ``place[id]``:
+    ``("plain", expr)`` or ``("stack", name, i)`` (row i of a stacked array)."""
+
+    def __init__(self, place: dict[int, tuple], shape: dict[int, tuple]):
+        self.place, self.shape = place, shape  # shape: of one value (a stack row), by id
+        self.lines: list[str] = []
+        self.count = 0
+
+    def shape_of(self, a: Any) -> tuple:
+        return self.shape[id(a)] if isinstance(a, Lazy) else ()
+
+    def expr(self, a: Any) -> str:
+        if not isinstance(a, Lazy):
+            return lit(a)
+        p = self.place[id(a)]
+        return p[1] if p[0] == "plain" else f"{p[1]}[{p[2]}]"
+
+    def _desc(self, a: Any) -> tuple:
+        if not isinstance(a, Lazy):
+            return ("c", lit(a))
+        p = self.place[id(a)]
+        return ("p", p[1]) if p[0] == "plain" else ("s", p[1])
+
+    def emit(self, roots: list) -> list[str]:
+        """Lines computing every root; returns each root's expression."""
+        nodes = _walk(roots)
+        level: dict[int, int] = {}
+        for n in nodes:
+            level[id(n)] = 1 + max([level.get(id(a), 0) for a in n.args if isinstance(a, Lazy)],
+                                   default=0)
+        for lv in sorted(set(level.values())):
+            groups: dict[tuple, list[Lazy]] = {}
+            for n in nodes:
+                if level[id(n)] == lv:
+                    key = (n.fn, tuple(self._desc(a) for a in n.args))
+                    groups.setdefault(key, []).append(n)
+            for members in groups.values():
+                self._batch(members)
+        return [self.expr(r) for r in roots]
+
+    def _batch(self, members: list[Lazy]) -> None:
+        self.count += 1
+        name = f"b{self.count}"
+        if len(members) == 1:
+            args = [self.expr(a) for a in members[0].args]
+            self.place[id(members[0])] = ("plain", name)
+        else:
+            args = []
+            for pos, a in enumerate(members[0].args):
+                if not isinstance(a, Lazy) or self.place[id(a)][0] == "plain":
+                    args.append(self.expr(a))
+                    continue
+                stack = self.place[id(a)][1]
+                rows = [self.place[id(m.args[pos])][2] for m in members]
+                if rows == list(range(rows[0], rows[0] + len(rows))):
+                    args.append(f"{stack}[{rows[0]}:{rows[0] + len(rows)}]")
+                else:
+                    args.append(f"{stack}[{rows}]")
+            for i, m in enumerate(members):
+                self.place[id(m)] = ("stack", name, i)
+        shape = np.broadcast_shapes(*[self.shape_of(a) for a in members[0].args])
+        for m in members:
+            self.shape[id(m)] = shape
+        fn = members[0].fn
+        if fn in _SYMBOL:
+            code = f"({args[0]} {_SYMBOL[fn]} {args[1]})"
+        elif fn == "neg":
+            code = f"(-{args[0]})"
+        else:
+            code = f"M.{fn}({', '.join(args)})"
+        self.lines.append(f"{name} = {code}")
+
+    def reduced(self, kind: str, parts: list) -> list[str]:
+        """1-D expressions, in order, of the contributions ``parts`` to operand rows of
+        ``kind``: whole for "f", summed over Q for "e" and over E for "q"."""
+        runs: list[list] = []  # [batch name or None, first row, last row, part]
+        for p in parts:
+            where = self.place.get(id(p)) if isinstance(p, Lazy) else None
+            last = runs[-1] if runs else None
+            if (where and where[0] == "stack" and last and last[0] == where[1]
+                    and last[2] == where[2] - 1):
+                last[2] = where[2]
+            elif where and where[0] == "stack":
+                runs.append([where[1], where[2], where[2], p])
+            else:
+                runs.append([None, 0, 0, p])
+        out = []
+        for name, i0, i1, p in runs:
+            if name is None:
+                x, lead = self.expr(p), ()
+            else:
+                x, lead = f"{name}[{i0}:{i1 + 1}]", (i1 + 1 - i0,)
+            full = lead + ("E", "Q")
+            if self.shape_of(p) != self.full:
+                x = f"np.broadcast_to({x}, ({', '.join(map(str, full))}))"
+            x = f"_mask({x}, m)"
+            if kind == "e" and self.full[1] != 1:
+                x = f"({x} @ onesQ)"
+            elif kind == "q" and self.full[0] != 1:
+                x = f"(onesE @ {x})"
+            out.append(f"{x}.reshape(-1)")
+        return out
+
+
+def _mask(x: np.ndarray, m: np.ndarray | None) -> np.ndarray:
+    return x if m is None else np.where(m, x, 0.0)
+
+
+def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, back: tuple,
+                targets: Any, scatter: str, lo: int, hi: int):
+    """(forward(v), backward(G, v, mask)) for one group, as generated functions."""
+    names = {"f": "F", "e": "EE", "q": "QQ"}
+    counters = {"f": 0, "e": 0, "q": 0}
+    shapes = {"f": (E, Q), "e": (E, 1), "q": (1, Q)}
+    leaves, place, shape = [], {}, {}
+    for kd in kinds:
+        leaf = Lazy(None, (kd,))
+        place[id(leaf)] = ("stack", names[kd], counters[kd])
+        shape[id(leaf)] = shapes[kd]
+        counters[kd] += 1
+        leaves.append(leaf)
+    load = []
+    for kd, idx, tail in zip("feq", gather, ("", "[:, :, None]", "[:, None, :]")):
+        if idx is not None:
+            load.append(f"{names[kd]} = v[I{kd.upper()}]{tail}")
+    ns = {"np": np, "M": ARRAY, "_mask": _mask, "inf": np.inf, "nan": np.nan, "E": E, "Q": Q,
+          "IF": gather[0], "IE": gather[1], "IQ": gather[2], "K": k, "T": targets,
+          "onesE": np.ones(E), "onesQ": np.ones(Q)}
+    kleaf = Lazy(None, ("k",))
+    place[id(kleaf)], shape[id(kleaf)] = ("plain", "K"), (E, Q)
+    extra = (kleaf,) if op.param else ()
+
+    em = Emitter(dict(place), dict(shape))
+    (result,) = em.emit([op.forward(LAZY, *leaves, *extra)])
+    fwd = ["def forward(v):", *load, *em.lines,
+           f"v[{lo}:{hi}].reshape(E, Q)[...] = {result}"]
+
+    g, o = Lazy(None, ("g",)), Lazy(None, ("out",))
+    place[id(g)], place[id(o)] = ("plain", "g"), ("plain", "out")
+    shape[id(g)] = shape[id(o)] = (E, Q)
+    bwd = None
+    if targets is not None:
+        em = Emitter(dict(place), dict(shape))
+        em.full = (E, Q)
+        parts = op.backward(LAZY, g, o, *leaves, *extra)
+        rows = [r for kind_rows in back for r in kind_rows]
+        em.emit([parts[r] for r in rows])
+        body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
+                *em.lines]
+        chunks = []
+        for kd, kind_rows in zip("feq", back):
+            chunks += em.reduced(kd, [parts[r] for r in kind_rows])
+        c = chunks[0] if len(chunks) == 1 else f"np.concatenate(({', '.join(chunks)}))"
+        body.append(f"c = {c}")
+        if scatter == "distinct":
+            body.append("G[T] += c")
+        elif scatter == "bincount":
+            body.append("G += np.bincount(T, c, minlength=len(G))")
+        else:
+            body.append("np.add.at(G, T, c)")
+        bwd = ["def backward(G, v, m):", *body]
+    out = []
+    for lines in (fwd, bwd):
+        if lines is None:
+            out.append(None)
+            continue
+        src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
+        space = dict(ns)
+        exec(compile(src, f"<zerograd.compile numpy {op.name}>", "exec"), space)
+        if DEBUG: print(src)
+        out.append(space[lines[0][4:lines[0].index("(")]])
+    return out[0], out[1]
