@@ -155,6 +155,17 @@ def test_plot_loss_writes_a_png(tmp_path):
         viz.plot_loss([], tmp_path / "x.png")
 
 
+def test_plot_loss_takes_fits_history_with_a_learning_rate_that_reaches_zero(tmp_path):
+    import warnings
+
+    history = {"loss": [2.0, 1.0, 0.5, 0.4], "lr": [0.1, 0.05, 0.01, 0.0],
+               "accuracy": [0.2, 0.5, 0.8, 0.9]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = viz.plot_loss(history, tmp_path / "fit.png", log=True)
+    assert png_size(path) == (600, 400)
+
+
 def test_plot_decision_boundary_for_one_score_and_for_class_scores(tmp_path):
     X, y = zg.data.moons(30, 0.1, 0)
     random.seed(0)

@@ -112,34 +112,43 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float]],
               path: str | os.PathLike, title: str = "training", log: bool = False) -> str:
     """Plot a loss curve (a list of numbers) or several named curves (a dict) to a PNG.
 
-    A curve named ``accuracy`` (or starting with ``acc``) gets its own right-hand axis;
-    ``log=True`` puts the loss axis on a log scale. Returns the path written.
+    Curves named ``acc...`` (accuracy, in [0, 1]) and ``lr`` (as ``zg.train.fit`` returns
+    it; log scale) get their own right-hand axes; ``log=True`` puts the loss axis on a log
+    scale. Returns the path written.
     """
     curves = dict(history) if isinstance(history, Mapping) else {"loss": history}
     if not curves or any(len(c) == 0 for c in curves.values()):
         raise ValueError("plot_loss needs at least one non-empty list of numbers")
     fig = _figure((6, 4))
     ax = fig.add_subplot()
-    right = None
+    extra_axes: dict[str, Any] = {}
+    colours = iter(["tab:green", "tab:gray", "tab:olive", "tab:cyan"])
     for name, ys in curves.items():
         ys = [float(y) for y in ys]
-        if name.lower().startswith("acc"):
-            right = right or ax.twinx()
-            right.plot(ys, color="tab:green", label=name)
-            right.set_ylabel(name)
-        else:
+        kind = "acc" if name.lower().startswith("acc") else "lr" if name == "lr" else None
+        if kind is None:
             ax.plot(ys, label=name)
+            continue
+        if kind not in extra_axes:
+            side = ax.twinx()
+            if extra_axes:  # a second right-hand axis: move its spine outwards
+                side.spines["right"].set_position(("axes", 1.15))
+            if kind == "lr":
+                side.set_yscale("log")
+            side.set_ylabel(name)
+            extra_axes[kind] = side
+        extra_axes[kind].plot(ys, color=next(colours, None), label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if log:
         ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    handles = ax.get_legend_handles_labels()
-    if right is not None:
-        extra = right.get_legend_handles_labels()
-        handles = (handles[0] + extra[0], handles[1] + extra[1])
-    ax.legend(*handles, loc="upper right")
+    handles, labels = ax.get_legend_handles_labels()
+    for side in extra_axes.values():
+        h, lab = side.get_legend_handles_labels()
+        handles, labels = handles + h, labels + lab
+    ax.legend(handles, labels, loc="upper right")
     fig.tight_layout()
     fig.savefig(os.fspath(path), format="png", dpi=100)
     return os.fspath(path)
