@@ -200,3 +200,23 @@ def test_help_on_every_command(args):
     proc = run(*args, "--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: zerograd")
+
+
+def test_missing_tqdm_names_the_extra_only_when_a_bar_was_asked_for(monkeypatch):
+    import builtins
+
+    from zerograd import demos
+
+    real = builtins.__import__
+
+    def fake(name, *a, **k):
+        if name == "tqdm":
+            raise ImportError("No module named 'tqdm'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert list(demos._progress(3, "x", None)) == [0, 1, 2]  # automatic: no bar, no fuss
+    assert list(demos._progress(3, "x", False)) == [0, 1, 2]
+    with pytest.raises(ImportError, match=r'pip install "zerograd\[progress\]"'):
+        demos._progress(3, "x", True)

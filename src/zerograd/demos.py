@@ -38,13 +38,16 @@ class DemoResult:
 
 # -- the pieces every demo shares -----------------------------------------------------------
 def _progress(steps: int, desc: str, enabled: bool | None) -> Any:
-    """``range(steps)``, wrapped in a tqdm bar on stderr: always when ``enabled`` is True,
-    when stderr is a terminal when it is None, never when it is False."""
+    """``range(steps)``, wrapped in a tqdm bar on stderr: always when ``enabled`` is True
+    (tqdm required), when stderr is a terminal and tqdm is installed when it is None, never
+    when it is False."""
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return range(steps)
     try:
         from tqdm import tqdm
     except ImportError:
+        if enabled is None:  # not asked for explicitly: go on without a bar
+            return range(steps)
         raise ImportError(
             'the progress bar needs tqdm: pip install "zerograd[progress]" (or pass --no-progress)'
         ) from None
