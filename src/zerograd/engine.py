@@ -5,11 +5,13 @@ The math of every op lives in :mod:`zerograd.ops`; this module builds the graph 
 
 from __future__ import annotations
 
+import gc
 import math
 import numbers
 import os
 import sys
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .ops import BY_NAME, SCALAR, Op
 
@@ -23,11 +25,30 @@ _on_concretize: Callable[[Value, str], None] | None = None
 
 
 def _check_number(data: Any) -> float:
-    if isinstance(data, numbers.Real) and not isinstance(data, Value):
+    if data.__class__ is float or data.__class__ is int or isinstance(data, numbers.Real):
         return float(data)
     raise TypeError(
         f"Value needs a real number (int or float), got {type(data).__name__}: {data!r}"
     )
+
+
+def _binary(op: Op, swap: bool = False) -> Callable[[Value, Any], Value]:
+    """The operator method applying ``op`` to (self, other), or to (other, self) if ``swap``.
+
+    A number on the other side becomes a constant leaf; anything else is NotImplemented.
+    """
+
+    def method(self: Value, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _lift(other)
+            if other is None:
+                return NotImplemented
+        a, b = (other, self) if swap else (self, other)
+        return _node(op, op.forward(SCALAR, a.data, b.data), (a, b))
+
+    method.__name__ = f"__{'r' if swap else ''}{op.name}__"
+    method.__doc__ = f"{op.doc}, with (x, y) = ({'other, self' if swap else 'self, other'})"
+    return method
 
 
 class Value:
@@ -35,7 +56,9 @@ class Value:
 
     __slots__ = ("data", "grad", "_children", "_fn", "_arg", "label", "_passes")
 
-    def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "", label: str = ""):
+    def __init__(
+        self, data: float, _children: Iterable[Value] = (), _op: str = "", label: str = ""
+    ):
         self.data = _check_number(data)
         self.grad = 0.0
         self._children = tuple(_children)
@@ -52,22 +75,7 @@ class Value:
             data = op.forward(SCALAR, children[0].data, arg)
         else:
             data = op.forward(SCALAR, *[c.data for c in children])
-        out = Value.__new__(Value)
-        out.data = data
-        out.grad = 0.0
-        out.label = ""
-        out._passes = 0
-        if _grad_enabled:
-            out._children = children
-            out._fn = op
-            out._arg = arg
-        else:
-            out._children = ()
-            out._fn = None
-            out._arg = ""
-        if _anomaly is not None:
-            _anomaly_forward(out, op, children)
-        return out
+        return _node(op, data, children, arg)
 
     @property
     def _prev(self) -> set:
@@ -79,37 +87,15 @@ class Value:
         """The label of the op that produced this node ('' for a leaf)."""
         return self._fn.label(self._arg) if self._fn is not None else self._arg
 
-    def __add__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_ADD, (self, other))
-
-    def __radd__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_ADD, (other, self))
-
-    def __sub__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_SUB, (self, other))
-
-    def __rsub__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_SUB, (other, self))
-
-    def __mul__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_MUL, (self, other))
-
-    def __rmul__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_MUL, (other, self))
-
-    def __truediv__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_DIV, (self, other))
-
-    def __rtruediv__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_DIV, (other, self))
+    __add__ = _binary(_ADD)
+    __radd__ = _binary(_ADD, swap=True)
+    __sub__ = _binary(_SUB)
+    __rsub__ = _binary(_SUB, swap=True)
+    __mul__ = _binary(_MUL)
+    __rmul__ = _binary(_MUL, swap=True)
+    __truediv__ = _binary(_DIV)
+    __rtruediv__ = _binary(_DIV, swap=True)
+    __rpow__ = _binary(_POW, swap=True)
 
     def __pow__(self, other: Any) -> Value:
         if isinstance(other, Value):
@@ -117,10 +103,6 @@ class Value:
         if isinstance(other, numbers.Real):
             return Value._make(_POWC, (self,), float(other))
         return NotImplemented
-
-    def __rpow__(self, other: Any) -> Value:
-        other = _lift(other)
-        return NotImplemented if other is None else Value._make(_POW, (other, self))
 
     def __neg__(self) -> Value:
         return Value._make(_NEG, (self,))
@@ -165,9 +147,10 @@ class Value:
         return self.data
 
     def __bool__(self) -> bool:
+        """Always True, as in micrograd (a Value is an object, not a number to branch on)."""
         if _on_concretize is not None:
             _on_concretize(self, "bool()")
-        return self.data != 0
+        return True
 
     def _compare(self, other: Any, how: str) -> bool:
         if _on_concretize is not None:
@@ -185,8 +168,6 @@ class Value:
 
     def __ge__(self, other: Any) -> bool:
         return self.data >= self._compare(other, ">=")
-
-    __hash__ = object.__hash__
 
     # -- backpropagation -------------------------------------------------------------------
     def _backward(self) -> None:
@@ -210,29 +191,60 @@ class Value:
         Leaves accumulate (``+=``) across calls until zeroed, as in PyTorch; the grads of
         intermediate nodes are recomputed from zero on every call.
         """
-        topo = topological_order(self)
-        for v in topo:
-            if v._fn is not None:
-                v.grad = 0.0
-            elif v.grad:
-                v._passes += 1
-            else:
-                v._passes = 1
-        self.grad += 1.0
-        for v in reversed(topo):
-            if v._fn is not None:
-                v._backward()
+        # The walk allocates many short-lived containers; pausing the cycle collector keeps
+        # it from rescanning the whole graph meanwhile (Values hold no cycles to find).
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            topo = topological_order(self)
+            for v in topo:
+                if v._fn is not None:
+                    v.grad = 0.0
+                elif v.grad:
+                    v._passes += 1
+                else:
+                    v._passes = 1
+            self.grad += 1.0
+            for v in reversed(topo):
+                if v._fn is not None:
+                    v._backward()
+        finally:
+            if paused:
+                gc.enable()
 
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
+
+
+def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:
+    """A new Value holding ``data``, linked to ``children`` unless inside ``no_grad()``."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out._passes = 0
+    if _grad_enabled:
+        out._children = children
+        out._fn = op
+        out._arg = arg
+    else:
+        out._children = ()
+        out._fn = None
+        out._arg = ""
+    if _anomaly is not None:
+        _anomaly_forward(out, op, children)
+    return out
+
+
+_new = object.__new__
 
 
 def _lift(x: Any) -> Value | None:
     """``x`` as a Value: Values pass through, real numbers become constant leaves."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, numbers.Real):
-        out = Value.__new__(Value)
+    if x.__class__ is float or x.__class__ is int or isinstance(x, numbers.Real):
+        out = _new(Value)
         out.data = float(x)
         out.grad = 0.0
         out._children = ()
@@ -301,13 +313,13 @@ def logsumexp(values: Iterable[Any]) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, operands before results, without recursion."""
     order: list[Value] = []
-    seen = {id(root)}
+    seen = {root}
     stack = [(root, iter(root._children))]
     while stack:
         node, it = stack[-1]
         for child in it:
-            if id(child) not in seen:
-                seen.add(id(child))
+            if child not in seen:
+                seen.add(child)
                 stack.append((child, iter(child._children)))
                 break
         else:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numbers
 import random
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .engine import Value, dot
 
@@ -79,12 +80,18 @@ class Module:
             if isinstance(t, Value):
                 updates.append((t, _number(given, name)))
                 continue
-            if not isinstance(given, (list, tuple)) or len(given) != len(t):
-                size = len(given) if isinstance(given, (list, tuple)) else "a scalar"
+            if isinstance(given, (str, bytes)) or not hasattr(given, "__len__"):
                 raise ValueError(
-                    f"state_dict entry '{name}' has size {size}, the model needs {len(t)}"
+                    f"state_dict entry '{name}' is {type(given).__name__}, the model needs a "
+                    f"list of {len(t)} numbers"
                 )
-            updates.extend((v, _number(x, f"{name}[{i}]")) for i, (v, x) in enumerate(zip(t, given)))
+            if len(given) != len(t):
+                raise ValueError(
+                    f"state_dict entry '{name}' has size {len(given)}, the model needs {len(t)}"
+                )
+            updates.extend(
+                (v, _number(x, f"{name}[{i}]")) for i, (v, x) in enumerate(zip(t, given))
+            )
         for v, x in updates:
             v.data = x
 

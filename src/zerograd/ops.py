@@ -15,8 +15,9 @@ division by zero or a domain error; the result is ``inf`` or ``nan`` instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 inf = math.inf
 nan = math.nan
