@@ -214,6 +214,23 @@ def test_wide_random_graph_on_the_numpy_executor_matches_eager():
               "MLP")
 
 
+@pytest.mark.parametrize("executor", ALL)
+def test_long_sums_and_dots_compile_in_every_executor(executor):
+    """3000-term folds: generated code must not nest 3000 parentheses deep."""
+    ws = [Value(0.001 * i) for i in range(3000)]
+    f = zg.compile(lambda xs: zg.dot(ws, xs) + sum(x * w for x, w in zip(xs, ws)),
+                   executor=executor)
+    xs = [1.0 + i % 7 for i in range(3000)]
+    r = f(xs)
+    r.backward()
+    e = zg.dot(ws, xs) + sum(x * w for x, w in zip(xs, ws))
+    got = [w.grad for w in ws]
+    for w in ws:
+        w.grad = 0.0
+    e.backward()
+    check(executor, [r.data] + got, [e.data] + [w.grad for w in ws], "long folds")
+
+
 # -- PyTorch float64 ------------------------------------------------------------------------
 @pytest.mark.parametrize("executor", ALL)
 def test_compiled_mlp_matches_pytorch_float64(executor):

@@ -49,39 +49,55 @@ ARRAY = ArrayMath()
 
 
 def lit(x: Any) -> str:
-    """Python source for the constant ``x`` (inf and nan become the names bound to them)."""
+    """Python source for the constant or Sym ``x`` (inf and nan are names bound to them)."""
+    return _operand(x)[0]
+
+
+def _operand(x: Any) -> tuple[str, int]:
+    """(source, precedence) of an operand: 100 for atoms, 13 for a unary minus."""
     if isinstance(x, Sym):
-        return x.s
+        return x.s, x.prec
     if isinstance(x, bool):
-        return repr(x)
+        return repr(x), 100
     if isinstance(x, float):
         if math.isnan(x):
-            return "nan"
+            return "nan", 100
         if math.isinf(x):
-            return "inf" if x > 0 else "(-inf)"
-        return repr(x) if x >= 0 or x != x else f"({x!r})"
+            return ("inf", 100) if x > 0 else ("-inf", 13)
+        return repr(x), (100 if math.copysign(1.0, x) > 0 else 13)
     if isinstance(x, int):
-        return repr(x) if x >= 0 else f"({x!r})"
+        return repr(x), (100 if x >= 0 else 13)
     raise TypeError(f"cannot emit a constant of type {type(x).__name__}: {x!r}")
 
 
+# Python's operator precedence; comparisons do not associate (a < b < c is a chain)
+_PREC = {"|": 7, "&": 8, "+": 11, "-": 11, "*": 12, "/": 12}
+_COMPARE = 6
+_MAX_DEPTH = 100  # deeper expressions are split into temporaries (the parser has limits)
+_spill: list = []  # the SymbolicMath currently writing code, if any
+
+
 def _bin(op: str):
-    def f(a: Any, b: Any) -> Sym:
-        return Sym(f"({lit(a)} {op} {lit(b)})")
+    p = _PREC.get(op, _COMPARE)
 
-    def r(a: Any, b: Any) -> Sym:
-        return Sym(f"({lit(b)} {op} {lit(a)})")
+    def make(a: Any, b: Any) -> Sym:
+        (sa, pa), (sb, pb) = _operand(a), _operand(b)
+        left = sa if (pa > p or (pa == p and p != _COMPARE)) else f"({sa})"
+        right = sb if pb > p else f"({sb})"
+        depth = 1 + max(getattr(a, "depth", 0), getattr(b, "depth", 0))
+        out = Sym(f"{left} {op} {right}", p, depth)
+        return _spill[-1].temp(out.s) if depth > _MAX_DEPTH and _spill else out
 
-    return f, r
+    return make, (lambda a, b: make(b, a))
 
 
 class Sym:
-    """A Python expression (source text) standing for a float or bool."""
+    """A Python expression (source text, its precedence and nesting depth)."""
 
-    __slots__ = ("s",)
+    __slots__ = ("s", "prec", "depth")
 
-    def __init__(self, s: str):
-        self.s = s
+    def __init__(self, s: str, prec: int = 100, depth: int = 0):
+        self.s, self.prec, self.depth = s, prec, depth
 
     __add__, __radd__ = _bin("+")
     __sub__, __rsub__ = _bin("-")
@@ -95,7 +111,8 @@ class Sym:
     __hash__ = None  # type: ignore[assignment]
 
     def __neg__(self) -> Sym:
-        return Sym(f"(-{self.s})")
+        s = self.s if self.prec >= 13 else f"({self.s})"
+        return Sym(f"-{s}", 13, self.depth + 1)
 
     def __pos__(self) -> Sym:
         return self
@@ -119,6 +136,13 @@ class SymbolicMath:
         self.prefix = prefix
         self.count = 0
 
+    def __enter__(self) -> SymbolicMath:
+        _spill.append(self)  # too-deep expressions go to temporaries of this writer
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _spill.pop()
+
     def temp(self, expr: str) -> Sym:
         self.count += 1
         name = f"{self.prefix}{self.count}"
@@ -128,7 +152,8 @@ class SymbolicMath:
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         if not isinstance(cond, Sym):  # decided while generating (a constant parameter)
             return a if cond else b
-        return Sym(f"({lit(a)} if {cond.s} else {lit(b)})")
+        return Sym(f"({lit(a)} if {cond.s} else {lit(b)})", 100,
+                   1 + max(cond.depth, getattr(a, "depth", 0), getattr(b, "depth", 0)))
 
     def __getattr__(self, name: str):
         if name.startswith("__"):

@@ -67,7 +67,6 @@ class LazyMath:
 
 
 LAZY = LazyMath()
-DEBUG = False
 
 
 def _walk(roots: list) -> list[Lazy]:
@@ -257,6 +256,45 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
         space = dict(ns)
         exec(compile(src, f"<zerograd.compile numpy {op.name}>", "exec"), space)
-        if DEBUG: print(src)
         out.append(space[lines[0][4:lines[0].index("(")]])
+    return out[0], out[1]
+
+
+def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
+                 scatter: str, lo: int, hi: int):
+    """(forward(v), backward(G, v)) for a group of a few nodes, as straight-line code on
+    Python floats (``ops.SCALAR``'s functions, as the eager engine runs them)."""
+    from .backends import Sym, SymbolicMath, namespace
+
+    a, n = idx.shape
+    xs = [[Sym(f"x{j}_{i}") for i in range(a)] for j in range(n)]
+    unpack = f"({''.join(f'x{j}_{i}, ' for j in range(n) for i in range(a))}) = v[I].tolist()"
+    ns = namespace()
+    ns.update(np=np, I=idx.T.reshape(-1), T=targets)
+    lines = [unpack]
+    with SymbolicMath(lines) as m:
+        outs = [op.forward(m, *xs[j], *((k[j],) if op.param else ())) for j in range(n)]
+    lines.append(f"v[{lo}:{hi}] = [{', '.join(lit(o) for o in outs)}]")
+    fwd = ["def forward(v):", *lines]
+    bwd = None
+    if targets is not None:
+        lines = [unpack, f"({''.join(f'g{j}, ' for j in range(n))}) = G[{lo}:{hi}].tolist()",
+                 f"({''.join(f'o{j}, ' for j in range(n))}) = v[{lo}:{hi}].tolist()"]
+        with SymbolicMath(lines, prefix="u") as m:
+            parts = [op.backward(m, Sym(f"g{j}"), Sym(f"o{j}"), *xs[j],
+                                 *((k[j],) if op.param else ())) for j in range(n)]
+        lines.append(f"c = [{', '.join(lit(parts[j][r]) for r in back for j in range(n))}]")
+        lines.append({"distinct": "G[T] += c",
+                      "bincount": "G += np.bincount(T, c, minlength=len(G))"}.get(
+                          scatter, "np.add.at(G, T, c)"))
+        bwd = ["def backward(G, v):", *lines]
+    out = []
+    for src_lines in (fwd, bwd):
+        if src_lines is None:
+            out.append(None)
+            continue
+        src = src_lines[0] + "\n" + "".join(f"    {x}\n" for x in src_lines[1:])
+        space = dict(ns)
+        exec(compile(src, f"<zerograd.compile numpy {op.name}>", "exec"), space)
+        out.append(space[src_lines[0][4 : src_lines[0].index("(")]])
     return out[0], out[1]

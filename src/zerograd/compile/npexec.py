@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import SCALAR
-from .npcode import build_group
+from .npcode import build_group, build_narrow
 from .tape import Tape, fuse_sums, levels
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
@@ -65,7 +65,10 @@ class _Group:
             self.scatter = "distinct"  # G[targets] += c is then exact
         else:
             self.scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
-        if not self.narrow:
+        if self.narrow:
+            self.run_forward, self.run_backward = build_narrow(
+                op, idx, self.k, self.back, self.targets, self.scatter, lo, hi)
+        else:
             self.run_forward, self.run_backward = build_group(
                 op, self.E, self.Q, kinds, self.gather, self.k, self.back, self.targets,
                 self.scatter, lo, hi)
@@ -160,14 +163,7 @@ class NumpyExecutor:
         v[P : P + self.n_inputs] = xvals
         with np.errstate(all="ignore"):
             for g in self.groups:
-                if not g.narrow:
-                    g.run_forward(v)
-                    continue
-                f, xs = g.op.forward, v[g.idx].T.tolist()
-                if g.k is None:
-                    v[g.lo : g.hi] = [f(SCALAR, *x) for x in xs]
-                else:
-                    v[g.lo : g.hi] = [f(SCALAR, *x, k) for x, k in zip(xs, g.k)]
+                g.run_forward(v)
         return v[self.outputs].tolist(), v
 
     def backward(self, v: np.ndarray, out: int) -> tuple[list[int], np.ndarray]:
@@ -184,14 +180,17 @@ class NumpyExecutor:
                 if not g.narrow:
                     g.run_backward(G, v, None if mask is None else mask[lo:hi].reshape(g.E, g.Q))
                     continue
+                if mask is None:
+                    g.run_backward(G, v)
+                    continue
+                # several results: nodes the one differentiated does not depend on give nothing
                 f, xs = g.op.backward, v[g.idx].T.tolist()
                 gs, os = G[lo:hi].tolist(), v[lo:hi].tolist()
                 if g.k is None:
                     c = [f(SCALAR, gi, oi, *x) for gi, oi, x in zip(gs, os, xs)]
                 else:
                     c = [f(SCALAR, gi, oi, *x, k) for gi, oi, x, k in zip(gs, os, xs, g.k)]
-                if mask is not None:  # nodes the result does not depend on give nothing
-                    c = [ci if m else (0.0,) * len(ci) for ci, m in zip(c, mask[lo:hi])]
+                c = [ci if m else (0.0,) * len(ci) for ci, m in zip(c, mask[lo:hi])]
                 c = [ci[r] for r in g.back for ci in c]
                 if g.scatter == "distinct":
                     G[g.targets] += c

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .. import ops
-from .backends import Sym, SymbolicMath, lit, namespace
+from .backends import Sym, SymbolicMath, _operand, lit, namespace
 from .tape import Tape
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -51,11 +51,11 @@ class PythonExecutor:
         t = self.tape
         P, n_in = t.n_params, t.n_inputs
         lines = [f"{_names(range(P))} = P", f"{_names(range(P, P + n_in))} = X"]
-        m = SymbolicMath(lines)
-        for s, op, a, k in self._calls():
-            xs = [self._v(i) for i in a]
-            out = op.forward(m, *xs, k) if op.param else op.forward(m, *xs)
-            _assign(lines, f"v{s}", out)
+        with SymbolicMath(lines) as m:
+            for s, op, a, k in self._calls():
+                xs = [self._v(i) for i in a]
+                out = op.forward(m, *xs, k) if op.param else op.forward(m, *xs)
+                _assign(lines, f"v{s}", out)
         outs = "".join(f"{lit(self._v(s))}, " for s in t.outputs)
         saved = "".join(f"v{s}, " for s in self._saved)
         lines.append(f"return ({outs}), ({saved})")
@@ -70,18 +70,19 @@ class PythonExecutor:
         has_grad = {root}
         if root < P or root >= L:
             lines.append(f"g{root} = 1.0")
-        m = SymbolicMath(lines, prefix="u")
-        for s, op, a, k in reversed(list(self._calls())):
-            if not mask[s] or s not in has_grad:
-                continue
-            xs = [self._v(i) for i in a]
-            g, o = Sym(f"g{s}"), Sym(f"v{s}")
-            grads = op.backward(m, g, o, *xs, k) if op.param else op.backward(m, g, o, *xs)
-            for c, gr in zip(a, grads):
-                if c < P or c >= L:  # parameters and op nodes; not placeholders/constants
-                    expr = lit(gr)
-                    lines.append(f"g{c} = g{c} + {expr}" if c in has_grad else f"g{c} = {expr}")
-                    has_grad.add(c)
+        with SymbolicMath(lines, prefix="u") as m:
+            for s, op, a, k in reversed(list(self._calls())):
+                if not mask[s] or s not in has_grad:
+                    continue
+                xs = [self._v(i) for i in a]
+                g, o = Sym(f"g{s}"), Sym(f"v{s}")
+                grads = op.backward(m, g, o, *xs, k) if op.param else op.backward(m, g, o, *xs)
+                for c, gr in zip(a, grads):
+                    if c < P or c >= L:  # parameters and op nodes; not placeholders/constants
+                        expr = _operand(gr)
+                        e = expr[0] if expr[1] > 11 else f"({expr[0]})"
+                        lines.append(f"g{c} = g{c} + {e}" if c in has_grad else f"g{c} = {expr[0]}")
+                        has_grad.add(c)
         params = [p for p in range(P) if mask[p] and p in has_grad]
         lines.append(f"return ({''.join(f'g{p}, ' for p in params)})")
         return _live(lines), params
