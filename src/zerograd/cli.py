@@ -1,11 +1,11 @@
-"""The ``zerograd`` command line: ``zerograd train`` runs the lecture's training."""
+"""The ``zerograd`` command line: train, demo, graph, lr-find."""
 
 from __future__ import annotations
 
 import argparse
 import random
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from . import nn
 from .engine import Value
@@ -138,7 +138,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     out.backward()
     graph = viz.draw_dot(out, format="dot", rankdir=args.rankdir, max_nodes=args.max_nodes)
     path = viz.render(graph, args.output)
-    print(f"{args.expr} = {out.data!r}")
+    print(f"{args.expr.strip()} = {out.data!r}")
     for name in formula.variables(args.expr):
         leaf = next(v for v in _leaves(out) if v.label == name)
         print(f"  d/d{name} = {leaf.grad!r}")
@@ -159,7 +159,8 @@ def _add_graph(sub: argparse._SubParsersAction) -> None:
                     "(values and gradients in every node). Formulas may use numbers, names, "
                     "+ - * / **, parentheses and tanh relu sigmoid exp log softplus abs sqrt; "
                     "nothing else is run.")
-    p.add_argument("expr", metavar="EXPR", help="the formula, e.g. 'tanh(x*w + b)'")
+    p.add_argument("expr", metavar="EXPR", help="the formula, e.g. 'tanh(x*w + b)' (one that "
+                   "starts with '-' needs a space before it: ' -x*y')")
     p.add_argument("--set", type=_parse_set, action="append", default=[], metavar="NAME=NUMBER",
                    help="a variable's value (repeat for each variable)")
     p.add_argument("-o", "--output", default="graph.svg",
@@ -216,8 +217,15 @@ COMMANDS += [_add_lr_find]
 COMMANDS += [_add_demo, _add_graph]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (its subcommand parsers inherit this class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zerograd", description=__doc__)
+    parser = _Parser(prog="zerograd", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
