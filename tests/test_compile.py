@@ -54,18 +54,23 @@ def operand_rows(arity: int, n: int, seed: int) -> list[list[float]]:
     return rows
 
 
-def op_cases(op) -> tuple[list[list[float]], list[float]]:
-    arity = op.arity or 5  # variadic ops: b, w0, x0, w1, x1 for linear
+def op_cases(op, arity: int | None) -> tuple[list[list[float]], list[float]]:
+    arity = op.arity or arity  # variadic ops: b, w0, x0, w1, x1 for linear
     rows = operand_rows(arity, 16, seed=len(op.name))
     ks = [rng for rng in [2.0, 3.0, -1.0, 0.5, 0.0, 1.5, -2.0, 1 / 3]]
     return rows, [ks[i % len(ks)] for i in range(len(rows))]
 
 
+CASES = [(op, n) for op in OPS for n in ([None] if op.arity else [5, 1])]
+
+
 @pytest.mark.parametrize("executor", ALL)
-@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
-def test_every_op_in_the_table_matches_eager(op, executor):
-    """Each op, forward and gradient, many operand values, one result per case."""
-    rows, ks = op_cases(op)
+@pytest.mark.parametrize("op, arity", CASES,
+                         ids=[op.name + (f"-{n}" if n else "") for op, n in CASES])
+def test_every_op_in_the_table_matches_eager(op, arity, executor):
+    """Each op, forward and gradient, many operand values, one result per case; variadic
+    ops with five operands and with one (which some return as is)."""
+    rows, ks = op_cases(op, arity)
     # even operand positions are parameters (closed over), odd ones come in as arguments
     params = [[Value(x) for x in row] for row in rows]
 
@@ -134,7 +139,8 @@ def graphs(draw):
     steps = []
     for i in range(draw(st.integers(1, 25))):
         pick = st.integers(0, len(leaves) + i - 1)
-        kind = draw(st.sampled_from(["unary", "binary", "binary", "dot", "sum", "lse", "sq"]))
+        kind = draw(st.sampled_from(["unary", "binary", "binary", "dot", "sum", "vsum", "lse",
+                                     "sq"]))
         if kind == "unary":
             steps.append((draw(st.sampled_from(UNARY)), [draw(pick)]))
         elif kind == "binary":
@@ -165,6 +171,8 @@ def build(recipe, params, xs):
             nodes.append(sum(a) * 0.5)  # Python's sum: a chain of adds from 0
         elif kind == "lse":
             nodes.append(zg.logsumexp(a))
+        elif kind == "vsum":
+            nodes.append(zg.vsum(a))
         else:
             nodes.append(a[0] ** 2)
     return nodes[-1] + 0.0 * sum(nodes)  # every node takes part
@@ -229,6 +237,16 @@ def test_long_sums_and_dots_compile_in_every_executor(executor):
         w.grad = 0.0
     e.backward()
     check(executor, [r.data] + got, [e.data] + [w.grad for w in ws], "long folds")
+
+
+@pytest.mark.parametrize("executor", ALL)
+def test_an_op_returning_its_operand_unchanged(executor):
+    """A one-term sum is its operand: the operand's own line must survive in the code."""
+    w = Value(-2.0)
+    f = zg.compile(lambda x: zg.vsum([(x * w).relu()]) * 3.0, executor=executor)
+    r = f(-1.5)
+    r.backward()
+    assert (r.data, w.grad) == (9.0, -4.5)
 
 
 # -- PyTorch float64 ------------------------------------------------------------------------

@@ -12,16 +12,19 @@ from .scalarexec import ScalarExecutor
 from .tape import Tape, levels, record
 
 EXECUTORS = {"python": PythonExecutor, "numpy": NumpyExecutor, "scalar": ScalarExecutor}
+PYTHON_SMALL = 400  # op nodes: below this generated Python wins whatever the shape
 PYTHON_MAX_OPS = 3000  # above this, generated code takes longer to compile than it saves
-NUMPY_MIN_WIDTH = 16   # op nodes per depth level for the numpy executor to pay off
+NUMPY_MIN_WIDTH = 16  # op nodes per depth level for the numpy executor to pay off
 
 
 def choose(tape: Tape) -> str:
-    """The executor "auto" picks: generated Python for small graphs, NumPy for wide ones."""
-    if tape.n_ops <= PYTHON_MAX_OPS:
+    """The executor "auto" picks: generated Python for small graphs, NumPy for wide ones,
+    the scalar tape loop for big narrow ones (measured in benchmarks/bench_compile.py)."""
+    if tape.n_ops <= PYTHON_SMALL:
         return "python"
-    depth = int(levels(tape).max())
-    return "numpy" if tape.n_ops >= NUMPY_MIN_WIDTH * depth else "scalar"
+    if tape.n_ops >= NUMPY_MIN_WIDTH * int(levels(tape).max()):
+        return "numpy"
+    return "python" if tape.n_ops <= PYTHON_MAX_OPS else "scalar"
 
 
 class CompiledFunction:

@@ -115,7 +115,8 @@ def _names(slots) -> str:
 def _assign(lines: list[str], name: str, out: Any) -> None:
     expr = lit(out)
     last = lines[-1] if lines else ""
-    if isinstance(out, Sym) and last.startswith(expr + " = "):  # rename the last temp
+    temp = expr[:1] == "t" and expr[1:].isdigit()
+    if temp and last.startswith(expr + " = "):  # the op's result is the temp just written
         lines[-1] = name + last[len(expr) :]
     else:
         lines.append(f"{name} = {expr}")
