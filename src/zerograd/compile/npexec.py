@@ -1,11 +1,12 @@
-"""Executor "numpy": the tape scheduled by depth, each (level, op, arity) group one call.
+"""Executor "numpy": the tape scheduled by depth; each (level, op, arity) group is a few calls.
 
-Forward runs the levels in order: gather the group's operands from the value buffer, call
-the op's forward from ``ops.py`` with :data:`.backends.ARRAY`, write the results into the
-group's contiguous slice. Backward runs the groups in reverse: the op's backward gives one
-row of contributions per operand, scattered into the gradient buffer in a fixed order.
-Groups of only a few nodes (a long ``sum``) run node by node with ``ops.SCALAR`` instead,
-where NumPy's per-call cost would dominate.
+Schedule: op nodes are sorted by depth, op and arity, so every group's outputs are one
+contiguous slice of the value buffer, and ``add`` chains are fused into ``sum`` nodes.
+Each group is laid out as an E x Q grid (see :class:`_Group`) and gets generated code
+(:mod:`.npcode`): forward gathers its operand rows and runs the op's forward from
+``ops.py`` on arrays; backward runs the op's backward and scatters one contribution per
+operand into the gradient buffer, in a fixed order. Groups of a few nodes (a long ``sum``)
+run as generated code on Python floats instead, where NumPy's per-call cost would dominate.
 """
 
 from __future__ import annotations
@@ -141,9 +142,8 @@ class NumpyExecutor:
         self.template = np.zeros(tape.n_slots)
         self.template[tape.n_params + tape.n_inputs : L] = tape.consts
         self._all_params = list(range(tape.n_params))
-        # per result, the slots it depends on; None when that is all of them (one result)
-        self._masks = [None if m.all() else m[old_slot]
-                       for m in (tape.reachable(i) for i in range(len(tape.outputs)))]
+        # per result, the slots it depends on (made when first needed); None: all of them
+        self._masks: dict[int, np.ndarray | None] = {0: None} if len(self.outputs) == 1 else {}
 
     @property
     def nbytes(self) -> int:
@@ -168,6 +168,8 @@ class NumpyExecutor:
 
     def backward(self, v: np.ndarray, out: int) -> tuple[list[int], np.ndarray]:
         """(parameter indices, their gradients) of result ``out``, from forward's numbers."""
+        if out not in self._masks:
+            self._masks[out] = self._reach(out, len(v))
         mask = self._masks[out]
         G = np.zeros_like(v)
         G[self.outputs[out]] = 1.0
@@ -203,6 +205,29 @@ class NumpyExecutor:
             return self._all_params, G[:P]
         keep = np.flatnonzero(mask[:P])
         return keep.tolist(), G[keep]
+
+
+    def _reach(self, out: int, n_slots: int) -> np.ndarray | None:
+        """Slots result ``out`` depends on, walking the groups backwards; None if all."""
+        mask = np.zeros(n_slots, dtype=bool)
+        mask[self.outputs[out]] = True
+        for g in reversed(self.groups):
+            sel = mask[g.lo : g.hi]
+            if not sel.any():
+                continue
+            if g.narrow:
+                mask[g.idx[:, sel]] = True
+                continue
+            sel = sel.reshape(g.E, g.Q)
+            fi, ei, qi = g.gather
+            if fi is not None:
+                mask[fi[:, sel]] = True
+            if ei is not None:
+                mask[ei[:, sel.any(axis=1)]] = True
+            if qi is not None:
+                mask[qi[:, sel.any(axis=0)]] = True
+        op_slots = mask[len(mask) - sum(g.hi - g.lo for g in self.groups) :]
+        return None if op_slots.all() and mask[: self.n_params].all() else mask
 
 
 def _needs_grad(tape: Tape) -> np.ndarray:

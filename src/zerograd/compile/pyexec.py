@@ -26,15 +26,19 @@ class PythonExecutor:
         self.tape = tape
         first_const = tape.n_params + tape.n_inputs
         self._const = {first_const + i: c for i, c in enumerate(tape.consts.tolist())}
-        bodies = [self._backward_lines(i) for i in range(len(tape.outputs))]
-        used = set(_NAME.findall("\n".join(line for body, _ in bodies for line in body)))
-        self._saved = [s for s in range(tape.n_slots) if f"v{s}" in used]
-        unpack = f"({''.join(f'v{s}, ' for s in self._saved)}) = S"
+        # the backward of result 0 decides which values forward keeps for it; the backward
+        # of any other result (made when first needed) takes them all
+        body0, params0 = self._backward_lines(0)
+        used = set(_NAME.findall("\n".join(body0)))
+        self._keep = [s for s in range(tape.n_slots) if f"v{s}" in used]
+        self._all = [s for s in range(tape.n_slots) if s not in self._const]
         self._forward = _build(self._forward_source(), "forward")
-        self._backward = [_build(_function("backward", "S", [unpack] + body), "backward")
-                          for body, _ in bodies]
-        self._params_of = [p for _, p in bodies]
-        del self.tape, self._const  # the generated functions are all that is needed now
+        self._backward = {0: (params0, self._compile_backward(body0))}
+
+    def _compile_backward(self, body: list[str]):
+        keep = self._keep if len(self.tape.outputs) == 1 else self._all
+        unpack = f"({''.join(f'v{s}, ' for s in keep)}) = S"
+        return _build(_function("backward", "S", [unpack] + body), "backward")
 
     # -- generation ---------------------------------------------------------------------
     def _v(self, s: int) -> Any:
@@ -57,7 +61,8 @@ class PythonExecutor:
                 out = op.forward(m, *xs, k) if op.param else op.forward(m, *xs)
                 _assign(lines, f"v{s}", out)
         outs = "".join(f"{lit(self._v(s))}, " for s in t.outputs)
-        saved = "".join(f"v{s}, " for s in self._saved)
+        keep = self._keep if len(t.outputs) == 1 else self._all
+        saved = "".join(f"v{s}, " for s in keep)
         lines.append(f"return ({outs}), ({saved})")
         return _function("forward", "P, X", lines)
 
@@ -94,7 +99,11 @@ class PythonExecutor:
 
     def backward(self, saved: Any, out: int) -> tuple[list[int], Any]:
         """(parameter indices, their gradients) of result ``out``."""
-        return self._params_of[out], self._backward[out](saved)
+        if out not in self._backward:
+            body, params = self._backward_lines(out)
+            self._backward[out] = (params, self._compile_backward(body))
+        params, fn = self._backward[out]
+        return params, fn(saved)
 
 
 def _function(name: str, params: str, lines: list[str]) -> str:
