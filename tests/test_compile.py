@@ -387,6 +387,7 @@ def test_arguments_of_another_structure_or_shape_are_refused():
 ])
 def test_python_decisions_on_traced_values_are_refused(how, fn):
     f = zg.compile(fn)
+    assert zg.compile.TraceError is TraceError
     with pytest.raises(TraceError, match=rf"(?s){how}.*first call's branch"):
         f(1.5)
     assert engine._on_concretize is None and engine._lift.__name__ == "_lift"

@@ -39,4 +39,6 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
     return CompiledFunction(fn, executor)
 
 
+compile.TraceError = TraceError  # type: ignore[attr-defined]  # zg.compile.TraceError
+
 __all__ = ["compile", "CompiledFunction", "CompiledValue", "TraceError", "EXECUTORS"]

@@ -206,7 +206,6 @@ class NumpyExecutor:
         keep = np.flatnonzero(mask[:P])
         return keep.tolist(), G[keep]
 
-
     def _reach(self, out: int, n_slots: int) -> np.ndarray | None:
         """Slots result ``out`` depends on, walking the groups backwards; None if all."""
         mask = np.zeros(n_slots, dtype=bool)
