@@ -432,6 +432,19 @@ def test_list_and_tuple_results_backpropagate_separately(executor):
 
 
 @pytest.mark.parametrize("executor", ALL)
+def test_results_that_are_leaves(executor):
+    """fn may return an argument or a parameter untouched: no op nodes at all."""
+    w = Value(2.0)
+    f = zg.compile(lambda x: (w, x), executor=executor)
+    r = f(3.0)
+    assert [v.data for v in r] == [2.0, 3.0]
+    r[0].backward()
+    r[1].backward()  # an input: no parameter depends on it
+    assert w.grad == 1.0
+    assert zg.compile(lambda x: x, executor=executor)(4.0).data == 4.0
+
+
+@pytest.mark.parametrize("executor", ALL)
 def test_backward_accumulates_like_eager(executor):
     w = Value(3.0)
     f = zg.compile(lambda x: w * w * x, executor=executor)
@@ -464,6 +477,10 @@ def test_arrays_nested_lists_and_dicts_are_flattened_in_order():
     f = zg.compile(lambda d, X: d["a"] * w + X[1][0] * 10 + X[0][1] * 100)
     assert f({"a": 1.0}, np.array([[1.0, 2.0], [3.0, 4.0]])).data == 231.0
     assert f({"a": 2}, np.array([[0.0, 1.0], [1.0, 0.0]])).data == 112.0
+    big = 2**53 + 1  # integer arrays arrive as floats, as on the first call
+    g = zg.compile(lambda X: X[0] * X[0] * w)
+    g(np.array([1.0]))
+    assert g(np.array([big])).data == float(big) * float(big)
     with pytest.raises(ValueError, match=r"numpy array of shape \(2, 2\), now a list of 2"):
         f({"a": 2}, [[0.0, 1.0], [1.0, 0.0]])
 

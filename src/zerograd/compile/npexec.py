@@ -108,7 +108,7 @@ class NumpyExecutor:
         order = np.lexsort((arity, code, depth))  # by depth, then op, then arity (stable)
         key = np.stack([depth[order], code[order], arity[order]])
         cuts = np.flatnonzero(np.any(key[:, 1:] != key[:, :-1], axis=0)) + 1
-        bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), n]))
+        bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), n])) if n else []
         # the grid of each group, found on the tape's slots (renumbering keeps the pattern);
         # the longer side goes last, where NumPy's inner loops run
         grids = []

@@ -36,7 +36,7 @@ def flatten(x: Any, flat: list) -> Any:
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
             raise TypeError(f"zg.compile: numpy arrays must hold numbers, got dtype {x.dtype}")
-        flat.extend(x.ravel().tolist())
+        flat.extend(x.astype(np.float64, copy=False).ravel().tolist())
         return ("array", x.shape)
     if isinstance(x, (list, tuple)):
         kind = "list" if isinstance(x, list) else "tuple"
