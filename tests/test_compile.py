@@ -239,6 +239,21 @@ def test_long_sums_and_dots_compile_in_every_executor(executor):
     check(executor, [r.data] + got, [e.data] + [w.grad for w in ws], "long folds")
 
 
+def test_long_folds_in_wide_numpy_groups():
+    """20 dots of 1500 terms each: one group of generated NumPy code with a long fold."""
+    ws = [Value(0.001 * i) for i in range(1500)]
+    X = np.linspace(-1, 1, 20 * 1500).reshape(20, 1500)
+    f = zg.compile(lambda X: zg.vsum([zg.dot(ws, row).tanh() for row in X]), executor="numpy")
+    r = f(X)
+    r.backward()
+    got = [w.grad for w in ws]
+    for w in ws:
+        w.grad = 0.0
+    e = zg.vsum([zg.dot(ws, [Value(a) for a in row]).tanh() for row in X.tolist()])
+    e.backward()
+    check("numpy", [r.data] + got, [e.data] + [w.grad for w in ws], "wide long folds")
+
+
 @pytest.mark.parametrize("executor", ALL)
 def test_an_op_returning_its_operand_unchanged(executor):
     """A one-term sum is its operand: the operand's own line must survive in the code."""

@@ -69,6 +69,20 @@ class LazyMath:
 LAZY = LazyMath()
 
 
+_BOOL = ("lt", "le", "gt", "ge", "eq", "ne", "and", "or")
+
+
+def _floats(n: Lazy, known: dict[int, bool]) -> bool:
+    """Does computed ``n`` hold float64 (not bools)? ``known``: its args' answers so far."""
+    if n.fn in _BOOL:
+        return False
+    args = n.args[1:] if n.fn == "where" else n.args
+    if n.fn != "where" and n.fn not in _SYMBOL and n.fn != "neg":
+        return True  # an elementary function of ARRAY: float results
+    return any(isinstance(a, float) or (isinstance(a, Lazy) and known.get(id(a), a.fn is None))
+               for a in args)
+
+
 def _walk(roots: list) -> list[Lazy]:
     """Every computed Lazy the roots need, operands first (no recursion)."""
     order, seen = [], set()
@@ -113,6 +127,15 @@ class Emitter:
     def emit(self, roots: list) -> list[str]:
         """Lines computing every root; returns each root's expression."""
         nodes = _walk(roots)
+        self.uses: dict[int, int] = {}
+        for n in nodes:
+            for a in n.args:
+                self.uses[id(a)] = self.uses.get(id(a), 0) + 1
+        for r in roots:
+            self.uses[id(r)] = self.uses.get(id(r), 0) + 2
+        self.floats: dict[int, bool] = {}
+        for n in nodes:  # operands first
+            self.floats[id(n)] = _floats(n, self.floats)
         level: dict[int, int] = {}
         for n in nodes:
             level[id(n)] = 1 + max([level.get(id(a), 0) for a in n.args if isinstance(a, Lazy)],
@@ -151,6 +174,15 @@ class Emitter:
         for m in members:
             self.shape[id(m)] = shape
         fn = members[0].fn
+        first = members[0].args[0]
+        if (len(members) == 1 and fn in ("add", "sub", "mul", "truediv")
+                and isinstance(first, Lazy) and self.floats.get(id(first), False)
+                and self.uses.get(id(first)) == 1 and self.shape_of(first) == shape
+                and self.place[id(first)][0] == "plain"):
+            # the left operand is a fresh array read only here: update it in place
+            self.place[id(members[0])] = self.place[id(first)]
+            self.lines.append(f"{args[0]} {_SYMBOL[fn]}= {args[1]}")
+            return
         if fn in _SYMBOL:
             code = f"({args[0]} {_SYMBOL[fn]} {args[1]})"
         elif fn == "neg":
