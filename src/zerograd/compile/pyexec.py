@@ -31,12 +31,15 @@ class PythonExecutor:
         body0, params0 = self._backward_lines(0)
         used = set(_NAME.findall("\n".join(body0)))
         self._keep = [s for s in range(tape.n_slots) if f"v{s}" in used]
-        self._all = [s for s in range(tape.n_slots) if s not in self._const]
+        single = len(tape.outputs) == 1
+        self._all = [] if single else [s for s in range(tape.n_slots) if s not in self._const]
         self._forward = _build(self._forward_source(), "forward")
         self._backward = {0: (params0, self._compile_backward(body0))}
+        if single:  # nothing more will be generated: the code is all that is kept
+            del self.tape, self._const
 
     def _compile_backward(self, body: list[str]):
-        keep = self._keep if len(self.tape.outputs) == 1 else self._all
+        keep = self._all or self._keep
         unpack = f"({''.join(f'v{s}, ' for s in keep)}) = S"
         return _build(_function("backward", "S", [unpack] + body), "backward")
 
@@ -61,8 +64,7 @@ class PythonExecutor:
                 out = op.forward(m, *xs, k) if op.param else op.forward(m, *xs)
                 _assign(lines, f"v{s}", out)
         outs = "".join(f"{lit(self._v(s))}, " for s in t.outputs)
-        keep = self._keep if len(t.outputs) == 1 else self._all
-        saved = "".join(f"v{s}, " for s in keep)
+        saved = "".join(f"v{s}, " for s in self._all or self._keep)
         lines.append(f"return ({outs}), ({saved})")
         return _function("forward", "P, X", lines)
 
