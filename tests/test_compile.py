@@ -492,6 +492,11 @@ def test_arrays_nested_lists_and_dicts_are_flattened_in_order():
     f = zg.compile(lambda d, X: d["a"] * w + X[1][0] * 10 + X[0][1] * 100)
     assert f({"a": 1.0}, np.array([[1.0, 2.0], [3.0, 4.0]])).data == 231.0
     assert f({"a": 2}, np.array([[0.0, 1.0], [1.0, 0.0]])).data == 112.0
+    h = zg.compile(lambda xs, n: xs[0] * w + xs[1] * n)
+    assert h([1.0, 2.0], 3.0).data == 7.0
+    assert h([1, np.float64(2.0)], np.int64(3)).data == 7.0  # other number types: the slow path
+    with pytest.raises(ValueError, match="was a list of 2, now a tuple of 2"):
+        h((1.0, 2.0), 3.0)
     big = 2**53 + 1  # integer arrays arrive as floats, as on the first call
     g = zg.compile(lambda X: X[0] * X[0] * w)
     g(np.array([1.0]))

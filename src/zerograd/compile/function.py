@@ -42,20 +42,24 @@ class CompiledFunction:
         self.executor: Any = None
         self.n_ops = self.n_nodes = 0  # op nodes; all nodes (leaves included)
         self._spec: Any = None
+        self._extract: Callable | None = None  # flattens arguments of the traced structure
         self._params: list = []
         self._kind: type | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        flat: list[float] = []
-        spec = trace.flatten((args, kwargs), flat)
-        if self.executor is None:
-            self._trace(args, kwargs, spec)
-        elif spec != self._spec:
-            raise ValueError(
-                "zg.compile: this function was compiled for arguments of another structure "
-                f"or shape: {trace.difference(self._spec, spec)}. A compiled function replays "
-                "one graph; compile the function again (zg.compile(fn)) for the new shape."
-            )
+        flat = self._extract((args, kwargs)) if self._extract is not None else None
+        if flat is None:  # the first call, or arguments of another structure
+            flat = []
+            spec = trace.flatten((args, kwargs), flat)
+            if self.executor is None:
+                self._trace(args, kwargs, spec)
+            elif spec != self._spec:
+                raise ValueError(
+                    "zg.compile: this function was compiled for arguments of another "
+                    f"structure or shape: {trace.difference(self._spec, spec)}. A compiled "
+                    "function replays one graph; compile the function again (zg.compile(fn)) "
+                    "for the new shape."
+                )
         outs, saved = self.executor.forward([p.data for p in self._params], flat)
         results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
         return results[0] if self._kind is None else self._kind(results)
@@ -71,6 +75,7 @@ class CompiledFunction:
         self.executor = EXECUTORS[name](tape)
         self.n_ops, self.n_nodes = tape.n_ops, tape.n_slots
         self._spec, self._params, self._kind = spec, tape.params, kind
+        self._extract = trace.extractor(spec)
 
     def _backward(self, saved: Any, out: int) -> None:
         """Add result ``out``'s gradients into the parameters, as ``Value.backward`` does."""

@@ -54,6 +54,64 @@ def flatten(x: Any, flat: list) -> Any:
     return ("static", x)
 
 
+def extractor(spec: Any) -> Callable[[Any], list | None]:
+    """A generated function doing ``flatten`` for arguments of exactly the structure
+    ``spec``: the flat numbers, or None when anything differs (then ``flatten`` and
+    :func:`difference` say what). Checking a known structure is cheaper than learning one."""
+    lines: list[str] = []
+    consts: dict[str, Any] = {"np": np}
+    floats: list[str] = []  # names of lists that must hold only floats
+    count = [0]
+
+    def name() -> str:
+        count[0] += 1
+        return f"x{count[0]}"
+
+    def visit(s: Any, x: str) -> None:
+        if s == "number":
+            lines.append(f"if type({x}) is not float: return None")
+            lines.append(f"flat.append({x})")
+            return
+        kind, body = s
+        if kind in ("list", "tuple"):
+            lines.append(f"if type({x}) is not {kind} or len({x}) != {len(body)}: return None")
+            if body and all(b == "number" for b in body):
+                floats.append(x)
+                lines.append(f"flat += {x}")
+                return
+            for i, b in enumerate(body):
+                y = name()
+                lines.append(f"{y} = {x}[{i}]")
+                visit(b, y)
+        elif kind == "array":
+            lines.append(f"if type({x}) is not np.ndarray or {x}.shape != {body!r} "
+                         f"or {x}.dtype.kind not in 'biuf': return None")
+            lines.append(f"flat += {x}.astype(np.float64, copy=False).ravel().tolist()")
+        elif kind == "dict":
+            keys = f"K{len(consts)}"
+            consts[keys] = [k for k, _ in body]
+            lines.append(f"if type({x}) is not dict or list({x}) != {keys}: return None")
+            for k, b in body:
+                y = name()
+                key = f"K{len(consts)}"
+                consts[key] = k
+                lines.append(f"{y} = {x}[{key}]")
+                visit(b, y)
+        else:
+            c = f"K{len(consts)}"
+            consts[c] = body
+            lines.append(f"if type({x}) is not type({c}) or {x} != {c}: return None")
+
+    visit(spec, "a")
+    if floats:
+        lines.append(f"if {{*map(type, [{', '.join('*' + f for f in floats)}])}} != {{float}}: "
+                     "return None")
+    src = "def extract(a):\n    flat = []\n" + "".join(f"    {x}\n" for x in lines)
+    src += "    return flat\n"
+    exec(compile(src, "<zerograd.compile arguments>", "exec"), consts)
+    return consts["extract"]
+
+
 def _describe(spec: Any) -> str:
     if spec == "number":
         return "a number"
