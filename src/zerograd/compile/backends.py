@@ -50,10 +50,10 @@ ARRAY = ArrayMath()
 
 def lit(x: Any) -> str:
     """Python source for the constant or Sym ``x`` (inf and nan are names bound to them)."""
-    return _operand(x)[0]
+    return operand(x)[0]
 
 
-def _operand(x: Any) -> tuple[str, int]:
+def operand(x: Any) -> tuple[str, int]:
     """(source, precedence) of an operand: 100 for atoms, 13 for a unary minus."""
     if isinstance(x, Sym):
         return x.s, x.prec
@@ -81,7 +81,7 @@ def _bin(op: str):
     p = _PREC.get(op, _COMPARE)
 
     def make(a: Any, b: Any) -> Sym:
-        (sa, pa), (sb, pb) = _operand(a), _operand(b)
+        (sa, pa), (sb, pb) = operand(a), operand(b)
         left = sa if (pa > p or (pa == p and p != _COMPARE)) else f"({sa})"
         right = sb if pb > p else f"({sb})"
         depth = 1 + max(getattr(a, "depth", 0), getattr(b, "depth", 0))

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .. import ops
-from .backends import Sym, SymbolicMath, _operand, lit, namespace
+from .backends import Sym, SymbolicMath, operand, lit, namespace
 from .tape import Tape
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -86,7 +86,7 @@ class PythonExecutor:
                 grads = op.backward(m, g, o, *xs, k) if op.param else op.backward(m, g, o, *xs)
                 for c, gr in zip(a, grads):
                     if c < P or c >= L:  # parameters and op nodes; not placeholders/constants
-                        expr = _operand(gr)
+                        expr = operand(gr)
                         e = expr[0] if expr[1] > 11 else f"({expr[0]})"
                         lines.append(f"g{c} = g{c} + {e}" if c in has_grad else f"g{c} = {expr[0]}")
                         has_grad.add(c)
