@@ -296,6 +296,33 @@ def test_compiled_mlp_matches_pytorch_float64(executor):
     assert [p.grad for p in model.parameters()] == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("executor", ALL)
+def test_compiled_mixed_ops_match_pytorch_float64(executor):
+    """Division, powers, exp/log, sigmoid, softplus, abs, sqrt and logsumexp together."""
+    torch = pytest.importorskip("torch")
+    a, b = Value(0.7), Value(-1.3)
+
+    def fn(x, y):
+        u = (a * x / (1 + b * b)) ** 3 + (x.abs() + 1).sqrt() * y.sigmoid()
+        v = zg.logsumexp([u, a * y, (b - x).softplus()]) + (y * y + 1).log() * b.exp()
+        return v + a ** y.abs()
+
+    f = zg.compile(fn, executor=executor)
+    for x, y in [(0.5, -2.0), (-1.5, 0.25), (2.0, 3.0)]:
+        a.grad = b.grad = 0.0
+        r = f(x, y)
+        r.backward()
+        ta = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+        tb = torch.tensor(-1.3, dtype=torch.float64, requires_grad=True)
+        tx, ty = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+        u = (ta * tx / (1 + tb * tb)) ** 3 + torch.sqrt(tx.abs() + 1) * torch.sigmoid(ty)
+        v = torch.logsumexp(torch.stack([u, ta * ty, torch.nn.functional.softplus(tb - tx)]), 0)
+        t = v + torch.log(ty * ty + 1) * torch.exp(tb) + ta ** ty.abs()
+        t.backward()
+        assert r.data == pytest.approx(t.item(), rel=1e-9)
+        assert [a.grad, b.grad] == pytest.approx([ta.grad.item(), tb.grad.item()], rel=1e-9)
+
+
 # -- micrograd's moons demo -----------------------------------------------------------------
 def test_moons_demo_trains_compiled_to_micrograds_recorded_losses():
     pytest.importorskip("sklearn")
