@@ -41,12 +41,16 @@ class ScalarExecutor:
         fwd = [op.forward for op in ops.OPS]
         k = self._k
         for j0, code, st, args in self._chunks():
-            for j in range(len(code)):
-                xs = [v[a] for a in args[st[j] : st[j + 1]]]
+            for j, c in enumerate(code):
+                a, b = st[j], st[j + 1]
                 if j0 + j in k:
-                    v.append(fwd[code[j]](SCALAR, *xs, k[j0 + j]))
+                    v.append(fwd[c](SCALAR, *[v[i] for i in args[a:b]], k[j0 + j]))
+                elif b - a == 2:  # most nodes: binary, then unary; no list built
+                    v.append(fwd[c](SCALAR, v[args[a]], v[args[a + 1]]))
+                elif b - a == 1:
+                    v.append(fwd[c](SCALAR, v[args[a]]))
                 else:
-                    v.append(fwd[code[j]](SCALAR, *xs))
+                    v.append(fwd[c](SCALAR, *[v[i] for i in args[a:b]]))
         return [v[s] for s in t.outputs], v
 
     def backward(self, v: list, out: int) -> tuple[list[int], list[float]]:
@@ -63,13 +67,24 @@ class ScalarExecutor:
                 gs = g[s]
                 if gs == 0.0 and self._skip(out, s):  # not on the result's path
                     continue
-                a = args[st[j] : st[j + 1]]
-                xs = [v[i] for i in a]
+                a, b = st[j], st[j + 1]
                 if j0 + j in k:
-                    parts = bwd[code[j]](SCALAR, gs, v[s], *xs, k[j0 + j])
+                    ops_ = args[a:b]
+                    parts = bwd[code[j]](SCALAR, gs, v[s], *[v[i] for i in ops_], k[j0 + j])
+                elif b - a == 2:
+                    x, y = args[a], args[a + 1]
+                    gx, gy = bwd[code[j]](SCALAR, gs, v[s], v[x], v[y])
+                    g[x] += gx
+                    g[y] += gy
+                    continue
+                elif b - a == 1:
+                    x = args[a]
+                    g[x] += bwd[code[j]](SCALAR, gs, v[s], v[x])[0]
+                    continue
                 else:
-                    parts = bwd[code[j]](SCALAR, gs, v[s], *xs)
-                for i, c in zip(a, parts):
+                    ops_ = args[a:b]
+                    parts = bwd[code[j]](SCALAR, gs, v[s], *[v[i] for i in ops_])
+                for i, c in zip(ops_, parts):
                     g[i] += c
         keep = self._params(out)
         return keep, [g[p] for p in keep]
