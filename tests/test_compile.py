@@ -264,6 +264,30 @@ def test_an_op_returning_its_operand_unchanged(executor):
     assert (r.data, w.grad) == (9.0, -4.5)
 
 
+def test_several_results_of_a_wide_network_on_the_numpy_executor():
+    """The loss and each score: every backward follows only its own part of the graph
+    (the batched, fused products are masked then)."""
+    random.seed(5)
+    model = zg.nn.MLP(3, [12, 12, 1])
+    X = np.random.default_rng(5).normal(size=(20, 3))
+
+    def fn(X):
+        scores = [model(list(r)) for r in X]
+        return [zg.vsum([s.relu() for s in scores])] + scores
+
+    f = zg.compile(fn, executor="numpy")
+    got = f(X)
+    eager = fn([[Value(a) for a in r] for r in X.tolist()])
+    for i in (0, 3, 17):
+        model.zero_grad()
+        got[i].backward()
+        mine = [p.grad for p in model.parameters()]
+        model.zero_grad()
+        eager[i].backward()
+        check("numpy", [got[i].data] + mine, [eager[i].data] + [p.grad for p in
+                                                                model.parameters()], f"result {i}")
+
+
 # -- PyTorch float64 ------------------------------------------------------------------------
 @pytest.mark.parametrize("executor", ALL)
 def test_compiled_mlp_matches_pytorch_float64(executor):

@@ -10,6 +10,7 @@ those of running the op function on the arrays directly.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,7 @@ class Emitter:
         self.place, self.shape = place, shape  # shape: of one value (a stack row), by id
         self.lines: list[str] = []
         self.count = 0
+        self.products: dict[str, tuple] = {}  # batched products: name -> (n, args, kinds)
 
     def shape_of(self, a: Any) -> tuple:
         return self.shape[id(a)] if isinstance(a, Lazy) else ()
@@ -183,6 +185,12 @@ class Emitter:
             self.place[id(members[0])] = self.place[id(first)]
             self.lines.append(f"{args[0]} {_SYMBOL[fn]}= {args[1]}")
             return
+        if fn == "mul" and len(members) > 1:  # a batched product: reductions may fuse it
+            kinds = []
+            for a in members[0].args:
+                stacked = isinstance(a, Lazy) and self.place[id(a)][0] == "stack"
+                kinds.append(("stack" if stacked else "plain", self.shape_of(a)))
+            self.products[name] = (len(members), args, kinds, [id(m) for m in members])
         if fn in _SYMBOL:
             code = f"({args[0]} {_SYMBOL[fn]} {args[1]})"
         elif fn == "neg":
@@ -207,6 +215,10 @@ class Emitter:
                 runs.append([None, 0, 0, p])
         out = []
         for name, i0, i1, p in runs:
+            fused = self._fused(kind, name, i0, i1)
+            if fused is not None:
+                out.append(fused)
+                continue
             if name is None:
                 x, lead = self.expr(p), ()
             else:
@@ -221,6 +233,36 @@ class Emitter:
                 x = f"(onesE @ {x})"
             out.append(f"{x}.reshape(-1)")
         return out
+
+
+    def _fused(self, kind: str, name: str | None, i0: int, i1: int) -> str | None:
+        """A whole batched product ``A * B[i]`` summed over one grid axis, as one matrix
+        product (the same products, summed in another fixed order); None if it does not
+        fit. With a mask (several results) the product is made and masked as usual."""
+        E, Q = self.full
+        info = self.products.get(name) if name else None
+        if info is None or kind not in "eq" or E == 1 or Q == 1 or i0 != 0:
+            return None
+        n, args, kinds, ids = info
+        if i1 + 1 != n or kinds[0][0] == kinds[1][0] or any(self.uses[i] != 2 for i in ids):
+            return None  # not the whole batch, or some member is needed elsewhere too
+        plain, stack = (0, 1) if kinds[0][0] == "plain" else (1, 0)
+        want = (1, Q) if kind == "e" else (E, 1)
+        if kinds[plain][1] != (E, Q) or kinds[stack][1] != want:
+            return None
+        line = f"{name} = ({args[0]} * {args[1]})"
+        if line not in self.lines or any(
+                re.search(rf"\b{name}\b", x) for x in self.lines if x != line):
+            return None
+        self.lines.remove(line)  # the product is only made when a mask needs it
+        a, b = args[plain], args[stack]
+        if kind == "e":
+            fast = f"({b}.reshape({n}, {Q}) @ {a}.T)"
+            slow = f"(_mask({args[0]} * {args[1]}, m) @ onesQ)"
+        else:
+            fast = f"({b}.reshape({n}, {E}) @ {a})"
+            slow = f"(onesE @ _mask({args[0]} * {args[1]}, m))"
+        return f"({fast} if m is None else {slow}).reshape(-1)"
 
 
 def _mask(x: np.ndarray, m: np.ndarray | None) -> np.ndarray:
@@ -266,11 +308,11 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         parts = op.backward(LAZY, g, o, *leaves, *extra)
         rows = [r for kind_rows in back for r in kind_rows]
         em.emit([parts[r] for r in rows])
-        body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
-                *em.lines]
         chunks = []
         for kd, kind_rows in zip("feq", back):
             chunks += em.reduced(kd, [parts[r] for r in kind_rows])
+        body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
+                *em.lines]  # after the reductions, which may take lines back
         c = chunks[0] if len(chunks) == 1 else f"np.concatenate(({', '.join(chunks)}))"
         body.append(f"c = {c}")
         if scatter == "distinct":
