@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .. import ops
-from .backends import Sym, SymbolicMath, operand, lit, namespace
+from .backends import Sym, SymbolicMath, lit, namespace, operand
 from .tape import Tape
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
