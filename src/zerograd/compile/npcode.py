@@ -5,7 +5,9 @@ record the expression instead of computing it. The record is then written out as
 straight-line NumPy code, level by level; ops at one level that do the same thing to
 different operand rows (``linear``'s ``w_i * x_i`` for every i) become ONE call on the
 stacked rows. Element by element the arithmetic is unchanged, so the numbers are exactly
-those of running the op function on the arrays directly.
+those of running the op function on the arrays directly. In backward, a batched product
+whose rows are only summed over one grid axis (``linear``'s ``g * x_i`` for every i) is done
+as one matrix product: the same products, added in another fixed order.
 """
 
 from __future__ import annotations
