@@ -70,10 +70,6 @@ class Tape:
                 mask[args[start[j] : start[j + 1]]] = True
         return mask
 
-    def param_indices(self, out: int) -> list[int]:
-        """The parameters output ``out`` depends on, in slot order."""
-        return np.flatnonzero(self.reachable(out)[: self.n_params]).tolist()
-
 
 def record(outs: list[Value], inputs: list[Value], consts: list[Value]) -> Tape:
     """The graph behind ``outs`` as a Tape; ``inputs`` are the placeholders (in order)."""
