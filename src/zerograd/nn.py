@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import random
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 from .engine import Value, dot
@@ -19,18 +20,18 @@ class Module:
     def _entries(self) -> Iterator[tuple[str, Any]]:
         """(name, Value | list[Value]) for every parameter tensor, children included."""
         for name, attr in vars(self).items():
-            if isinstance(attr, Value):
+            kind = _kind(attr)
+            if kind == "value":
                 yield name, attr
-            elif isinstance(attr, Module):
+            elif kind == "vector":
+                yield name, list(attr)
+            elif kind == "module":
                 for sub, t in attr._entries():
                     yield f"{name}.{sub}", t
-            elif isinstance(attr, (list, tuple)) and attr:
-                if all(isinstance(a, Value) for a in attr):
-                    yield name, list(attr)
-                elif all(isinstance(a, Module) for a in attr):
-                    for i, m in enumerate(attr):
-                        for sub, t in m._entries():
-                            yield f"{name}.{i}.{sub}", t
+            elif kind == "modules":
+                for i, m in enumerate(attr):
+                    for sub, t in m._entries():
+                        yield f"{name}.{i}.{sub}", t
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """Every parameter with a dotted name, in the order of ``parameters()``."""
@@ -43,8 +44,20 @@ class Module:
         return out
 
     def parameters(self) -> list[Value]:
-        """Every parameter Value, in micrograd's order."""
-        return [v for _, v in self.named_parameters()]
+        """Every parameter Value, in micrograd's order (that of ``named_parameters()``)."""
+        out: list[Value] = []
+        for attr in vars(self).values():
+            kind = _kind(attr)
+            if kind == "value":
+                out.append(attr)
+            elif kind == "vector":
+                out.extend(attr)
+            elif kind == "module":
+                out.extend(attr.parameters())
+            elif kind == "modules":
+                for m in attr:
+                    out.extend(m.parameters())
+        return out
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0."""
@@ -94,6 +107,20 @@ class Module:
             )
         for v, x in updates:
             v.data = x
+
+
+def _kind(attr: Any) -> str | None:
+    """How an attribute holds parameters: "value", "vector", "module", "modules" or None."""
+    if isinstance(attr, Value):
+        return "value"
+    if isinstance(attr, Module):
+        return "module"
+    if isinstance(attr, (list, tuple)) and attr:
+        if all(map(isinstance, attr, repeat(Value))):
+            return "vector"
+        if all(map(isinstance, attr, repeat(Module))):
+            return "modules"
+    return None
 
 
 def _number(x: Any, name: str) -> float:
