@@ -176,6 +176,14 @@ class Value:
         if op is None:
             return
         ch = self._children
+        if len(ch) == 2 and not op.param:  # the common case first, without building lists
+            a, b = ch
+            grads = op.backward(SCALAR, self.grad, self.data, a.data, b.data)
+            if _anomaly is not None:
+                _anomaly_backward(self, grads)
+            a.grad += grads[0]
+            b.grad += grads[1]
+            return
         if op.param:
             grads = op.backward(SCALAR, self.grad, self.data, ch[0].data, self._arg)
         else:
