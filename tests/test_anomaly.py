@@ -121,3 +121,139 @@ def test_a_clean_training_step_raises_nothing():
         loss.backward()
     assert math.isfinite(loss.data)
     assert any(p.grad != 0 for p in model.parameters())
+
+
+# -- compiled functions: checked inside detect_anomaly(), exactly as the eager engine ------
+EXECUTORS = ["python", "numpy", "scalar"]
+
+
+def eager_error(fn, *args, backward=False) -> str:
+    with zg.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        out = fn(*[Value(a) for a in args])
+        if backward:
+            out.backward()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_compiled_forward_raises_the_eager_error(executor):
+    w = Value(1.0)
+
+    def fn(x, y):
+        return (x * w).log() + (y * w).sqrt()  # log comes first on the tape, as in eager
+
+    f = zg.compile(fn, executor=executor)
+    assert f(2.0, 1.0).data == pytest.approx(math.log(2.0) + 1.0)  # traced outside
+    assert math.isnan(f(-1.0, -1.0).data)  # outside the context: IEEE, no checks
+    with zg.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        f(-1.0, -1.0)
+    msg = str(info.value)
+    assert msg == eager_error(fn, -1.0, -1.0)
+    assert "'log' produced nan in the forward pass from inputs (-1.0)" in msg
+    assert f"{__file__}:{fn.__code__.co_firstlineno + 1}" in msg
+    assert math.isnan(f(-1.0, -1.0).data)  # off again afterwards
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_compiled_backward_raises_the_eager_error_before_touching_grads(executor):
+    w = Value(1.0)
+
+    def fn(x):
+        return (x * w).sqrt() * 3.0
+
+    with zg.detect_anomaly():
+        f = zg.compile(fn, executor=executor)
+        f(4.0).backward()  # traced inside the context, clean
+        assert w.grad == pytest.approx(3.0)  # 3 * x / (2 sqrt(x w)) at x=4, w=1
+        w.grad = 0.0
+        out = f(0.0)
+        assert out.data == 0.0  # the forward pass is fine
+        with pytest.raises(FloatingPointError) as info:
+            out.backward()
+    assert str(info.value) == eager_error(fn, 0.0, backward=True)
+    assert "'sqrt' produced a gradient of [inf]" in str(info.value)
+    assert w.grad == 0.0  # the bad gradient was not accumulated
+    out.backward()  # outside the context the same result backpropagates unchecked
+    assert math.isnan(w.grad)  # inf * x, x = 0
+
+
+def test_compiled_bad_intermediate_raises_though_the_result_is_finite():
+    f = zg.compile(lambda x: (x * 1.0).log().relu())  # relu(-inf) = 0
+    f(1.0)
+    assert f(0.0).data == 0.0
+    with zg.detect_anomaly(), pytest.raises(FloatingPointError, match=r"'log' produced -inf"):
+        f(0.0)
+
+
+def test_compiled_nan_carried_from_an_input_is_not_an_anomaly():
+    f = zg.compile(lambda x: (x * 2.0 + 1.0).tanh())
+    f(0.0)
+    with zg.detect_anomaly():
+        out = f(math.nan)  # every op's input is already nan: none is the origin
+    assert math.isnan(out.data)
+
+
+def test_compiled_only_the_differentiated_results_graph_is_checked():
+    w = Value(0.0)
+    f = zg.compile(lambda x: [x * w, (x * w).sqrt()])
+    with zg.detect_anomaly():
+        a, b = f(1.0)
+        a.backward()  # sqrt is not on a's path: no error, like eager
+        assert w.grad == 1.0
+        with pytest.raises(FloatingPointError, match="'sqrt' produced a gradient of"):
+            b.backward()
+    assert w.grad == 1.0
+
+
+def test_compiled_node_built_before_tracing_reports_unknown_site():
+    p = Value(1.0)
+    q = p.log()  # an op node fn closes over; the compiled replay recomputes it from p
+    f = zg.compile(lambda x: x * q)
+    with zg.detect_anomaly():
+        f(2.0)
+        p.data = -1.0
+        with pytest.raises(
+            FloatingPointError,
+            match=r"'log' produced nan .*\(-1\.0\).*"
+            r"created outside detect_anomaly",
+        ):
+            f(2.0)
+
+
+def test_compiled_function_keeps_no_tape_outside_anomaly_mode_and_retraces_once():
+    calls = []
+    w = Value(1.0)
+
+    def fn(x):
+        calls.append(1)
+        return (x * w).log()
+
+    f = zg.compile(fn, executor="numpy")
+    f(1.0)
+    assert f._checked is None and len(calls) == 1  # nothing kept for anomaly mode
+    with zg.detect_anomaly():
+        assert f(2.0).data == math.log(2.0)  # traced once more, to record the sites
+        assert f(3.0).data == math.log(3.0)
+    assert len(calls) == 2
+    assert f(4.0).data == pytest.approx(math.log(4.0)) and len(calls) == 2
+
+
+def test_fit_with_compile_inside_detect_anomaly_names_the_loss_line():
+    import random
+
+    random.seed(0)
+    model = zg.nn.MLP(1, [2, 1])
+    data = iter([1.0, 1.0, -100.0])
+
+    def loss_fn(t):
+        return (model([t]) ** 2 + t).log()
+
+    opt = zg.optim.SGD(model.parameters(), lr=0.01)
+    with zg.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        zg.train.fit(
+            model, loss_fn, opt, steps=3, compile=True, batch=lambda: next(data), progress=False
+        )
+    msg = str(info.value)
+    assert "'log' produced nan in the forward pass" in msg
+    assert re.search(site(loss_fn.__code__.co_firstlineno + 1), msg), msg
+    assert next(data, None) is None  # it got to the third step

@@ -22,6 +22,7 @@ _POW, _POWC = BY_NAME["pow"], BY_NAME["powc"]
 _grad_enabled = True
 _anomaly: dict | None = None  # id(node) -> (file, line) while detect_anomaly() is active
 _on_concretize: Callable[[Value, str], None] | None = None
+_on_constant: Callable[[Value], None] | None = None  # told of every number made a constant
 
 
 def _check_number(data: Any) -> float:
@@ -260,6 +261,8 @@ def _lift(x: Any) -> Value | None:
         out._arg = ""
         out.label = ""
         out._passes = 0
+        if _on_constant is not None:
+            _on_constant(out)
         return out
     return None
 
@@ -402,19 +405,33 @@ def _anomaly_forward(out: Value, op: Op, children: tuple) -> None:
     file, line = _user_site()
     _anomaly[id(out)] = (file, line)
     if _bad(out.data) and not any(_bad(c.data) for c in children):
-        inputs = ", ".join(repr(c.data) for c in children)
-        raise FloatingPointError(
-            f"op '{op.name}' produced {out.data} in the forward pass from inputs ({inputs}); "
-            f"the node was created at {file}:{line}"
-        )
+        raise _forward_error(op.name, out.data, [c.data for c in children], (file, line))
 
 
 def _anomaly_backward(node: Value, grads: tuple) -> None:
     if any(_bad(g) for g in grads) and not _bad(node.grad):
-        file, line = _anomaly.get(id(node), ("<created outside detect_anomaly()>", 0))
-        inputs = ", ".join(repr(c.data) for c in node._children)
-        raise FloatingPointError(
-            f"op '{node._fn.name}' produced a gradient of {list(grads)} in the backward pass "
-            f"(inputs ({inputs}), output {node.data}, incoming gradient {node.grad}); "
-            f"the node was created at {file}:{line}"
-        )
+        site = _anomaly.get(id(node), _OUTSIDE)
+        inputs = [c.data for c in node._children]
+        raise _backward_error(node._fn.name, grads, inputs, node.data, node.grad, site)
+
+
+_OUTSIDE = ("<created outside detect_anomaly()>", 0)
+
+
+def _forward_error(op: str, out: float, inputs: list, site: tuple) -> FloatingPointError:
+    """The error for op ``op`` giving ``out`` from finite ``inputs`` (zg.compile uses it too)."""
+    return FloatingPointError(
+        f"op '{op}' produced {out} in the forward pass from inputs "
+        f"({', '.join(map(repr, inputs))}); the node was created at {site[0]}:{site[1]}"
+    )
+
+
+def _backward_error(
+    op: str, grads: Any, inputs: list, out: float, g: float, site: tuple
+) -> FloatingPointError:
+    """The error for op ``op`` turning the finite gradient ``g`` into ``grads``."""
+    return FloatingPointError(
+        f"op '{op}' produced a gradient of {list(grads)} in the backward pass "
+        f"(inputs ({', '.join(map(repr, inputs))}), output {out}, incoming gradient {g}); "
+        f"the node was created at {site[0]}:{site[1]}"
+    )

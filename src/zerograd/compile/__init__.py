@@ -33,6 +33,12 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
     comparing it (``if x > 0``, ``max(x, y)``) while tracing raises ``TraceError``. Write
     the choice as an op instead (``x.relu()``, ``x.abs()``). Leaves made with ``no_grad()``
     or ``Value(...)`` inside ``fn`` are read on each call but keep their traced numbers.
+
+    Inside ``zg.detect_anomaly()`` a call replays the graph node by node and its result's
+    ``.backward()`` is checked, raising the eager engine's ``FloatingPointError`` (op,
+    inputs, the line of ``fn`` that created the node). A function traced outside
+    ``detect_anomaly()`` keeps no copy of its graph for this, so its first call inside
+    ``detect_anomaly()`` traces ``fn`` once more (on that call's arguments).
     """
     if fn is None:  # used as @zg.compile(executor=...)
         return lambda f: CompiledFunction(f, executor)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .. import engine
 from . import trace
+from .anomaly import Checked, CheckedExecutor
 from .npexec import NumpyExecutor
 from .pyexec import PythonExecutor
 from .scalarexec import ScalarExecutor
@@ -45,6 +47,7 @@ class CompiledFunction:
         self._extract: Callable | None = None  # flattens arguments of the traced structure
         self._params: list = []
         self._kind: type | None = None
+        self._checked: CheckedExecutor | None = None  # the replay used in detect_anomaly()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         flat = self._extract((args, kwargs)) if self._extract is not None else None
@@ -60,28 +63,53 @@ class CompiledFunction:
                     "function replays one graph; compile the function again (zg.compile(fn)) "
                     "for the new shape."
                 )
-        outs, saved = self.executor.forward([p.data for p in self._params], flat)
+        if engine._anomaly is not None:
+            outs, saved = self._checked_forward(args, kwargs, flat)
+        else:
+            outs, saved = self.executor.forward([p.data for p in self._params], flat)
         results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
         return results[0] if self._kind is None else self._kind(results)
 
-    def _trace(self, args: tuple, kwargs: dict, spec: Any) -> None:
+    def _record(self, args: tuple, kwargs: dict, spec: Any) -> tuple[Tape, type | None]:
+        """Run ``fn`` on placeholders for ``args``; its graph as a tape (with every op
+        node's creation site when tracing inside ``detect_anomaly()``)."""
         made: list = []
         targs, tkwargs = trace.placeholders(spec, (args, kwargs), made)
         result, consts = trace.run(self.fn, targs, tkwargs)
         outs, kind = trace.outputs(result)
-        tape = record(outs, made, consts)
-        del result, outs, consts, targs, tkwargs, made  # let the traced graph go
+        return record(outs, made, consts, engine._anomaly), kind
+
+    def _trace(self, args: tuple, kwargs: dict, spec: Any) -> None:
+        tape, kind = self._record(args, kwargs, spec)
+        if tape.sites is not None:  # traced inside detect_anomaly(): keep the checked replay
+            self._checked = CheckedExecutor(tape)
         name = choose(tape) if self.executor_name == "auto" else self.executor_name
         self.executor = EXECUTORS[name](tape)
         self.n_ops, self.n_nodes = tape.n_ops, tape.n_slots
         self._spec, self._params, self._kind = spec, tape.params, kind
         self._extract = trace.extractor(spec)
 
+    def _checked_forward(self, args: tuple, kwargs: dict, flat: list) -> tuple[list, Checked]:
+        """Forward inside ``detect_anomaly()``: the tape replayed node by node, checked.
+
+        A function traced outside ``detect_anomaly()`` kept no tape (it would cost memory on
+        every call), so it is traced once more here, which also records where each node was
+        created; the fast executor stays for calls outside ``detect_anomaly()``.
+        """
+        if self._checked is None:
+            self._checked = CheckedExecutor(self._record(args, kwargs, self._spec)[0])
+        ex = self._checked
+        outs, values = ex.forward([p.data for p in ex.tape.params], flat)
+        return outs, Checked(ex, values)
+
     def _backward(self, saved: Any, out: int) -> None:
         """Add result ``out``'s gradients into the parameters, as ``Value.backward`` does."""
-        which, grads = self.executor.backward(saved, out)
+        ex, params = self.executor, self._params
+        if saved.__class__ is Checked:  # computed inside detect_anomaly()
+            ex, saved = saved.executor, saved.values
+            params = ex.tape.params
+        which, grads = ex.backward(saved, out)
         grads = grads.tolist() if hasattr(grads, "tolist") else grads
-        params = self._params
         if len(which) != len(params):
             params = [params[i] for i in which]
         for p, g in zip(params, grads):

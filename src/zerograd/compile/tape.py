@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import ops
+from .. import engine, ops
 from ..engine import Value, topological_order
 
 OP_CODE = {op.name: i for i, op in enumerate(ops.OPS)}
@@ -30,6 +30,7 @@ class Tape:
     k_value: np.ndarray      # float64 ... and that parameter
     outputs: tuple[int, ...]  # slots of fn's results
     _levels: np.ndarray | None = None  # cache of levels(self)
+    sites: list[tuple[str, int]] | None = None  # per op node: (file, line) that created it
 
     @property
     def n_params(self) -> int:
@@ -71,8 +72,14 @@ class Tape:
         return mask
 
 
-def record(outs: list[Value], inputs: list[Value], consts: list[Value]) -> Tape:
-    """The graph behind ``outs`` as a Tape; ``inputs`` are the placeholders (in order)."""
+def record(
+    outs: list[Value], inputs: list[Value], consts: list[Value], sites: dict | None = None
+) -> Tape:
+    """The graph behind ``outs`` as a Tape; ``inputs`` are the placeholders (in order).
+
+    ``sites`` (``id(node) -> (file, line)``, as ``detect_anomaly()`` keeps) gives every op
+    node's creation site, recorded in ``Tape.sites``.
+    """
     root = Value.__new__(Value)  # a stand-in joining all results; never computed
     root._children = tuple(outs)
     order = topological_order(root)
@@ -128,6 +135,8 @@ def record(outs: list[Value], inputs: list[Value], consts: list[Value]) -> Tape:
         k_node=np.array(k_node, dtype=np.int32),
         k_value=np.array(k_value, dtype=np.float64),
         outputs=tuple(final(np.array([slot[id(v)] for v in outs], dtype=np.int64)).tolist()),
+        sites=None if sites is None else [
+            sites.get(id(v), engine._OUTSIDE) for v in order if v._fn is not None],
     )
 
 

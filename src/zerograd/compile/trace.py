@@ -182,21 +182,13 @@ def run(fn: Callable, args: tuple, kwargs: dict) -> tuple[Any, list[Value]]:
     """Call ``fn`` with tracing on; return its result and the constant leaves it created."""
     if not engine.is_grad_enabled():
         raise TraceError("zg.compile: cannot trace inside no_grad(); call it outside")
-    made: list[Value] = []
-    lift = engine._lift
-
-    def lift_and_note(x: Any) -> Value | None:
-        v = lift(x)
-        if v is not None and v is not x:
-            made.append(v)  # a constant created by fn (e.g. the 1 in 1 + x)
-        return v
-
-    prev_hook = engine._on_concretize
-    engine._on_concretize, engine._lift = _refuse, lift_and_note
+    made: list[Value] = []  # constants created by fn (e.g. the 1 in 1 + x)
+    prev = engine._on_concretize, engine._on_constant
+    engine._on_concretize, engine._on_constant = _refuse, made.append
     try:
         result = fn(*args, **kwargs)
     finally:
-        engine._on_concretize, engine._lift = prev_hook, lift
+        engine._on_concretize, engine._on_constant = prev
     return result, made
 
 

@@ -1,0 +1,79 @@
+"""The replay used inside ``zg.detect_anomaly()``: the tape node by node, every number checked.
+
+Forward: the first op (in tape order) whose result is nan or inf while its operands are
+finite raises. Backward: the first op whose gradient contribution is nan or inf while its
+incoming gradient is finite raises, before any parameter's ``grad`` is touched. The error
+is the eager engine's (op, operands, the line of user code that created the node, as
+recorded on the tape), and the numbers are the eager engine's bit for bit (``ops.SCALAR``,
+eager order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import engine, ops
+from ..engine import _bad
+from ..ops import SCALAR
+from .tape import Tape
+
+
+class CheckedExecutor:
+    name = "checked"
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        self.sites = tape.sites or [engine._OUTSIDE] * tape.n_ops
+
+    def _calls(self) -> Iterator[tuple[int, ops.Op, list[int], float | None]]:
+        """(slot, op, operand slots, constant parameter or None) per op node, tape order."""
+        t, L = self.tape, self.tape.n_leaves
+        start, args, k_of = t.start.tolist(), t.args.tolist(), t.k_of()
+        for j, c in enumerate(t.code.tolist()):
+            yield L + j, ops.OPS[c], args[start[j] : start[j + 1]], k_of.get(j)
+
+    def forward(self, pvals: list[float], xvals: list[float]) -> tuple[list[float], list]:
+        """(results, every node's number); raises at the first op to make nan/inf."""
+        t = self.tape
+        v = [*pvals, *xvals, *t.consts.tolist()]
+        for s, op, a, k in self._calls():
+            xs = [v[i] for i in a]
+            out = op.forward(SCALAR, xs[0], k) if op.param else op.forward(SCALAR, *xs)
+            if _bad(out) and not any(map(_bad, xs)):
+                site = self.sites[s - t.n_leaves]
+                raise engine._forward_error(op.name, out, xs, site)
+            v.append(out)
+        return [v[s] for s in t.outputs], v
+
+    def backward(self, v: list, out: int) -> tuple[list[int], list[float]]:
+        """(parameter indices, their gradients) of result ``out``; checked while
+        ``detect_anomaly()`` is active, as the eager engine's backward is."""
+        t = self.tape
+        check = engine._anomaly is not None
+        mask = t.reachable(out).tolist()
+        g = [0.0] * len(v)
+        g[t.outputs[out]] = 1.0
+        for s, op, a, k in reversed(list(self._calls())):
+            if not mask[s]:  # not something result ``out`` depends on
+                continue
+            gs, xs = g[s], [v[i] for i in a]
+            if op.param:
+                parts = op.backward(SCALAR, gs, v[s], xs[0], k)
+            else:
+                parts = op.backward(SCALAR, gs, v[s], *xs)
+            if check and any(map(_bad, parts)) and not _bad(gs):
+                site = self.sites[s - t.n_leaves]
+                raise engine._backward_error(op.name, parts, xs, v[s], gs, site)
+            for i, c in zip(a, parts):
+                g[i] += c
+        keep = [p for p in range(t.n_params) if mask[p]]
+        return keep, [g[p] for p in keep]
+
+
+class Checked:
+    """What a result computed by :class:`CheckedExecutor` keeps for its backward."""
+
+    __slots__ = ("executor", "values")
+
+    def __init__(self, executor: CheckedExecutor, values: list):
+        self.executor, self.values = executor, values
