@@ -443,7 +443,8 @@ class LRScheduler:
     ``step()`` (called after ``optimizer.step()``) moves to the next epoch.
     """
 
-    _hyper: tuple[str, ...] = ()  # the subclass's arguments, saved in state_dict()
+    # The subclass's arguments, saved in state_dict(): name -> checker(value, what).
+    _hyper: dict[str, Callable[[Any, str], Any]] = {}
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         name = type(self).__name__
@@ -538,7 +539,7 @@ class LRScheduler:
         self.__dict__.update(new)
 
     def _check_hyper(self, key: str, value: Any) -> Any:
-        raise NotImplementedError
+        return self._hyper[key](value, f"{type(self).__name__}: {key}")
 
 
 def _positive_int(x: Any, what: str) -> int:
@@ -595,7 +596,7 @@ class StepLR(LRScheduler):
     """``lr = base_lr * gamma ** (epoch // step_size)``: decay by ``gamma`` every
     ``step_size`` epochs."""
 
-    _hyper = ("step_size", "gamma")
+    _hyper = {"step_size": _positive_int, "gamma": _real}
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
@@ -603,11 +604,6 @@ class StepLR(LRScheduler):
         self.step_size = self._check_hyper("step_size", step_size)
         self.gamma = self._check_hyper("gamma", gamma)
         super().__init__(optimizer, last_epoch)
-
-    def _check_hyper(self, key: str, value: Any) -> Any:
-        if key == "step_size":
-            return _positive_int(value, "StepLR: step_size")
-        return _real(value, "StepLR: gamma")
 
     def _lr(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -618,7 +614,7 @@ class CosineAnnealingLR(LRScheduler):
     cosine from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs (then back up, as
     PyTorch's)."""
 
-    _hyper = ("T_max", "eta_min")
+    _hyper = {"T_max": _positive_int, "eta_min": _real}
 
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
@@ -626,11 +622,6 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max = self._check_hyper("T_max", T_max)
         self.eta_min = self._check_hyper("eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
-
-    def _check_hyper(self, key: str, value: Any) -> Any:
-        if key == "T_max":
-            return _positive_int(value, "CosineAnnealingLR: T_max")
-        return _real(value, "CosineAnnealingLR: eta_min")
 
     def _lr(self, base_lr: float, epoch: int) -> float:
         eta = self.eta_min
