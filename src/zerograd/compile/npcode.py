@@ -317,23 +317,26 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
                 *em.lines]  # after the reductions, which may take lines back
         c = chunks[0] if len(chunks) == 1 else f"np.concatenate(({', '.join(chunks)}))"
         body.append(f"c = {c}")
-        if scatter == "distinct":
-            body.append("G[T] += c")
-        elif scatter == "bincount":
-            body.append("G += np.bincount(T, c, minlength=len(G))")
-        else:
-            body.append("np.add.at(G, T, c)")
+        body.append(_scatter_line(scatter))
         bwd = ["def backward(G, v, m):", *body]
-    out = []
-    for lines in (fwd, bwd):
-        if lines is None:
-            out.append(None)
-            continue
-        src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
-        space = dict(ns)
-        exec(compile(src, f"<zerograd.compile numpy {op.name}>", "exec"), space)
-        out.append(space[lines[0][4:lines[0].index("(")]])
-    return out[0], out[1]
+    return _define(fwd, ns, op.name), _define(bwd, ns, op.name)
+
+
+def _scatter_line(scatter: str) -> str:
+    """The statement adding the contributions ``c`` into ``G`` at rows ``T``."""
+    return {"distinct": "G[T] += c",
+            "bincount": "G += np.bincount(T, c, minlength=len(G))"}.get(
+                scatter, "np.add.at(G, T, c)")
+
+
+def _define(lines: list[str] | None, ns: dict, opname: str) -> Any:
+    """Compile ``lines`` (a ``def`` line, then its body) in a copy of ``ns``; the function."""
+    if lines is None:
+        return None
+    src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
+    space = dict(ns)
+    exec(compile(src, f"<zerograd.compile numpy {opname}>", "exec"), space)
+    return space[lines[0][4 : lines[0].index("(")]]
 
 
 def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
@@ -360,17 +363,6 @@ def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
             parts = [op.backward(m, Sym(f"g{j}"), Sym(f"o{j}"), *xs[j],
                                  *((k[j],) if op.param else ())) for j in range(n)]
         lines.append(f"c = [{', '.join(lit(parts[j][r]) for r in back for j in range(n))}]")
-        lines.append({"distinct": "G[T] += c",
-                      "bincount": "G += np.bincount(T, c, minlength=len(G))"}.get(
-                          scatter, "np.add.at(G, T, c)"))
+        lines.append(_scatter_line(scatter))
         bwd = ["def backward(G, v):", *lines]
-    out = []
-    for src_lines in (fwd, bwd):
-        if src_lines is None:
-            out.append(None)
-            continue
-        src = src_lines[0] + "\n" + "".join(f"    {x}\n" for x in src_lines[1:])
-        space = dict(ns)
-        exec(compile(src, f"<zerograd.compile numpy {op.name}>", "exec"), space)
-        out.append(space[src_lines[0][4 : src_lines[0].index("(")]])
-    return out[0], out[1]
+    return _define(fwd, ns, op.name), _define(bwd, ns, op.name)
