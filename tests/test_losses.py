@@ -159,6 +159,31 @@ def test_cross_entropy_is_stable_for_huge_logits(logits, target):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_with_class_probabilities_matches_torch(reduction):
+    rows = [[0.5, -1.0, 2.0], [1000.0, 0.0, -1000.0], [-3.0, -3.0, 4.0]]
+    probs = [[0.0, 0.0, 1.0], [0.2, 0.5, 0.3], [0.7, 0.3, 0.0]]
+    vals = [values(r) for r in rows]
+    out = losses.cross_entropy(vals, probs, reduction=reduction)
+    out.backward()
+    t = tensor(rows)
+    tout = F.cross_entropy(t, tensor(probs, grad=False), reduction=reduction)
+    tout.backward()
+    assert_close(out.data, tout.item())
+    for row, grow in zip(vals, t.grad.tolist(), strict=True):
+        for v, g in zip(row, grow, strict=True):
+            assert_close(v.grad, g, abs_=1e-11)
+
+
+def test_cross_entropy_one_hot_row_equals_class_index():
+    logits = [0.3, -1.2, 2.5, 0.0]
+    assert losses.cross_entropy(logits, [0.0, 0.0, 1.0, 0.0]).data == (
+        losses.cross_entropy(logits, 2).data
+    )
+    with pytest.raises(ValueError, match="3 class probabilities for 4 classes"):
+        losses.cross_entropy(logits, [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_cross_entropy_over_a_batch_matches_torch(reduction):
     rows = [[0.5, -1.0, 2.0], [1000.0, 0.0, -1000.0], [-3.0, -3.0, 4.0], [0.1, 0.2, 0.3]]
     targets = [2, 1, 0, 1]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import data, losses, nn
-from .engine import Value, dot, logsumexp, no_grad, vsum
+from .engine import Value, no_grad, vsum
 
 ALPHA = 1e-4  # L2 weight on the sum of squared parameters, as in micrograd's demo
 
@@ -75,14 +75,10 @@ def _ce_objective(model: nn.Module, rows: list, y: list) -> tuple[Value, list]:
     """Mean cross-entropy of the class scores plus ``1e-4 * sum(p*p)``.
 
     ``y`` holds class indices, or one-hot rows (how a compiled function receives labels that
-    change between calls): ``logsumexp(s) - dot(onehot, s)`` is the same number.
+    change between calls).
     """
     scores = [model(r) for r in rows]
-    if y and isinstance(y[0], (list, tuple)):
-        terms = [logsumexp(s) - dot(t, s) for s, t in zip(scores, y, strict=True)]
-        data_loss = vsum(terms) * (1.0 / len(terms))
-    else:
-        data_loss = losses.cross_entropy(scores, y)
+    data_loss = losses.cross_entropy(scores, y)
     reg_loss = ALPHA * vsum(p * p for p in model.parameters())
     return data_loss + reg_loss, scores
 

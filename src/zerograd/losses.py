@@ -6,7 +6,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from .engine import Value, as_value, logsumexp, vsum
+from .engine import Value, as_value, dot, logsumexp, vsum
 
 REDUCTIONS = ("mean", "sum")
 
@@ -51,8 +51,10 @@ def binary_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> 
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Value:
-    """``logsumexp(logits) - logits[target]`` for one example (a list of logits and a class
-    index), or the mean/sum over a batch (a list of such lists and a list of indices)."""
+    """Cross-entropy of one example's logits against a class index, ``logsumexp(logits) -
+    logits[target]``, or against class probabilities (e.g. a one-hot row, as PyTorch takes
+    them), ``-sum(p_i * log_softmax(logits)_i)``. A batch (a list of logit lists and a list
+    of targets) gives the mean or sum over its examples."""
     if logits and isinstance(logits[0], (list, tuple)):
         rows, targets = _pairs(logits, target, "cross_entropy")
         return _reduce([_ce_one(r, t) for r, t in zip(rows, targets)], reduction, "cross_entropy")
@@ -60,8 +62,15 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Value:
 
 
 def _ce_one(logits: Sequence[Any], target: Any) -> Value:
+    if isinstance(target, (list, tuple)):
+        if len(target) != len(logits):
+            raise ValueError(f"cross_entropy: {len(target)} class probabilities for "
+                             f"{len(logits)} classes")
+        # -sum(p_i * (x_i - lse)) = lse * sum(p) - sum(p_i * x_i)
+        return logsumexp(logits) * vsum(target) - dot(target, logits)
     if not isinstance(target, numbers.Integral) or isinstance(target, bool):
-        raise TypeError(f"cross_entropy: the target must be a class index (int), got {target!r}")
+        raise TypeError(f"cross_entropy: the target must be a class index (int) or a list of "
+                        f"class probabilities, got {target!r}")
     if not 0 <= target < len(logits):
         raise ValueError(
             f"cross_entropy: target {target} is out of range for {len(logits)} classes"
