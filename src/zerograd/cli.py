@@ -139,9 +139,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
     graph = viz.draw_dot(out, format="dot", rankdir=args.rankdir, max_nodes=args.max_nodes)
     path = viz.render(graph, args.output)
     print(f"{args.expr.strip()} = {out.data!r}")
+    leaves = {v.label: v for v in _leaves(out)}
     for name in formula.variables(args.expr):
-        leaf = next(v for v in _leaves(out) if v.label == name)
-        print(f"  d/d{name} = {leaf.grad!r}")
+        print(f"  d/d{name} = {leaves[name].grad!r}")
     print(f"wrote {path}")
     return 0
 

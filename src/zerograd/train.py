@@ -167,7 +167,6 @@ def fit(
             limit = DIVERGE_FACTOR * max(smoother.best, FLOOR * abs(first))
             if not math.isfinite(value) or smooth > limit:
                 raise TrainingDiverged(step, value, lr, smoother.best, history)
-            model.zero_grad()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -300,7 +299,6 @@ def lr_find(
             raws.append(raw)
             if smooth > DIVERGE_FACTOR * smoother.best:
                 break
-            model.zero_grad()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
