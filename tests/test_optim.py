@@ -33,10 +33,8 @@ def objective(w):
     return loss
 
 
-def run_zg(opt_cls, kw, steps=20, sched=None, start=START):
-    """Train ``objective`` with a zerograd optimizer: (params after each step, lrs)."""
-    ws = [Value(x) for x in start]
-    opt = opt_cls(ws, **kw)
+def _train(ws, opt, sched, steps, read):
+    """``steps`` steps of ``objective`` on ``ws``: (params after each step, lrs)."""
     s = sched[0](opt, **sched[1]) if sched else None
     traj, lrs = [], [opt.param_groups[0]["lr"]]
     for _ in range(steps):
@@ -46,24 +44,19 @@ def run_zg(opt_cls, kw, steps=20, sched=None, start=START):
         if s is not None:
             s.step()
         lrs.append(opt.param_groups[0]["lr"])
-        traj.append([w.data for w in ws])
+        traj.append([read(w) for w in ws])
     return traj, lrs
+
+
+def run_zg(opt_cls, kw, steps=20, sched=None, start=START):
+    """Train ``objective`` with a zerograd optimizer: (params after each step, lrs)."""
+    ws = [Value(x) for x in start]
+    return _train(ws, opt_cls(ws, **kw), sched, steps, lambda w: w.data)
 
 
 def run_torch(opt_cls, kw, steps=20, sched=None, start=START):
     ws = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in start]
-    opt = opt_cls(ws, **kw, foreach=False)
-    s = sched[0](opt, **sched[1]) if sched else None
-    traj, lrs = [], [opt.param_groups[0]["lr"]]
-    for _ in range(steps):
-        opt.zero_grad()
-        objective(ws).backward()
-        opt.step()
-        if s is not None:
-            s.step()
-        lrs.append(opt.param_groups[0]["lr"])
-        traj.append([w.item() for w in ws])
-    return traj, lrs
+    return _train(ws, opt_cls(ws, **kw, foreach=False), sched, steps, lambda w: w.item())
 
 
 def max_diff(a, b):
