@@ -33,30 +33,32 @@ def objective(w):
     return loss
 
 
-def _train(ws, opt, sched, steps, read):
-    """``steps`` steps of ``objective`` on ``ws``: (params after each step, lrs)."""
-    s = sched[0](opt, **sched[1]) if sched else None
+def _train(ws, opt, steps, sched=None, read=None):
+    """``steps`` steps of ``objective`` on ``ws``: (params read after each step, lrs)."""
     traj, lrs = [], [opt.param_groups[0]["lr"]]
     for _ in range(steps):
         opt.zero_grad()
         objective(ws).backward()
         opt.step()
-        if s is not None:
-            s.step()
+        if sched is not None:
+            sched.step()
         lrs.append(opt.param_groups[0]["lr"])
-        traj.append([read(w) for w in ws])
+        if read is not None:
+            traj.append([read(w) for w in ws])
     return traj, lrs
 
 
 def run_zg(opt_cls, kw, steps=20, sched=None, start=START):
     """Train ``objective`` with a zerograd optimizer: (params after each step, lrs)."""
     ws = [Value(x) for x in start]
-    return _train(ws, opt_cls(ws, **kw), sched, steps, lambda w: w.data)
+    opt = opt_cls(ws, **kw)
+    return _train(ws, opt, steps, sched and sched[0](opt, **sched[1]), lambda w: w.data)
 
 
 def run_torch(opt_cls, kw, steps=20, sched=None, start=START):
     ws = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in start]
-    return _train(ws, opt_cls(ws, **kw, foreach=False), sched, steps, lambda w: w.item())
+    opt = opt_cls(ws, **kw, foreach=False)
+    return _train(ws, opt, steps, sched and sched[0](opt, **sched[1]), lambda w: w.item())
 
 
 def max_diff(a, b):
@@ -248,15 +250,6 @@ def test_scheduler_sets_lr_at_creation_like_torch():
 
 
 # -- state_dict -------------------------------------------------------------------------------
-def _train(ws, opt, steps, sched=None):
-    for _ in range(steps):
-        opt.zero_grad()
-        objective(ws).backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-
-
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_state_dict_round_trip_continues_bit_identically(name):
     cls, kw = CONFIGS[name]
