@@ -10,9 +10,7 @@ eager order).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from .. import engine, ops
+from .. import engine
 from ..engine import _bad
 from ..ops import SCALAR
 from .tape import Tape
@@ -25,18 +23,11 @@ class CheckedExecutor:
         self.tape = tape
         self.sites = tape.sites or [engine._OUTSIDE] * tape.n_ops
 
-    def _calls(self) -> Iterator[tuple[int, ops.Op, list[int], float | None]]:
-        """(slot, op, operand slots, constant parameter or None) per op node, tape order."""
-        t, L = self.tape, self.tape.n_leaves
-        start, args, k_of = t.start.tolist(), t.args.tolist(), t.k_of()
-        for j, c in enumerate(t.code.tolist()):
-            yield L + j, ops.OPS[c], args[start[j] : start[j + 1]], k_of.get(j)
-
     def forward(self, pvals: list[float], xvals: list[float]) -> tuple[list[float], list]:
         """(results, every node's number); raises at the first op to make nan/inf."""
         t = self.tape
         v = [*pvals, *xvals, *t.consts.tolist()]
-        for s, op, a, k in self._calls():
+        for s, op, a, k in t.calls():
             xs = [v[i] for i in a]
             out = op.forward(SCALAR, xs[0], k) if op.param else op.forward(SCALAR, *xs)
             if _bad(out) and not any(map(_bad, xs)):
@@ -53,7 +44,7 @@ class CheckedExecutor:
         mask = t.reachable(out).tolist()
         g = [0.0] * len(v)
         g[t.outputs[out]] = 1.0
-        for s, op, a, k in reversed(list(self._calls())):
+        for s, op, a, k in reversed(list(t.calls())):
             if not mask[s]:  # not something result ``out`` depends on
                 continue
             gs, xs = g[s], [v[i] for i in a]

@@ -174,3 +174,11 @@ def namespace() -> dict[str, Any]:
         if not name.startswith("_"):
             ns[f"_{name}"] = getattr(ops.SCALAR, name)
     return ns
+
+
+def define(lines: list[str], ns: dict[str, Any], filename: str) -> Any:
+    """The function whose source is ``lines`` (a ``def`` line, then its body), defined in
+    ``ns``; ``filename`` names it in tracebacks."""
+    src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
+    exec(compile(src, filename, "exec"), ns)
+    return ns[lines[0][4 : lines[0].index("(")]]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import ARRAY, lit
+from .backends import ARRAY, Sym, SymbolicMath, define, lit, namespace
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
            "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "and": "&", "or": "|"}
@@ -319,7 +319,7 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         body.append(f"c = {c}")
         body.append(_scatter_line(scatter))
         bwd = ["def backward(G, v, m):", *body]
-    return _define(fwd, ns, op.name), _define(bwd, ns, op.name)
+    return _define(fwd, bwd, ns, op.name)
 
 
 def _scatter_line(scatter: str) -> str:
@@ -329,22 +329,10 @@ def _scatter_line(scatter: str) -> str:
                 scatter, "np.add.at(G, T, c)")
 
 
-def _define(lines: list[str] | None, ns: dict, opname: str) -> Any:
-    """Compile ``lines`` (a ``def`` line, then its body) in a copy of ``ns``; the function."""
-    if lines is None:
-        return None
-    src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
-    space = dict(ns)
-    exec(compile(src, f"<zerograd.compile numpy {opname}>", "exec"), space)
-    return space[lines[0][4 : lines[0].index("(")]]
-
-
 def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
                  scatter: str, lo: int, hi: int):
     """(forward(v), backward(G, v)) for a group of a few nodes, as straight-line code on
     Python floats (``ops.SCALAR``'s functions, as the eager engine runs them)."""
-    from .backends import Sym, SymbolicMath, namespace
-
     a, n = idx.shape
     xs = [[Sym(f"x{j}_{i}") for i in range(a)] for j in range(n)]
     unpack = f"({''.join(f'x{j}_{i}, ' for j in range(n) for i in range(a))}) = v[I].tolist()"
@@ -365,4 +353,10 @@ def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
         lines.append(f"c = [{', '.join(lit(parts[j][r]) for r in back for j in range(n))}]")
         lines.append(_scatter_line(scatter))
         bwd = ["def backward(G, v):", *lines]
-    return _define(fwd, ns, op.name), _define(bwd, ns, op.name)
+    return _define(fwd, bwd, ns, op.name)
+
+
+def _define(fwd: list[str], bwd: list[str] | None, ns: dict, opname: str) -> tuple:
+    """(forward, backward or None), defined from their lines in ``ns``."""
+    where = f"<zerograd.compile numpy {opname}>"
+    return define(fwd, ns, where), (define(bwd, ns, where) if bwd is not None else None)

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import ops
-from .backends import Sym, SymbolicMath, lit, namespace, operand
+from .backends import Sym, SymbolicMath, define, lit, namespace, operand
 from .tape import Tape
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -33,7 +32,7 @@ class PythonExecutor:
         self._keep = [s for s in range(tape.n_slots) if f"v{s}" in used]
         single = len(tape.outputs) == 1
         self._all = [] if single else [s for s in range(tape.n_slots) if s not in self._const]
-        self._forward = _build(self._forward_source(), "forward")
+        self._forward = _build(self._forward_lines())
         self._backward = {0: (params0, self._compile_backward(body0))}
         if single:  # nothing more will be generated: the code is all that is kept
             del self.tape, self._const
@@ -41,32 +40,25 @@ class PythonExecutor:
     def _compile_backward(self, body: list[str]):
         keep = self._all or self._keep
         unpack = f"({''.join(f'v{s}, ' for s in keep)}) = S"
-        return _build(_function("backward", "S", [unpack] + body), "backward")
+        return _build(["def backward(S):", unpack, *body])
 
     # -- generation ---------------------------------------------------------------------
     def _v(self, s: int) -> Any:
         return self._const[s] if s in self._const else Sym(f"v{s}")
 
-    def _calls(self):
-        """(slot, op, operand slots, k) for every op node, in topological order."""
-        t, L = self.tape, self.tape.n_leaves
-        start, args, code, k_of = t.start.tolist(), t.args.tolist(), t.code.tolist(), t.k_of()
-        for j in range(t.n_ops):
-            yield L + j, ops.OPS[code[j]], args[start[j] : start[j + 1]], k_of.get(j)
-
-    def _forward_source(self) -> str:
+    def _forward_lines(self) -> list[str]:
         t = self.tape
         P, n_in = t.n_params, t.n_inputs
         lines = [f"{_names(range(P))} = P", f"{_names(range(P, P + n_in))} = X"]
         with SymbolicMath(lines) as m:
-            for s, op, a, k in self._calls():
+            for s, op, a, k in t.calls():
                 xs = [self._v(i) for i in a]
                 out = op.forward(m, *xs, k) if op.param else op.forward(m, *xs)
                 _assign(lines, f"v{s}", out)
         outs = "".join(f"{lit(self._v(s))}, " for s in t.outputs)
         saved = "".join(f"v{s}, " for s in self._all or self._keep)
         lines.append(f"return ({outs}), ({saved})")
-        return _function("forward", "P, X", lines)
+        return ["def forward(P, X):", *lines]
 
     def _backward_lines(self, out: int) -> tuple[list[str], list[int]]:
         t = self.tape
@@ -78,7 +70,7 @@ class PythonExecutor:
         if root < P or root >= L:
             lines.append(f"g{root} = 1.0")
         with SymbolicMath(lines, prefix="u") as m:
-            for s, op, a, k in reversed(list(self._calls())):
+            for s, op, a, k in reversed(list(t.calls())):
                 if not mask[s] or s not in has_grad:
                     continue
                 xs = [self._v(i) for i in a]
@@ -108,14 +100,9 @@ class PythonExecutor:
         return params, fn(saved)
 
 
-def _function(name: str, params: str, lines: list[str]) -> str:
-    return f"def {name}({params}):\n    " + "\n    ".join(lines) + "\n"
-
-
-def _build(src: str, name: str):
-    ns = namespace()
-    exec(compile(src, f"<zerograd.compile {name}>", "exec"), ns)
-    return ns[name]
+def _build(lines: list[str]):
+    """The generated function ``lines`` define (``ops.SCALAR``'s functions in scope)."""
+    return define(lines, namespace(), "<zerograd.compile python>")
 
 
 def _names(slots) -> str:

@@ -8,6 +8,7 @@ node in topological order (operands before results, as ``engine.topological_orde
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,12 @@ class Tape:
     def k_of(self) -> dict[int, float]:
         """Op node index -> constant parameter."""
         return dict(zip(self.k_node.tolist(), self.k_value.tolist()))
+
+    def calls(self) -> Iterator[tuple[int, ops.Op, list[int], float | None]]:
+        """(slot, op, operand slots, constant parameter or None) per op node, tape order."""
+        L, start, args, k_of = self.n_leaves, self.start.tolist(), self.args.tolist(), self.k_of()
+        for j, c in enumerate(self.code.tolist()):
+            yield L + j, ops.OPS[c], args[start[j] : start[j + 1]], k_of.get(j)
 
     def reachable(self, out: int) -> np.ndarray:
         """Boolean mask over slots: the nodes output ``out`` depends on (itself included)."""

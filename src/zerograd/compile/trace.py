@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import engine
 from ..engine import Value
+from .backends import define
 
 
 class TraceError(RuntimeError):
@@ -106,10 +107,8 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
     if floats:
         lines.append(f"if {{*map(type, [{', '.join('*' + f for f in floats)}])}} != {{float}}: "
                      "return None")
-    src = "def extract(a):\n    flat = []\n" + "".join(f"    {x}\n" for x in lines)
-    src += "    return flat\n"
-    exec(compile(src, "<zerograd.compile arguments>", "exec"), consts)
-    return consts["extract"]
+    return define(["def extract(a):", "flat = []", *lines, "return flat"], consts,
+                  "<zerograd.compile arguments>")
 
 
 def _describe(spec: Any) -> str:
