@@ -314,6 +314,7 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         for kd, kind_rows in zip("feq", back):
             chunks += em.reduced(kd, [parts[r] for r in kind_rows])
         body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
+                f"m = None if m is None else m[{lo}:{hi}].reshape(E, Q)",
                 *em.lines]  # after the reductions, which may take lines back
         c = chunks[0] if len(chunks) == 1 else f"np.concatenate(({', '.join(chunks)}))"
         body.append(f"c = {c}")
@@ -331,7 +332,7 @@ def _scatter_line(scatter: str) -> str:
 
 def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
                  scatter: str, lo: int, hi: int):
-    """(forward(v), backward(G, v)) for a group of a few nodes, as straight-line code on
+    """(forward(v), backward(G, v, mask)) for a group of a few nodes, as straight-line code on
     Python floats (``ops.SCALAR``'s functions, as the eager engine runs them)."""
     a, n = idx.shape
     xs = [[Sym(f"x{j}_{i}") for i in range(a)] for j in range(n)]
@@ -351,8 +352,10 @@ def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
             parts = [op.backward(m, Sym(f"g{j}"), Sym(f"o{j}"), *xs[j],
                                  *((k[j],) if op.param else ())) for j in range(n)]
         lines.append(f"c = [{', '.join(lit(parts[j][r]) for r in back for j in range(n))}]")
+        # several results: nodes the differentiated one does not depend on give nothing
+        lines.append(f"if m is not None: c = np.where(np.tile(m[{lo}:{hi}], {len(back)}), c, 0.0)")
         lines.append(_scatter_line(scatter))
-        bwd = ["def backward(G, v):", *lines]
+        bwd = ["def backward(G, v, m):", *lines]
     return _define(fwd, bwd, ns, op.name)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops import SCALAR
 from .npcode import build_group, build_narrow
 from .tape import Tape, fuse_sums, levels
 
@@ -138,6 +137,7 @@ class NumpyExecutor:
             op = ops.OPS[int(code[nodes[0]])]
             k = k_all[nodes] if op.param else None
             self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid))
+        self._backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
         self.outputs = new_slot[list(tape.outputs)].tolist()
         self.template = np.zeros(tape.n_slots)
         self.template[tape.n_params + tape.n_inputs : L] = tape.consts
@@ -173,33 +173,9 @@ class NumpyExecutor:
         mask = self._masks[out]
         G = np.zeros_like(v)
         G[self.outputs[out]] = 1.0
-        n_slots = len(v)
         with np.errstate(all="ignore"):
-            for g in reversed(self.groups):
-                if g.targets is None:
-                    continue
-                lo, hi = g.lo, g.hi
-                if not g.narrow:
-                    g.run_backward(G, v, None if mask is None else mask[lo:hi].reshape(g.E, g.Q))
-                    continue
-                if mask is None:
-                    g.run_backward(G, v)
-                    continue
-                # several results: nodes the one differentiated does not depend on give nothing
-                f, xs = g.op.backward, v[g.idx].T.tolist()
-                gs, os = G[lo:hi].tolist(), v[lo:hi].tolist()
-                if g.k is None:
-                    c = [f(SCALAR, gi, oi, *x) for gi, oi, x in zip(gs, os, xs)]
-                else:
-                    c = [f(SCALAR, gi, oi, *x, k) for gi, oi, x, k in zip(gs, os, xs, g.k)]
-                c = [ci if m else (0.0,) * len(ci) for ci, m in zip(c, mask[lo:hi])]
-                c = [ci[r] for r in g.back for ci in c]
-                if g.scatter == "distinct":
-                    G[g.targets] += c
-                elif g.scatter == "bincount":
-                    G += np.bincount(g.targets, c, minlength=n_slots)
-                else:
-                    np.add.at(G, g.targets, c)
+            for run in self._backwards:
+                run(G, v, mask)
         P = self.n_params
         if mask is None:
             return self._all_params, G[:P]
