@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import topological_order
 from .backends import ARRAY, Sym, SymbolicMath, define, lit, namespace
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
@@ -37,10 +38,17 @@ class Lazy:
     def __pos__(self) -> Lazy:
         return self
 
+    @property
+    def _children(self) -> tuple:
+        """The Lazy operands (for ``engine.topological_order``)."""
+        return tuple([a for a in self.args if isinstance(a, Lazy)])
+
     def __bool__(self) -> bool:
         raise TypeError("an op's math must not branch on an operand; use m.where")
 
-    __hash__ = None  # type: ignore[assignment]
+    # by identity: distinct objects have distinct hashes, so a set never calls __eq__
+    # (which records an op); the graph walk keeps its seen nodes in a set
+    __hash__ = object.__hash__
 
 
 def _binary(name: str):
@@ -87,20 +95,10 @@ def _floats(n: Lazy, known: dict[int, bool]) -> bool:
 
 
 def _walk(roots: list) -> list[Lazy]:
-    """Every computed Lazy the roots need, operands first (no recursion)."""
-    order, seen = [], set()
-    stack = [(r, False) for r in reversed(roots) if isinstance(r, Lazy)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen or node.fn is None:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((a, False) for a in reversed(node.args) if isinstance(a, Lazy))
-    return order
+    """Every computed Lazy the roots need, operands first (``engine.topological_order``)."""
+    order = topological_order(Lazy("roots", tuple(roots)))  # type: ignore[arg-type]
+    order.pop()
+    return [n for n in order if n.fn is not None]
 
 
 class Emitter:
