@@ -32,20 +32,20 @@ class _Group:
     to an ``e`` or ``q`` row are summed over the other axis before being scattered.
     """
 
-    __slots__ = ("op", "lo", "hi", "E", "Q", "k", "narrow", "idx", "gather", "back",
-                 "targets", "scatter", "run_forward", "run_backward")
+    __slots__ = ("lo", "hi", "E", "Q", "k", "narrow", "idx", "gather", "targets",
+                 "run_forward", "run_backward")
 
     def __init__(self, op: ops.Op, lo: int, hi: int, idx: np.ndarray, k: Any,
                  needs: np.ndarray, grid: tuple | None):
-        self.op, self.lo, self.hi = op, lo, hi
+        self.lo, self.hi = lo, hi
         n = hi - lo
         need_row = needs[idx].any(axis=1) if needs[lo:hi].any() else np.zeros(len(idx), bool)
         self.narrow = n <= SCALAR_WIDTH
         if self.narrow:  # node by node on Python floats
             self.E, self.Q, self.idx = n, 1, idx
             self.k = k.tolist() if k is not None else None
-            self.back = np.flatnonzero(need_row).tolist()
-            self.targets = idx[self.back].reshape(-1)
+            back = np.flatnonzero(need_row).tolist()
+            self.targets = idx[back].reshape(-1)
         else:
             self.E, self.Q, kinds = grid
             E, Q = self.E, self.Q
@@ -53,25 +53,24 @@ class _Group:
             rows = {kd: [r for r, x in enumerate(kinds) if x == kd] for kd in "feq"}
             self.gather = tuple(a if a.size else None for a in (
                 grid[rows["f"]], grid[rows["e"], :, 0], grid[rows["q"], 0, :]))
-            self.back = tuple([r for r in rows[kd] if need_row[r]] for kd in "feq")
+            back = tuple([r for r in rows[kd] if need_row[r]] for kd in "feq")
             self.k = k.reshape(E, Q) if k is not None else None
-            f_, e_, q_ = (grid[self.back[0]].reshape(-1), grid[self.back[1], :, 0].reshape(-1),
-                          grid[self.back[2], 0, :].reshape(-1))
+            f_, e_, q_ = (grid[back[0]].reshape(-1), grid[back[1], :, 0].reshape(-1),
+                          grid[back[2], 0, :].reshape(-1))
             self.targets = np.concatenate([f_, e_, q_])
         if not need_row.any():
             self.targets = None
-            self.scatter = ""
+            scatter = ""
         elif len(np.unique(self.targets)) == self.targets.size:
-            self.scatter = "distinct"  # G[targets] += c is then exact
+            scatter = "distinct"  # G[targets] += c is then exact
         else:
-            self.scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
+            scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
         if self.narrow:
             self.run_forward, self.run_backward = build_narrow(
-                op, idx, self.k, self.back, self.targets, self.scatter, lo, hi)
+                op, idx, self.k, back, self.targets, scatter, lo, hi)
         else:
             self.run_forward, self.run_backward = build_group(
-                op, self.E, self.Q, kinds, self.gather, self.k, self.back, self.targets,
-                self.scatter, lo, hi)
+                op, self.E, self.Q, kinds, self.gather, self.k, back, self.targets, scatter, lo, hi)
 
 
 def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:

@@ -61,11 +61,12 @@ class ScalarExecutor:
         g[t.outputs[out]] = 1.0
         bwd = [op.backward for op in ops.OPS]
         k = self._k
+        mask = self._mask(out)
         for j0, code, st, args in self._chunks(reverse=True):
             for j in range(len(code) - 1, -1, -1):
                 s = L + j0 + j
                 gs = g[s]
-                if gs == 0.0 and self._skip(out, s):  # not on the result's path
+                if gs == 0.0 and mask is not None and not mask[s]:  # not on the result's path
                     continue
                 a, b = st[j], st[j + 1]
                 if j0 + j in k:
@@ -88,10 +89,6 @@ class ScalarExecutor:
                     g[i] += c
         keep = self._params(out)
         return keep, [g[p] for p in keep]
-
-    def _skip(self, out: int, s: int) -> bool:
-        mask = self._mask(out)
-        return mask is not None and not mask[s]
 
     def _mask(self, out: int) -> list | None:
         if out not in self._masks:
