@@ -29,7 +29,7 @@ class CheckedExecutor:
         v = [*pvals, *xvals, *t.consts.tolist()]
         for s, op, a, k in t.calls():
             xs = [v[i] for i in a]
-            out = op.forward(SCALAR, xs[0], k) if op.param else op.forward(SCALAR, *xs)
+            out = op.forward(SCALAR, *xs, k) if op.param else op.forward(SCALAR, *xs)
             if _bad(out) and not any(map(_bad, xs)):
                 site = self.sites[s - t.n_leaves]
                 raise engine._forward_error(op.name, out, xs, site)
@@ -49,7 +49,7 @@ class CheckedExecutor:
                 continue
             gs, xs = g[s], [v[i] for i in a]
             if op.param:
-                parts = op.backward(SCALAR, gs, v[s], xs[0], k)
+                parts = op.backward(SCALAR, gs, v[s], *xs, k)
             else:
                 parts = op.backward(SCALAR, gs, v[s], *xs)
             if check and any(map(_bad, parts)) and not _bad(gs):

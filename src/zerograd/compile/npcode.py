@@ -139,15 +139,16 @@ class Emitter:
         for n in nodes:  # operands first
             self.floats[id(n)] = _floats(n, self.floats)
         level: dict[int, int] = {}
+        by_level: dict[int, list[Lazy]] = {}
         for n in nodes:
-            level[id(n)] = 1 + max([level.get(id(a), 0) for a in n.args if isinstance(a, Lazy)],
-                                   default=0)
-        for lv in sorted(set(level.values())):
+            lv = level[id(n)] = 1 + max(
+                [level.get(id(a), 0) for a in n.args if isinstance(a, Lazy)], default=0)
+            by_level.setdefault(lv, []).append(n)
+        for lv in sorted(by_level):
             groups: dict[tuple, list[Lazy]] = {}
-            for n in nodes:
-                if level[id(n)] == lv:
-                    key = (n.fn, tuple(self._desc(a) for a in n.args))
-                    groups.setdefault(key, []).append(n)
+            for n in by_level[lv]:
+                key = (n.fn, tuple(self._desc(a) for a in n.args))
+                groups.setdefault(key, []).append(n)
             for members in groups.values():
                 self._batch(members)
         return [self.expr(r) for r in roots]

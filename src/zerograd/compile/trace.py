@@ -25,13 +25,13 @@ class TraceError(RuntimeError):
 # -- argument structure ("spec") and the flat list of numbers ------------------------------
 def flatten(x: Any, flat: list) -> Any:
     """Append every number in ``x`` to ``flat``; return ``x``'s structure (a hashable spec)."""
-    t = type(x)
-    if t is list or t is tuple:
+    if isinstance(x, (list, tuple)):
+        kind = "list" if isinstance(x, list) else "tuple"
         if all([type(e) is float for e in x]):  # the common leaf row: one level of floats
             flat.extend(x)
-            return (t.__name__, ("number",) * len(x))
-        return (t.__name__, tuple([flatten(e, flat) for e in x]))
-    if t is float:
+            return (kind, ("number",) * len(x))
+        return (kind, tuple([flatten(e, flat) for e in x]))
+    if type(x) is float:
         flat.append(x)
         return "number"
     if isinstance(x, np.ndarray):
@@ -39,9 +39,6 @@ def flatten(x: Any, flat: list) -> Any:
             raise TypeError(f"zg.compile: numpy arrays must hold numbers, got dtype {x.dtype}")
         flat.extend(x.astype(np.float64, copy=False).ravel().tolist())
         return ("array", x.shape)
-    if isinstance(x, (list, tuple)):
-        kind = "list" if isinstance(x, list) else "tuple"
-        return (kind, tuple([flatten(e, flat) for e in x]))
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         flat.append(float(x))
         return "number"
