@@ -20,7 +20,7 @@ class ScalarExecutor:
     def __init__(self, tape: Tape):
         self.tape = tape
         self._k = tape.k_of()
-        self._masks: dict[int, list | None] = {}
+        self._masks: dict[int, tuple[list | None, list[int]]] = {}  # see _reach
 
     def _chunks(self, reverse: bool = False):
         """(first node, codes, starts, operand slots) for runs of CHUNK op nodes."""
@@ -61,7 +61,7 @@ class ScalarExecutor:
         g[t.outputs[out]] = 1.0
         bwd = [op.backward for op in ops.OPS]
         k = self._k
-        mask = self._mask(out)
+        mask, keep = self._reach(out)
         for j0, code, st, args in self._chunks(reverse=True):
             for j in range(len(code) - 1, -1, -1):
                 s = L + j0 + j
@@ -87,18 +87,16 @@ class ScalarExecutor:
                     parts = bwd[code[j]](SCALAR, gs, v[s], *[v[i] for i in ops_])
                 for i, c in zip(ops_, parts):
                     g[i] += c
-        keep = self._params(out)
         return keep, [g[p] for p in keep]
 
-    def _mask(self, out: int) -> list | None:
+    def _reach(self, out: int) -> tuple[list | None, list[int]]:
+        """(per slot: does result ``out`` depend on it, None if all; those parameters)."""
         if out not in self._masks:
-            mask = self.tape.reachable(out)
-            self._masks[out] = None if mask.all() else mask.tolist()
+            reach = self.tape.reachable(out)
+            mask = None if reach.all() else reach.tolist()
+            keep = [p for p in range(self.tape.n_params) if mask is None or mask[p]]
+            self._masks[out] = (mask, keep)
         return self._masks[out]
-
-    def _params(self, out: int) -> list[int]:
-        mask = self._mask(out)
-        return [p for p in range(self.tape.n_params) if mask is None or mask[p]]
 
     @property
     def nbytes(self) -> int:
