@@ -209,10 +209,8 @@ class Value:
             for v in topo:
                 if v._fn is not None:
                     v.grad = 0.0
-                elif v.grad:
-                    v._passes += 1
                 else:
-                    v._passes = 1
+                    count_pass(v)
             self.grad += 1.0
             for v in reversed(topo):
                 if v._fn is not None:
@@ -246,6 +244,12 @@ def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:
 
 
 _new = object.__new__
+
+
+def count_pass(leaf: Value) -> None:
+    """Note that a backward pass is about to add into ``leaf.grad``: ``_passes`` counts the
+    passes its grad holds since it was last zero (the forgotten-zero_grad check reads it)."""
+    leaf._passes = leaf._passes + 1 if leaf.grad else 1
 
 
 def _lift(x: Any) -> Value | None:

@@ -113,12 +113,8 @@ class CompiledFunction:
         if len(which) != len(params):
             params = [params[i] for i in which]
         for p, g in zip(params, grads):
-            old = p.grad
-            if old:
-                p._passes += 1  # backward without zero_grad since the last one: counted
-            else:
-                p._passes = 1
-            p.grad = old + g
+            engine.count_pass(p)
+            p.grad += g
 
     def __repr__(self) -> str:
         state = "not traced yet" if self.executor is None else (
