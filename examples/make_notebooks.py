@@ -277,6 +277,19 @@ zg.viz.plot_loss(history, "moons_loss.png", title="moons: training loss")
 IPython.display.Image("moons_loss.png")
 """),
     md("""
+The same model trained by `zg.train.fit` with Adam, which runs zero_grad, backward and step in
+the right order and shows a progress bar (a widget here, a text bar on a terminal):
+"""),
+    code("""
+random.seed(1337)
+model2 = MLP(2, [16, 16, 1])
+opt = zg.optim.Adam(model2.parameters(), lr=0.01)
+rows, labels = X.tolist(), y.tolist()
+fit_history = zg.train.fit(model2, lambda: zg.losses.hinge([model2(r) for r in rows], labels),
+                           opt, 30)
+print(f"loss {fit_history['loss'][0]:.4f} -> {fit_history['loss'][-1]:.4f}")
+"""),
+    md("""
 From a terminal, `zerograd demo moons` runs all of this (with a progress bar) and writes both
 pictures; `zerograd demo moons --compile` trains through `zg.compile`.
 """),

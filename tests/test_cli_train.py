@@ -67,6 +67,14 @@ def test_train_defaults_converge_and_print_predictions():
         assert abs(float(pred) - y) < 0.25
 
 
+def test_train_header_names_the_network_briefly():
+    r = zerograd_cli("--steps", "1")
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0]
+    assert header.startswith("training MLP(3, [4, 4, 1]), tanh, 41 parameters on the lecture's")
+    assert "Layer of" not in header and "Neuron" not in header
+
+
 def test_train_honours_steps_lr_and_seed():
     r = zerograd_cli("--steps", "5", "--lr", "0.05", "--seed", "3")
     assert r.returncode == 0, r.stderr

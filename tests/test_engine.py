@@ -312,3 +312,24 @@ def test_gradcheck_leaves_other_leaves_grads_unchanged(restore_random):
     model.zero_grad()
     assert zg.gradcheck(lambda a: model([a, 1.0]), [Value(0.5)])
     assert all(p.grad == 0.0 for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Value(10**400),
+        lambda: Value(-(10**400)),
+        lambda: Value(1.0) + 10**400,
+        lambda: 10**400 * Value(1.0),
+        lambda: Value(2.0) ** 10**400,
+        lambda: zg.vsum([Value(1.0), 10**400]),
+    ],
+    ids=["Value", "negative", "add", "rmul", "pow", "vsum"],
+)
+def test_an_integer_too_large_for_a_float_says_so_and_what_to_do(make):
+    with pytest.raises(OverflowError) as e:
+        make()
+    message = str(e.value)
+    assert "integer of about 401 digits is too large for a Value" in message
+    assert "float64" in message and "float('inf')" in message
+    assert Value(10**300).data == 1e300  # large but representable integers still work

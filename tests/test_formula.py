@@ -140,3 +140,55 @@ def test_a_function_name_used_as_a_variable_is_explained():
 def test_formula_must_be_a_string():
     with pytest.raises(TypeError):
         formula.parse(42)
+
+
+@pytest.mark.parametrize(
+    "text, column, char",
+    [
+        ("x y", 3, "y"),
+        ("x +* y", 4, "*"),
+        ("tanh(x", 5, "("),
+        ("2 * (x + 1))", 12, ")"),
+        ("   x y", 6, "y"),  # leading spaces are stripped to parse, but counted here
+        ("\tx +* y", 5, "*"),
+    ],
+)
+def test_a_syntax_error_names_the_column_of_the_offending_character(text, column, char):
+    with pytest.raises(formula.FormulaError, match=rf"not a formula: .* at column {column}\b"):
+        formula.parse(text)
+    assert text[column - 1] == char
+
+
+def test_a_syntax_error_draws_a_caret_under_the_character():
+    with pytest.raises(formula.FormulaError) as e:
+        formula.parse("  x +* y")
+    first, line, caret = str(e.value).splitlines()
+    assert first == "not a formula: invalid syntax at column 6"
+    assert line == "    x +* y" and caret.index("^") == line.index("*")
+
+
+def test_a_formula_that_ends_too_early_points_just_past_its_end():
+    with pytest.raises(formula.FormulaError) as e:
+        formula.parse(" x + ")
+    first, line, caret = str(e.value).splitlines()
+    assert first == "not a formula: it ends too early at column 5"  # not 'column 0'
+    assert caret.index("^") == line.index("+") + 1
+
+
+def test_a_syntax_error_on_a_later_line_names_line_and_column():
+    with pytest.raises(formula.FormulaError, match="at line 2, column 1"):
+        formula.parse("(x +\n* 3)")
+    with pytest.raises(formula.FormulaError, match="at line 2, column 5"):
+        formula.parse("\n  x y")
+
+
+def test_refusals_count_columns_in_the_formula_as_given():
+    with pytest.raises(formula.FormulaError, match=r"attribute access \(a\.b\) \(column 3\)"):
+        formula.parse("  x.y")
+    with pytest.raises(formula.FormulaError, match=r"unknown function 'foo' \(column 8\)"):
+        formula.parse("   x + foo(y)")
+
+
+def test_labels_are_the_pieces_of_a_formula_with_leading_spaces():
+    out = formula.build("  tanh(x*w)", {"x": 2.0, "w": 3.0})
+    assert {"x*w", "tanh(x*w)"} <= {v.label for v in topological_order(out)}

@@ -7,6 +7,7 @@ import math
 
 import micrograd.engine
 import micrograd.nn
+import numpy as np
 import pytest
 import torch
 
@@ -260,5 +261,89 @@ def test_bad_arguments_raise_clear_errors(restore_random):
         Layer(2, 0)
     with pytest.raises(ValueError, match="nouts"):
         MLP(2, 3)
-    with pytest.raises(ValueError, match="2 inputs, got 3"):
+    with pytest.raises(ValueError, match=r"ReLUNeuron\(2\) expects a list of 2 numbers or "
+                                         r"Values, got 3 of them"):
         Neuron(2)([1.0, 2.0, 3.0])
+
+
+BATCH = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [BATCH, BATCH[:1], BATCH[:3], tuple(BATCH), np.array(BATCH), [np.array(r) for r in BATCH]],
+    ids=["list", "one row", "three rows", "tuple", "2-D array", "list of arrays"],
+)
+def test_calling_a_model_on_a_batch_says_to_call_it_per_row(restore_random, batch):
+    model = MLP(3, [4, 4, 1])
+    with pytest.raises(TypeError, match=r"^MLP\(3, \[4, 4, 1\]\) takes one input .* batch of "
+                                        r"\d+ rows?; call it on each row: \[model\(x\) for x"):
+        model(batch)
+    assert [model(x).data for x in batch]  # per row it works
+
+
+@pytest.mark.parametrize(
+    "x, exc, words",
+    [
+        ("abc", TypeError, "expects a list of 3 numbers or Values, got str 'abc'"),
+        (5.0, TypeError, "expects a list of 3 numbers or Values, got float 5.0"),
+        (None, TypeError, "got NoneType None"),
+        ([1.0, 2.0], ValueError, "expects a list of 3 numbers or Values, got 2 of them"),
+        ([1.0, "a", 2.0], TypeError, "item 1 is str 'a'"),
+    ],
+)
+def test_a_wrong_input_error_names_the_models_call(restore_random, x, exc, words):
+    with pytest.raises(exc) as e:
+        MLP(3, [4, 4, 1])(x)
+    assert str(e.value).startswith("MLP(3, [4, 4, 1]) ") and words in str(e.value)
+    assert "dot" not in str(e.value)
+
+
+def test_neuron_and_layer_name_themselves_in_input_errors(restore_random):
+    with pytest.raises(TypeError, match=r"^TanhNeuron\(2\) expects a list of 2 numbers"):
+        Neuron(2, activation="tanh")("ab")
+    with pytest.raises(TypeError, match=r"^Layer\(2, 3\) takes one input .* batch of 2 rows"):
+        Layer(2, 3)([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match=r"for one input write model\(\[x\]\)"):
+        MLP(1, [2, 1])(0.5)
+
+
+def test_the_input_check_runs_only_after_a_call_failed(restore_random, monkeypatch):
+    """A good call pays nothing for the friendly errors: the check is never run."""
+    model = MLP(2, [3, 1])
+    calls = []
+    original = zg.nn._input_error
+    monkeypatch.setattr(zg.nn, "_input_error", lambda *a: calls.append(a) or original(*a))
+    model([1.0, 2.0])
+    model(np.array([1.0, 2.0]))
+    assert calls == []
+    with pytest.raises(TypeError):
+        model("ab")
+    assert calls and all(c[0] == "ab" for c in calls)
+
+
+def test_mlp_summary_names_sizes_activations_and_parameter_count(restore_random):
+    assert MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh").summary() == (
+        "MLP(3, [4, 4, 1]), tanh, 41 parameters")
+    assert MLP(2, [16, 16, 1]).summary() == "MLP(2, [16, 16, 1]), relu, linear output, " \
+                                            "337 parameters"
+
+
+def test_load_state_dict_error_lists_only_what_is_wrong(restore_random):
+    model = MLP(2, [2, 1])
+    sd = model.state_dict()
+    missing = dict(sd)
+    del missing["layers.1.neurons.0.b"]
+    with pytest.raises(ValueError) as e:
+        model.load_state_dict(missing)
+    assert str(e.value) == "state_dict does not fit this MLP: missing keys: 'layers.1.neurons.0.b'"
+    extra = {**sd, "layers.7.w": [1.0]}
+    with pytest.raises(ValueError) as e:
+        model.load_state_dict(extra)
+    assert str(e.value) == "state_dict does not fit this MLP: unexpected keys: 'layers.7.w'"
+    both = {**missing, "layers.0.neurons.0.w": [1.0, 2.0, 3.0], "junk": 1.0}
+    with pytest.raises(ValueError) as e:
+        model.load_state_dict(both)
+    assert str(e.value) == (
+        "state_dict does not fit this MLP: missing keys: 'layers.1.neurons.0.b'; unexpected "
+        "keys: 'junk'; wrong shapes: 'layers.0.neurons.0.w' (size 3, the model needs 2)")

@@ -43,9 +43,12 @@ def test_notebook_runs_in_a_jupyter_kernel(path, tmp_path, monkeypatch):
     client.execute()  # raises CellExecutionError, with the cell and traceback, on failure
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert "Warning" not in stderr  # no TqdmWarning, no Fontconfig warning
     kinds = {k for o in outputs for k in o.get("data", {})}
     if "lecture" in path.stem:
         assert "image/svg+xml" in kinds  # the graphs are drawn inline
     if "moons" in path.stem:
         assert "image/png" in kinds
+        assert "application/vnd.jupyter.widget-view+json" in kinds  # fit's progress widget
         assert (tmp_path / "moons_boundary.png").stat().st_size > 2000

@@ -570,3 +570,42 @@ def test_step_closure_returns_the_loss():
 
     assert opt.step(closure).data == 4.0
     assert p.data == 2.0 - 0.1 * 4.0
+
+
+def test_schedulers_have_short_readable_reprs():
+    opt = optim.SGD([Value(1.0)], lr=0.001)
+    step = optim.StepLR(opt, step_size=10, gamma=0.1)
+    for _ in range(3):
+        opt.step()
+        step.step()
+    assert repr(step) == "StepLR(step_size=10, gamma=0.1, last_epoch=3, lr=[0.001])"
+    cosine = optim.CosineAnnealingLR(optim.Adam([Value(1.0)], lr=0.1), T_max=4)
+    cosine.optimizer.step()
+    cosine.step()
+    assert repr(cosine) == "CosineAnnealingLR(T_max=4, eta_min=0.0, last_epoch=1, lr=[0.0853553])"
+
+    def decay(k):
+        return 0.5**k
+
+    assert repr(optim.LambdaLR(optim.SGD([Value(1.0)], lr=1.0), decay)) == (
+        "LambdaLR(lr_lambda=decay, last_epoch=0, lr=[1])")
+    assert "<lambda>" in repr(optim.LambdaLR(optim.SGD([Value(1.0)]), lambda k: 1.0))
+
+
+def test_load_state_dict_errors_name_only_the_keys_that_differ():
+    opt = optim.Adam([Value(1.0)], lr=0.1)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["foo"] = 1
+    with pytest.raises(ValueError, match=r"do not match Adam's \(unexpected 'foo'\);") as e:
+        opt.load_state_dict(sd)
+    assert "missing" not in str(e.value)
+    del sd["param_groups"][0]["foo"], sd["param_groups"][0]["eps"]
+    with pytest.raises(ValueError, match=r"\(missing 'eps'\);"):
+        opt.load_state_dict(sd)
+    sched = optim.StepLR(opt, step_size=2)
+    ssd = sched.state_dict()
+    del ssd["gamma"]
+    ssd["extra"] = 1
+    with pytest.raises(ValueError, match=r"the keys do not match \(missing 'gamma'; unexpected "
+                                         r"'extra'\)"):
+        sched.load_state_dict(ssd)

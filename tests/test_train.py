@@ -137,13 +137,83 @@ def test_callbacks_see_each_step_and_can_stop():
     assert seen == [(k, 1.0) for k in range(4)] and len(hist["loss"]) == 4
 
 
-def test_progress_bar_shows_the_loss(capsys):
+def test_progress_bar_shows_the_loss_when_asked_for(capsys):
     random.seed(2)
     model = nn.MLP(2, [3, 1])
     opt = optim.SGD(model.parameters(), lr=0.01)
-    train.fit(model, scripted([0.75] * 3, model), opt, 3)
+    train.fit(model, scripted([0.75] * 3, model), opt, 3, progress=True)
     err = capsys.readouterr().err
     assert "3/3" in err and "loss=0.75" in err
+
+
+class _Terminal:
+    """A stderr that says it is a terminal and keeps what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_by_default_on_a_terminal_and_not_in_a_pipe(capsys, monkeypatch):
+    random.seed(2)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    train.fit(model, scripted([0.5] * 4, model), opt, 4)  # capsys: stderr is no terminal
+    assert capsys.readouterr().err == ""
+    term = _Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    train.fit(model, scripted([0.5] * 4, model), opt, 4)
+    assert "4/4" in term.text and "loss=0.5" in term.text
+    train.lr_find(model, scripted([0.5] * 6, model), opt, num_it=6)
+    assert "lr_find" in term.text and "6/6" in term.text
+
+
+def test_missing_tqdm_never_raises(monkeypatch, recwarn):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    random.seed(2)
+    model = nn.MLP(2, [3, 1])
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    assert len(train.fit(model, scripted([0.5] * 3, model), opt, 3)["loss"]) == 3
+    assert not recwarn.list  # a bar was not asked for: no bar, no fuss
+    with pytest.warns(UserWarning, match=r'needs tqdm \(pip install "zerograd\[progress\]"\)'):
+        assert len(train.fit(model, scripted([0.5] * 3, model), opt, 3, progress=True)["loss"])
+
+
+def test_progress_bar_in_jupyter_is_a_widget_or_plain_text(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+    import warnings
+
+    class ZMQInteractiveShell:  # what a Jupyter kernel's get_ipython() returns
+        pass
+
+    import IPython  # installed with ipykernel, a test dependency
+    monkeypatch.setattr(IPython, "get_ipython", lambda: ZMQInteractiveShell())
+    monkeypatch.setattr("sys.stderr", types.SimpleNamespace(write=lambda s: None,
+                                                            flush=lambda: None))
+    widgets = importlib.util.find_spec("ipywidgets") is not None
+    bar = train.progress_bar(3, "fit")  # stderr is no terminal, but this is Jupyter
+    assert bar is not None
+    assert type(bar).__module__ == ("tqdm.notebook" if widgets else "tqdm.std")
+    bar.close()
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # importing it fails
+    with warnings.catch_warnings():  # no TqdmWarning ("IProgress not found") without widgets
+        warnings.simplefilter("error")
+        bar = train.progress_bar(3, "fit")
+        assert type(bar).__module__ == "tqdm.std"
+        bar.close()
 
 
 def test_fit_refuses_bad_setups_before_training():
@@ -303,3 +373,14 @@ def test_cli_lr_find_prints_a_suggestion_and_writes_the_plot(tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert cli.main(["lr-find", "moons", "--start-lr", "5", "--end-lr", "1"]) == 2
     assert "must be below end_lr" in capsys.readouterr().err
+
+
+def test_lr_find_result_has_a_short_readable_repr(restore_random):
+    model = nn.MLP(2, [4, 1])
+    X, y = [[0.5, -1.0], [1.0, 2.0], [-1.5, 0.5]], [1.0, -1.0, 1.0]
+    opt = optim.SGD(model.parameters())
+    found = train.lr_find(model, lambda: losses.mse([model(x) for x in X], y), opt, num_it=20)
+    text = repr(found)
+    assert text == (f"LRFinderResult({len(found.lrs)} points, lr {found.lrs[0]:.3g}.."
+                    f"{found.lrs[-1]:.3g}, suggestion {found.suggestion:.3g})")
+    assert text.startswith("LRFinderResult(") and "1e-07.." in text and len(text) < 80

@@ -1,4 +1,5 @@
-"""Graph drawing and plots: real files rendered by Graphviz's dot and matplotlib's Agg."""
+"""Graph drawing and plots: real files rendered by Graphviz (the system's dot program, or
+the one bundled in pygraphviz's wheel) and by matplotlib's Agg."""
 
 import html
 import os
@@ -28,6 +29,23 @@ def lecture_graph():
     return L, [a, b, c, d, e, f, L]
 
 
+@pytest.fixture(params=["pygraphviz", "dot"])
+def graphviz_backend(request, monkeypatch):
+    """Run the test with each Graphviz: pygraphviz's bundled one (dot hidden from PATH) and
+    the system's dot program (Debian's graphviz package; .ci/run installs it)."""
+    from zerograd import drawing
+
+    if request.param == "pygraphviz":
+        monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
+    elif drawing.shutil.which("dot") is None:
+        if os.environ.get("ZEROGRAD_CI"):
+            pytest.fail("CI must have Graphviz's dot program (apt-get install graphviz)")
+        pytest.skip("needs the dot program of the system package graphviz "
+                    "(apt-get install graphviz); pygraphviz's own Graphviz is tested")
+    assert drawing.backend() == request.param
+    return request.param
+
+
 def png_size(path):
     with open(path, "rb") as fh:
         head = fh.read(24)
@@ -35,7 +53,7 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
-def test_lecture_graph_svg_shows_labels_data_and_grads_to_four_decimals(tmp_path):
+def test_lecture_graph_svg_shows_labels_data_and_grads_to_four_decimals(graphviz_backend):
     L, values = lecture_graph()
     g = viz.draw_dot(L)
     svg = html.unescape(g.pipe(format="svg").decode())  # dot writes '-' as &#45;
@@ -50,19 +68,20 @@ def test_lecture_graph_svg_shows_labels_data_and_grads_to_four_decimals(tmp_path
 def test_graph_structure_is_child_to_op_to_result():
     L, values = lecture_graph()
     src = viz.draw_dot(L).source
-    records = re.findall(r"^\s*(\d+) \[label=\"\{", src, flags=re.M)
-    ops = re.findall(r"^\s*\"(\d+)op\" \[label=\"([^\"]*)\"", src, flags=re.M)
+    records = re.findall(r"^\s*(v\d+) \[label=\"\{", src, flags=re.M)
+    ops = re.findall(r"^\s*(v\d+)op \[label=\"([^\"]*)\"", src, flags=re.M)
     assert len(records) == 7  # one record per Value
     assert sorted(label for _, label in ops) == ["*", "*", "+"]  # one node per op
-    edges = set(re.findall(r"^\s*\"?(\w+)\"? -> \"?(\w+)\"?", src, flags=re.M))
+    edges = set(re.findall(r"^\s*(\w+) -> (\w+)$", src, flags=re.M))
     assert len(edges) == 3 + 6  # op -> result, and two operands per op
-    a, b, e = values[0], values[1], values[4]
-    assert (str(id(a)), f"{id(e)}op") in edges
-    assert (str(id(b)), f"{id(e)}op") in edges
-    assert (f"{id(e)}op", str(id(e))) in edges
+    name = {label: re.search(rf"^\s*(v\d+) \[label=\"\{{ {label} \|", src, flags=re.M)[1]
+            for label in "abe"}
+    assert (name["a"], name["e"] + "op") in edges
+    assert (name["b"], name["e"] + "op") in edges
+    assert (name["e"] + "op", name["e"]) in edges
 
 
-def test_unlabelled_values_and_neuron_graph_draw(tmp_path):
+def test_unlabelled_values_and_neuron_graph_draw(graphviz_backend):
     random.seed(0)
     n = zg.nn.Neuron(3, activation="tanh")
     out = n([Value(1.0), Value(-2.0), Value(0.5)])
@@ -72,14 +91,15 @@ def test_unlabelled_values_and_neuron_graph_draw(tmp_path):
     assert f"data {out.data:.4f}" in svg
 
 
-def test_labels_with_record_syntax_are_escaped():
-    x = Value(1.0, label="{a|b}<c>")
-    y = (x * 2).relu()
+def test_labels_with_record_syntax_and_quotes_are_escaped(graphviz_backend):
+    x = Value(1.0, label='{a|b}<c> "q" \\')
+    y = Value(2.0, (x * 2,), 'op "with" quotes')  # a node built the micrograd way
     svg = html.unescape(viz.draw_dot(y).pipe(format="svg").decode())
-    assert "{a|b}<c>" in svg
+    assert '{a|b}<c> "q" \\' in svg
+    assert 'op "with" quotes' in svg
 
 
-def test_render_writes_svg_png_and_dot_files(tmp_path):
+def test_render_writes_svg_png_and_dot_files(tmp_path, graphviz_backend):
     L, _ = lecture_graph()
     g = viz.draw_dot(L)
     for ext in ("svg", "png", "pdf", "dot"):
@@ -89,12 +109,25 @@ def test_render_writes_svg_png_and_dot_files(tmp_path):
     assert (tmp_path / "g.pdf").read_bytes().startswith(b"%PDF")
     with pytest.raises(ValueError, match="ending in"):
         viz.render(g, tmp_path / "g.jpeg")
+    assert g.render(tmp_path / "noext") == str(tmp_path / "noext.svg")  # the graph's format
+    assert (tmp_path / "noext.svg").read_bytes().lstrip().startswith(b"<?xml")
 
 
-def test_jupyter_display_hook_gives_svg():
+def test_jupyter_display_hook_gives_svg_or_png(graphviz_backend):
     L, _ = lecture_graph()
     bundle = viz.draw_dot(L)._repr_mimebundle_()
     assert "<svg" in bundle["image/svg+xml"]
+    bundle = viz.draw_dot(L, format="png")._repr_mimebundle_()
+    assert bundle["image/png"].startswith(b"\x89PNG")
+
+
+def test_bundled_graphviz_prints_no_fontconfig_warnings(capfd, monkeypatch):
+    from zerograd import drawing
+
+    monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
+    L, _ = lecture_graph()
+    assert viz.draw_dot(L).pipe("png").startswith(b"\x89PNG")
+    assert "Fontconfig" not in capfd.readouterr().err
 
 
 def test_too_many_nodes_gives_the_count_and_the_way_out():
@@ -108,28 +141,21 @@ def test_too_many_nodes_gives_the_count_and_the_way_out():
     assert viz.draw_dot(y, max_nodes=n) is not None
 
 
-def test_missing_dot_program_names_the_install(monkeypatch):
+def test_no_graphviz_at_all_names_the_extra_and_the_system_package(monkeypatch, tmp_path):
+    import sys
+
+    from zerograd import drawing
+
+    monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)  # import fails
     L, _ = lecture_graph()
-    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(FileNotFoundError, match=r'zerograd\[viz\].*apt-get install graphviz'):
+        viz.draw_dot(L)
+    g = viz.draw_dot(L, format="dot")  # the source needs no Graphviz
+    assert g.source.startswith("digraph") and viz.render(g, tmp_path / "g.dot")
     with pytest.raises(FileNotFoundError, match="apt-get install graphviz"):
-        viz.draw_dot(L)
-    assert "digraph" in viz.draw_dot(L, format="dot").source  # source only: no dot needed
-
-
-def test_missing_graphviz_package_names_the_extra(monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *a, **k):
-        if name == "graphviz":
-            raise ImportError("No module named 'graphviz'")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
-    L, _ = lecture_graph()
-    with pytest.raises(ImportError, match=r'pip install "zerograd\[viz\]"'):
-        viz.draw_dot(L)
+        viz.render(g, tmp_path / "g.svg")
+    assert not (tmp_path / "g.svg").exists()
 
 
 @pytest.mark.parametrize(
@@ -196,13 +222,165 @@ def test_plot_decision_boundary_checks_its_inputs(tmp_path):
         viz.plot_decision_boundary(f, [[1.0, 2.0]], [0], tmp_path / "x.png", resolution=1)
 
 
-def test_importing_zerograd_does_not_import_graphviz_or_matplotlib():
+def test_importing_zerograd_does_not_import_pygraphviz_or_matplotlib():
     import subprocess
     import sys
 
     code = ("import sys, zerograd as zg; zg.draw_dot; zg.viz; zg.data; "
-            "print('graphviz' in sys.modules, 'matplotlib' in sys.modules, "
+            "print('pygraphviz' in sys.modules, 'matplotlib' in sys.modules, "
             "'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+# -- plots a teacher can project ---------------------------------------------------------------
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib Figures the plot functions draw, to look inside them after saving."""
+    made = []
+    real = viz._figure
+
+    def capture(size):
+        made.append(real(size))
+        return made[-1]
+
+    monkeypatch.setattr(viz, "_figure", capture)
+    return made
+
+
+def pixel_hue(image, fig, ax, x, y):
+    """Hue and saturation of the PNG pixel at data point (x, y) of ``ax``."""
+    import colorsys
+
+    px, py = ax.transData.transform((x, y)) * (100 / fig.dpi)  # the PNG is saved at 100 dpi
+    r, g, b = image[int(round(image.shape[0] - py)), int(round(px)), :3]
+    h, s, _ = colorsys.rgb_to_hsv(r, g, b)
+    return h, s
+
+
+def hue_distance(a, b):
+    return min(abs(a - b), 1 - abs(a - b))
+
+
+def test_plot_loss_shows_accuracy_in_percent_and_the_legend_outside_every_axes(tmp_path,
+                                                                              figures):
+    from matplotlib.ticker import PercentFormatter
+
+    history = {"loss": [2.0, 1.0, 0.6, 0.5, 0.45], "lr": [0.1, 0.08, 0.05, 0.02, 0.01],
+               "batch accuracy": [0.1, 0.4, 0.7, 0.9, 1.0],
+               "test accuracy": {0: 0.12, 2: 0.65, 4: 0.93}}  # measured every other step
+    viz.plot_loss(history, tmp_path / "h.png")
+    fig = figures[-1]
+    (acc_axes,) = [a for a in fig.axes if a.get_ylabel() == "accuracy"]
+    assert isinstance(acc_axes.yaxis.get_major_formatter(), PercentFormatter)
+    assert acc_axes.yaxis.get_major_formatter()(0.5) == "50%"
+    lo, hi = acc_axes.get_ylim()
+    assert -0.05 <= lo <= 0 and 1 <= hi <= 1.05
+    lines = {line.get_label(): line for line in acc_axes.get_lines()}
+    assert set(lines) == {"batch accuracy", "test accuracy"}
+    assert list(lines["test accuracy"].get_xdata()) == [0, 2, 4]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(history)
+    box = legend.get_window_extent()
+    for a in fig.axes:
+        assert not box.overlaps(a.get_window_extent()), "the legend covers the plot"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_plot_loss_warns_and_marks_the_step_where_the_loss_stopped_being_finite(tmp_path,
+                                                                               figures, bad):
+    losses = [1.0, 0.8, 0.7, bad, bad, 0.5]
+    with pytest.warns(UserWarning, match=rf"'loss' is {bad} at step 3 \(2 of 6 values"):
+        path = viz.plot_loss({"loss": losses, "accuracy": [0.5] * 6}, tmp_path / "bad.png")
+    assert png_size(path) == (600, 400)
+    ax = figures[-1].axes[0]
+    marks = [line for line in ax.get_lines() if list(line.get_xdata()) == [3, 3]]
+    assert len(marks) == 1  # a vertical line at step 3
+    assert [t.get_text().strip() for t in ax.texts] == [f"loss {bad} at step 3"]
+    assert ax.get_xlim()[1] >= 5  # the axis still shows every step
+    (curve,) = [line for line in ax.get_lines() if line.get_label() == "loss"]
+    ys = curve.get_ydata()
+    assert all(y != y for y in ys[3:5]) and list(ys[:3]) == losses[:3]  # left out
+
+
+def test_plot_loss_of_finite_numbers_warns_nothing(tmp_path, figures):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        viz.plot_loss([3.0, 2.0, 1.0], tmp_path / "ok.png")
+    assert len(figures[-1].axes[0].texts) == 0
+
+
+CENTRES = [(-2.0, -1.0), (0.0, 1.0), (2.0, -1.0)]
+
+
+def nearest_centre(grid):
+    """Class scores for 3 classes: minus the squared distance to each centre."""
+    import numpy as np
+
+    return np.column_stack([-((grid - c) ** 2).sum(axis=1) for c in CENTRES])
+
+
+@pytest.mark.parametrize(
+    "model, X, y, backgrounds",
+    [
+        (lambda g: g[:, 0], [(-2, -1), (-1, 1), (1, -1), (2, 1)], [-1, -1, 1, 1],
+         {-1: (-2.0, 0.0), 1: (2.0, 0.0)}),
+        (nearest_centre, CENTRES + [(-1.8, -1.2), (0.2, 0.8), (1.8, -0.8)], [0, 1, 2] * 2,
+         {0: (-2.0, -0.6), 1: (0.0, 1.4), 2: (2.0, -0.6)}),
+    ],
+    ids=["one-score", "three-classes"],
+)
+def test_a_class_has_one_hue_for_its_region_and_its_points(tmp_path, figures, model, X, y,
+                                                           backgrounds):
+    import matplotlib.image
+
+    path = viz.plot_decision_boundary(model, X, y, tmp_path / "b.png", batched=True)
+    image = matplotlib.image.imread(path)
+    fig = figures[-1]
+    ax = fig.axes[0]
+    hues = {}
+    for label, spot in backgrounds.items():
+        region_hue, saturation = pixel_hue(image, fig, ax, *spot)
+        assert saturation > 0.1, f"the region of class {label} is not coloured"
+        for point in [p for p, lab in zip(X, y) if lab == label]:
+            point_hue, _ = pixel_hue(image, fig, ax, *point)
+            assert hue_distance(point_hue, region_hue) < 0.02, f"class {label}"
+        hues[label] = region_hue
+    assert all(hue_distance(hues[a], hues[b]) > 0.1 for a in hues for b in hues if a != b)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [f"class {label}" for label in backgrounds]
+
+
+def test_boundary_edges_follow_the_scores_between_grid_points(tmp_path, figures):
+    import matplotlib.image
+    import numpy as np
+
+    X, y = [(-1.0, 1.0), (-0.5, 0.9), (1.0, -1.0), (0.9, -0.5)], [0, 0, 1, 1]
+    # the boundary is the diagonal x1 = x2; a 5 x 5 grid has a cell 0.75 wide here, and
+    # the pixels 0.1 off the diagonal must still be on the right side (no staircase)
+    path = viz.plot_decision_boundary(lambda g: g[:, 0] - g[:, 1], X, y, tmp_path / "d.png",
+                                      resolution=5, batched=True)
+    image = matplotlib.image.imread(path)
+    fig, ax = figures[-1], figures[-1].axes[0]
+    hue0 = pixel_hue(image, fig, ax, *X[0])[0]
+    hue1 = pixel_hue(image, fig, ax, *X[2])[0]
+    for t in np.linspace(-0.9, 0.9, 13):
+        above = pixel_hue(image, fig, ax, t - 0.1, t + 0.1)[0]
+        below = pixel_hue(image, fig, ax, t + 0.1, t - 0.1)[0]
+        assert hue_distance(above, hue0) < 0.02 and hue_distance(below, hue1) < 0.02, t
+
+
+def test_boundary_axes_are_labelled(tmp_path, figures):
+    X, y = [(0.0, 0.0), (1.0, 1.0)], [0, 1]
+    f = lambda g: g[:, 0] - 0.5  # noqa: E731
+    viz.plot_decision_boundary(f, X, y, tmp_path / "a.png", batched=True, resolution=10)
+    assert (figures[-1].axes[0].get_xlabel(), figures[-1].axes[0].get_ylabel()) == ("x1", "x2")
+    viz.plot_decision_boundary(f, X, y, tmp_path / "b.png", batched=True, resolution=10,
+                               feature_names=("petal length", "petal width"))
+    assert figures[-1].axes[0].get_xlabel() == "petal length"
+    assert figures[-1].axes[0].get_ylabel() == "petal width"
+    with pytest.raises(ValueError, match="feature_names"):
+        viz.plot_decision_boundary(f, X, y, tmp_path / "c.png", feature_names="ab")

@@ -1,14 +1,13 @@
 """zerograd: micrograd's scalar autograd, made correct, fast and friendly."""
 
-from . import data, engine, losses, nn, ops, optim, viz
+from . import data, engine, interop, io, losses, nn, ops, optim, train, viz
 from .check import GradcheckError, gradcheck
 from .compile import compile
 from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
-from .optim import TrainingWarning
-from .viz import draw_dot
-from . import interop, io, train
 from .io import load, save
+from .optim import TrainingWarning
 from .train import TrainingDiverged
+from .viz import draw_dot
 
 __version__ = "0.1.0"
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import random
 import sys
-from typing import Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from . import nn
 from .engine import Value
@@ -42,8 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """The lecture's loop: MLP(3, [4, 4, 1]) with tanh, sum of squared errors, plain GD."""
     random.seed(args.seed)
     model = nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
-    print(f"training {model!r} ({len(model.parameters())} parameters) on the lecture's 4 "
-          f"examples: {args.steps} steps, lr {args.lr}, seed {args.seed}")
+    print(f"training {model.summary()} on the lecture's 4 examples: {args.steps} steps, "
+          f"lr {args.lr}, seed {args.seed}")
     ypred: list[Value] = []
     for k in range(args.steps):
         ypred = [model(x) for x in LECTURE_XS]
@@ -137,6 +140,12 @@ def cmd_graph(args: argparse.Namespace) -> int:
     out = formula.build(args.expr, values)
     out.backward()
     graph = viz.draw_dot(out, format="dot", rankdir=args.rankdir, max_nodes=args.max_nodes)
+    folder = os.path.dirname(args.output)
+    if folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise OSError(f"cannot create the folder {folder!r}: {e.strerror or e}") from None
     path = viz.render(graph, args.output)
     print(f"{args.expr.strip()} = {out.data!r}")
     leaves = {v.label: v for v in _leaves(out)}
@@ -159,8 +168,8 @@ def _add_graph(sub: argparse._SubParsersAction) -> None:
                     "(values and gradients in every node). Formulas may use numbers, names, "
                     "+ - * / **, parentheses and tanh relu sigmoid exp log softplus abs sqrt; "
                     "nothing else is run.")
-    p.add_argument("expr", metavar="EXPR", help="the formula, e.g. 'tanh(x*w + b)' (one that "
-                   "starts with '-' needs a space before it: ' -x*y')")
+    p.add_argument("expr", metavar="EXPR", help="the formula, e.g. 'tanh(x*w + b)' (it may "
+                   "start with '-', as in '-x*y')")
     p.add_argument("--set", type=_parse_set, action="append", default=[], metavar="NAME=NUMBER",
                    help="a variable's value (repeat for each variable)")
     p.add_argument("-o", "--output", default="graph.svg",
@@ -185,7 +194,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     result = train.lr_find(
         model, lambda X, y: losses.hinge([model(x) for x in X], y), opt,
         start_lr=args.start_lr, end_lr=args.end_lr, num_it=args.num_it,
-        batch=lambda: (X, y), compile=args.compile,
+        batch=lambda: (X, y), compile=args.compile, progress=args.progress,
     )
     print(f"lr_find on {args.dataset} ({len(X)} points), MLP(2, [16, 16, 1]), {args.optimizer}, "
           f"hinge loss: {len(result.lrs)} steps, lr {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}")
@@ -208,6 +217,8 @@ def _add_lr_find(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1337, help="data and weights seed (default 1337)")
     p.add_argument("--compile", action="store_true", help="run the model through zg.compile")
     p.add_argument("--plot", metavar="PATH", help="write the loss-vs-lr curve to this PNG")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_lr_find)
 
 
@@ -218,25 +229,87 @@ COMMANDS += [_add_demo, _add_graph]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (its subcommand parsers inherit this class)."""
+    """argparse with one-line usage errors that point at the right ``--help`` and suggest
+    the closest choice for a typo (its subcommand parsers inherit this class)."""
+
+    commands: dict[str, argparse.ArgumentParser]  # on the top parser: name -> its parser
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # report unknown words here, so a subcommand's own usage and --help are named
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
-def build_parser() -> argparse.ArgumentParser:
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is not None and value not in choices:
+            lowered = {str(c).lower(): c for c in choices}
+            close = difflib.get_close_matches(str(value).lower(), list(lowered), n=1)
+            hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint} (choose "
+                                                 f"from {', '.join(map(repr, choices))})")
+
+
+def build_parser() -> _Parser:
+    from . import __version__
+
     parser = _Parser(prog="zerograd", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"zerograd {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in COMMANDS:
         add(sub)
+    parser.commands = sub.choices
     return parser
+
+
+def _formula_first(argv: list[str], graph: argparse.ArgumentParser | None) -> list[str]:
+    """``argv`` with a ``graph`` formula starting with '-' (``graph '-x*y'``) moved after
+    ``--``, where argparse reads it as the positional it is, not as an option.
+
+    The formula is the first word after ``graph`` that is neither one of its options nor an
+    option's value, and parses as a formula (or, failing that, is not ``-o`` with its value
+    attached, so a mistyped formula gets the formula's error message)."""
+    command = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
+    if graph is None or command is None or argv[command] != "graph":
+        return argv
+    options = graph._option_string_actions  # argparse's table: option string -> action
+    i = command + 1
+    while i < len(argv) and argv[i] != "--" and argv[i].startswith("-"):
+        word = argv[i]
+        if word.startswith("--"):  # a long option, maybe abbreviated, maybe with =value
+            name, eq, _ = word.partition("=")
+            known = [a for o, a in options.items() if o.startswith(name)]
+            i += 2 if known and known[0].nargs != 0 and not eq else 1
+        elif word in options:  # a short option: -o FILE, -h
+            i += 2 if options[word].nargs != 0 else 1
+        elif _is_formula(word) or word[:2] not in options:
+            return [*argv[:i], *argv[i + 1:], "--", word]
+        else:  # a short option with its value attached: -ograph.svg
+            i += 1
+    return argv
+
+
+def _is_formula(text: str) -> bool:
+    from . import formula
+
+    try:
+        formula.parse(text)
+    except formula.FormulaError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_formula_first(argv, parser.commands.get("graph")))
     try:
         return args.func(args)
     except (CLIError, ValueError, TypeError, OSError, ImportError) as e:

@@ -8,18 +8,19 @@ training through ``zg.compile``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import data, losses, nn
-from .engine import Value, no_grad, vsum
+from .engine import Value, vsum
 
 ALPHA = 1e-4  # L2 weight on the sum of squared parameters, as in micrograd's demo
 
@@ -29,7 +30,7 @@ class DemoResult:
     """What a demo did: per-step history, final numbers, files written, the trained model."""
 
     name: str
-    history: dict[str, list[float]]
+    history: dict[str, Any]  # name -> one value per step, or {step: value} (test accuracy)
     final: dict[str, float]
     files: list[str] = field(default_factory=list)
     model: Any = None
@@ -90,6 +91,11 @@ def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(scores.argmax(axis=1) == y))
 
 
+def _outputs(s: Any) -> list:
+    """A model's output as a list: its class scores, or its one score."""
+    return s if isinstance(s, list) else [s]
+
+
 def _data(scores: list) -> np.ndarray:
     return np.array([[v.data for v in s] if isinstance(s, list) else s.data for s in scores])
 
@@ -118,7 +124,7 @@ def _compiled_step(objective: Callable, model: nn.Module, classes: int | None,
 
     def flat(X: list, Y: list) -> list:
         loss, scores = objective(model, X, Y)
-        return [loss] + [v for s in scores for v in (s if isinstance(s, list) else [s])]
+        return [loss] + [v for s in scores for v in _outputs(s)]
 
     fn = zg_compile(flat, executor=executor)
 
@@ -135,39 +141,60 @@ def _compiled_step(objective: Callable, model: nn.Module, classes: int | None,
     return step
 
 
+def _executor(compile: bool | str) -> str:
+    return "auto" if compile is True else str(compile)
+
+
 def _make_step(objective: Callable, model: nn.Module, compile: bool | str,
                classes: int | None = None) -> Callable:
     """``compile``: False (eager), True (``zg.compile``'s automatic executor) or the name of
     an executor ("numpy", "scalar", "python")."""
     if not compile:
         return _eager_step(objective, model)
-    return _compiled_step(objective, model, classes, "auto" if compile is True else compile)
+    return _compiled_step(objective, model, classes, _executor(compile))
 
 
-def _predict_classes(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    with no_grad():
-        out = []
-        for row in X.tolist():
-            s = model([Value(x) for x in row])
-            if isinstance(s, list):
-                vals = [v.data for v in s]
-                out.append(vals.index(max(vals)))
-            else:
-                out.append(1 if s.data > 0 else -1)
-    return np.asarray(out)
+CHUNK = 64  # rows per call of the compiled scorer: a small graph traces fast, replays cheaply
 
 
-def _write_plots(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray,
-                 history: dict[str, list[float]], out: str | None) -> list[str]:
-    if out is None:
+def _scorer(model: nn.Module, compile: bool | str) -> Callable[[np.ndarray], np.ndarray]:
+    """``scores(X)``: the model's outputs on the rows of ``X``, shape (n,) for one output or
+    (n, k) for k, from the current parameters. Eager: row by row under ``no_grad``.
+    Compiled: a ``zg.compile``d forward over ``CHUNK`` rows, called chunk by chunk (the last
+    chunk padded with zeros)."""
+    from . import viz
+
+    if not compile:
+        return lambda X: viz._scores(model, X, batched=False)
+    from .compile import compile as zg_compile
+
+    fn = zg_compile(lambda rows: [v for r in rows for v in _outputs(model(r))],
+                    executor=_executor(compile))
+
+    def scores(X: np.ndarray) -> np.ndarray:
+        padded = np.zeros((-(-len(X) // CHUNK) * CHUNK, X.shape[1]))
+        padded[:len(X)] = X
+        s = np.array([[v.data for v in fn(padded[i:i + CHUNK])]
+                      for i in range(0, len(padded), CHUNK)]).reshape(len(padded), -1)[:len(X)]
+        return s[:, 0] if s.shape[1] == 1 else s
+
+    return scores
+
+
+def _write_plots(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
+                 history: dict[str, Any], out: str | None) -> list[str]:
+    """The loss plot and, for 2-D data, the boundary plot, in ``out`` (made if need be);
+    nothing (and no folder) when ``out`` is None or no step was done."""
+    if out is None or not history["loss"]:
         return []
     from . import viz
 
+    os.makedirs(out, exist_ok=True)
     files = [viz.plot_loss(history, os.path.join(out, f"{name}_loss.png"),
                            title=f"{name}: training loss and accuracy")]
     if X.shape[1] == 2:
         files.append(viz.plot_decision_boundary(
-            model, X, y, os.path.join(out, f"{name}_boundary.png"), title=f"{name}"))
+            scores, X, y, os.path.join(out, f"{name}_boundary.png"), batched=True, title=name))
     return files
 
 
@@ -181,23 +208,53 @@ def _mode(compile: bool | str) -> str:
     return " (compiled)" if compile is True else f" (compiled, {compile} executor)"
 
 
-def _finish(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray, history: dict,
-            out: str | None, log: Callable[[str], None]) -> list[str]:
-    files = _write_plots(name, model, X, y, history, out)
+def _finish(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
+            history: dict[str, Any], out: str | None, log: Callable[[str], None]) -> list[str]:
+    files = _write_plots(name, scores, X, y, history, out)
     for f in files:
         log(f"wrote {f}")
     return files
 
 
-def _prepare_out(out: str | None) -> None:
-    """Make the plot folder now, so a bad ``out`` fails before training, not after."""
+@contextlib.contextmanager
+def _plots_if_interrupted(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
+                          history: dict[str, Any], out: str | None,
+                          log: Callable[[str], None]) -> Iterator[None]:
+    """On Ctrl-C (KeyboardInterrupt) inside: write the plots of the steps done so far (none
+    if no step was done), then re-raise."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        done = len(history["loss"])
+        log(f"interrupted after {done} step{'' if done == 1 else 's'}")
+        _finish(name, scores, X, y, history, out, log)
+        raise
+
+
+def _check_out(out: str | None) -> None:
+    """Fail now, before training, if the plots could not be written: matplotlib missing
+    (ImportError naming the extra) or ``out`` not a folder that can be written to (OSError).
+    Leaves no new folder behind: ``out`` is made when the plots are written."""
     if out is None:
         return
+    from . import viz
+
+    viz._require("matplotlib")
+    new = []  # the folders makedirs would create, deepest first
+    folder = os.path.abspath(out)
+    while not os.path.exists(folder):
+        new.append(folder)
+        folder = os.path.dirname(folder)
     try:
-        os.makedirs(out, exist_ok=True)
+        os.makedirs(out, exist_ok=True)  # the one sure test (permissions alone fool root)
+        writable = os.access(out, os.W_OK)
     except OSError as e:
         raise OSError(f"cannot write the plots to {out!r}: {e.strerror or e}") from None
-    if not os.access(out, os.W_OK):
+    finally:
+        for d in new:
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+    if not writable:
         raise OSError(f"cannot write the plots to {out!r}: permission denied")
 
 
@@ -205,6 +262,33 @@ def _check_steps(steps: Any) -> int:
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive whole number, got {steps!r}")
     return steps
+
+
+def _train(name: str, steps: int, step: Callable[[int], tuple[float, float]],
+           history: dict[str, Any], acc: str, progress: bool | None, print_every: int,
+           log: Callable[[str], None], test: Callable[[], float] | None = None,
+           exact: bool = False) -> float:
+    """Run ``step(k)`` (one training step, returning its loss and accuracy) for ``k <
+    steps``, appending them to ``history["loss"]`` and ``history[acc]``. Every
+    ``print_every`` steps and at the last, print them and, with ``test``, the held-out
+    accuracy after the step (kept in ``history["test accuracy"][k]``); ``exact`` prints
+    full precision, as micrograd does. Returns the seconds taken."""
+    t0 = time.perf_counter()
+    bar = _progress(steps, name, progress)
+    for k in bar:
+        loss, a = step(k)
+        history["loss"].append(loss)
+        history[acc].append(a)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{a:.0%}", refresh=False)
+        if k % print_every == 0 or k == steps - 1:
+            line = (f"step {k} loss {loss}, {acc} {a * 100}%" if exact
+                    else f"step {k} loss {loss:.6f}, {acc} {a * 100:.1f}%")
+            if test is not None:
+                history["test accuracy"][k] = t = test()
+                line += f", test accuracy {t * 100:.1f}%"
+            _say(bar, log, line)
+    return time.perf_counter() - t0
 
 
 # -- the demos -------------------------------------------------------------------------------
@@ -215,43 +299,41 @@ def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
     full-batch SGD with learning rate ``1.0 - 0.9*k/steps`` at step ``k``.
 
     With the defaults it prints micrograd's numbers: step 0 loss 0.8958441028683222, step 99
-    loss 0.010978370135492717, accuracy 100%.
+    loss 0.010978370135492717, accuracy 100%. Ctrl-C writes the plots so far, then raises.
     """
     steps = _check_steps(steps)
-    _prepare_out(out)
+    _check_out(out)
     X, y = data.moons(100, 0.1, seed, signed=True)  # = micrograd's np.random.seed(seed) data
     random.seed(seed)  # micrograd seeds Python's generator before making the model
     model = nn.MLP(2, [16, 16, 1])
     log(f"moons: {len(X)} points, {_describe(2, [16, 16, 1], model)}, "
         f"{steps} steps{_mode(compile)}")
-    step = _make_step(_hinge_objective, model, compile)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    t0 = time.perf_counter()
-    bar = _progress(steps, "moons", progress)
-    for k in bar:
+    step, scores = _make_step(_hinge_objective, model, compile), _scorer(model, compile)
+
+    def sgd_step(k: int) -> tuple[float, float]:
         loss, acc = step(X, y)
         learning_rate = 1.0 - 0.9 * k / steps  # micrograd's decay (its k/100 at 100 steps)
         for p in model.parameters():
             p.data -= learning_rate * p.grad
-        history["loss"].append(loss)
-        history["accuracy"].append(acc)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}", refresh=False)
-        if k % print_every == 0 or k == steps - 1:
-            _say(bar, log, f"step {k} loss {loss}, accuracy {acc * 100}%")
-    seconds = time.perf_counter() - t0
-    final_acc = float(np.mean(_predict_classes(model, X) == y))
+        return loss, acc
+
+    history: dict[str, Any] = {"loss": [], "accuracy": []}
+    with _plots_if_interrupted("moons", scores, X, y, history, out, log):
+        seconds = _train("moons", steps, sgd_step, history, "accuracy", progress, print_every,
+                         log, exact=True)
+    final_acc = _accuracy(scores(X), y)
     log(f"trained in {seconds:.1f} s; final accuracy {final_acc * 100:.1f}%")
-    files = _finish("moons", model, X, y, history, out, log)
+    files = _finish("moons", scores, X, y, history, out, log)
     return DemoResult("moons", history, {"loss": history["loss"][-1], "accuracy": final_acc},
                       files, model, seconds)
 
 
-def _adam_loop(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray, classes: int,
-               steps: int, lr: float, batch_size: int | None, seed: int, compile: bool | str,
-               progress: bool | None, print_every: int,
-               log: Callable[[str], None]) -> tuple[dict, float]:
-    """Adam on minibatches (the whole set when ``batch_size`` is None); returns history."""
+def _adam_step(model: nn.Module, X: np.ndarray, y: np.ndarray, classes: int, steps: int,
+               lr: float, batch_size: int | None, seed: int,
+               compile: bool | str) -> Callable[[int], tuple[float, float]]:
+    """A training step: Adam (learning rate cosine-decayed over ``steps``) on the next
+    shuffled minibatch (the whole set when ``batch_size`` is None); returns the batch's loss
+    and accuracy."""
     from . import optim
 
     n = len(X)
@@ -260,13 +342,12 @@ def _adam_loop(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray, classe
     step = _make_step(_ce_objective, model, compile, classes)
     opt = optim.Adam(model.parameters(), lr=lr)
     schedule = optim.CosineAnnealingLR(opt, T_max=steps)  # lr glides from lr down to 0
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
     order, pos = rng.permutation(n), 0
-    t0 = time.perf_counter()
-    bar = _progress(steps, name, progress)
-    for k in bar:
+
+    def adam_step(k: int) -> tuple[float, float]:
+        nonlocal order, pos
         if bs == n:
-            idx = slice(None)
+            idx: Any = slice(None)
         else:
             if pos + bs > n:
                 order, pos = rng.permutation(n), 0
@@ -274,33 +355,32 @@ def _adam_loop(name: str, model: nn.Module, X: np.ndarray, y: np.ndarray, classe
         loss, acc = step(X[idx], y[idx])
         opt.step()
         schedule.step()
-        history["loss"].append(loss)
-        history["accuracy"].append(acc)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}", refresh=False)
-        if k % print_every == 0 or k == steps - 1:
-            _say(bar, log, f"step {k} loss {loss:.6f}, {'batch ' if bs < n else ''}"
-                           f"accuracy {acc * 100:.1f}%")
-    return history, time.perf_counter() - t0
+        return loss, acc
+
+    return adam_step
 
 
 def spiral(steps: int = 100, seed: int = 0, n_per_class: int = 50, lr: float = 0.02,
            out: str | None = ".", compile: bool | str = False, progress: bool | None = None,
            print_every: int = 20, log: Callable[[str], None] = print) -> DemoResult:
     """Three spiral arms: ``MLP(2, [16, 16, 3])``, cross-entropy + 1e-4 L2, full-batch Adam
-    with a cosine learning-rate decay."""
+    with a cosine learning-rate decay. Ctrl-C writes the plots so far, then raises."""
     steps = _check_steps(steps)
-    _prepare_out(out)
+    _check_out(out)
     X, y = data.spiral(n_per_class, 3, seed)
     random.seed(seed)
     model = nn.MLP(2, [16, 16, 3])
     log(f"spiral: {len(X)} points in 3 classes, {_describe(2, [16, 16, 3], model)}, "
         f"{steps} steps of Adam (lr {lr}){_mode(compile)}")
-    history, seconds = _adam_loop("spiral", model, X, y, 3, steps, lr, None, seed, compile,
-                                  progress, print_every, log)
-    final_acc = float(np.mean(_predict_classes(model, X) == y))
+    step = _adam_step(model, X, y, 3, steps, lr, None, seed, compile)
+    scores = _scorer(model, compile)
+    history: dict[str, Any] = {"loss": [], "accuracy": []}
+    with _plots_if_interrupted("spiral", scores, X, y, history, out, log):
+        seconds = _train("spiral", steps, step, history, "accuracy", progress, print_every,
+                         log)
+    final_acc = _accuracy(scores(X), y)
     log(f"trained in {seconds:.1f} s; final accuracy {final_acc * 100:.1f}%")
-    files = _finish("spiral", model, X, y, history, out, log)
+    files = _finish("spiral", scores, X, y, history, out, log)
     return DemoResult("spiral", history, {"loss": history["loss"][-1], "accuracy": final_acc},
                       files, model, seconds)
 
@@ -310,13 +390,14 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
            compile: bool | str = False, progress: bool | None = None, print_every: int = 50,
            log: Callable[[str], None] = print) -> DemoResult:
     """8x8 digits: ``MLP(64, [hidden, 10])``, cross-entropy + 1e-4 L2, minibatch Adam with a
-    cosine learning-rate decay. 20% of the images are held out; the test accuracy is printed
-    at the end.
-    ``samples`` keeps only the first that many images (after shuffling), for quick runs."""
+    cosine learning-rate decay. 20% of the images are held out: their accuracy is printed
+    at every print point and kept in ``history["test accuracy"]`` (``{step: accuracy}``).
+    ``samples`` keeps only the first that many images (after shuffling), for quick runs.
+    Ctrl-C writes the loss plot so far, then raises."""
     steps = _check_steps(steps)
     if samples is not None and (not isinstance(samples, int) or samples < 10):
         raise ValueError(f"samples must be a whole number >= 10, got {samples!r}")
-    _prepare_out(out)
+    _check_out(out)
     X, y = data.digits()
     if samples is not None:
         keep = np.random.default_rng(seed).permutation(len(X))[:samples]
@@ -329,13 +410,18 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
         f"{batch_size}){_mode(compile)}")
     if not compile and steps * batch_size > 5000:
         log("(the eager engine takes a while here: add --compile to train through zg.compile)")
-    history, seconds = _adam_loop("digits", model, X_train, y_train, 10, steps, lr, batch_size,
-                                  seed, compile, progress, print_every, log)
-    train_acc = float(np.mean(_predict_classes(model, X_train) == y_train))
-    test_acc = float(np.mean(_predict_classes(model, X_test) == y_test))
+    step = _adam_step(model, X_train, y_train, 10, steps, lr, batch_size, seed, compile)
+    scores = _scorer(model, compile)
+    acc = "batch accuracy" if batch_size < len(X_train) else "accuracy"
+    history: dict[str, Any] = {"loss": [], acc: [], "test accuracy": {}}
+    with _plots_if_interrupted("digits", scores, X_train, y_train, history, out, log):
+        seconds = _train("digits", steps, step, history, acc, progress, print_every, log,
+                         test=lambda: _accuracy(scores(X_test), y_test))
+    train_acc = _accuracy(scores(X_train), y_train)
+    test_acc = history["test accuracy"][steps - 1]  # measured after the last step
     log(f"trained in {seconds:.1f} s; train accuracy {train_acc * 100:.1f}%, "
         f"test accuracy {test_acc * 100:.1f}%")
-    files = _finish("digits", model, X_train, y_train, history, out, log)
+    files = _finish("digits", scores, X_train, y_train, history, out, log)
     return DemoResult("digits", history, {"loss": history["loss"][-1], "accuracy": train_acc,
                                           "test_accuracy": test_acc}, files, model, seconds)
 

@@ -27,9 +27,22 @@ _on_constant: Callable[[Value], None] | None = None  # told of every number made
 
 def _check_number(data: Any) -> float:
     if data.__class__ is float or data.__class__ is int or isinstance(data, numbers.Real):
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:
+            raise _too_large(data) from None
     raise TypeError(
         f"Value needs a real number (int or float), got {type(data).__name__}: {data!r}"
+    )
+
+
+def _too_large(x: Any) -> OverflowError:
+    """The error for a number ``float()`` cannot hold (Values are float64)."""
+    what = (f"an integer of about {int(x.bit_length() * math.log10(2)) + 1} digits"
+            if isinstance(x, int) else f"this {type(x).__name__}")
+    return OverflowError(
+        f"{what} is too large for a Value, which holds a float64 (at most about 1.8e308); "
+        f"scale it down, or use float('inf') if infinity is meant"
     )
 
 
@@ -102,7 +115,11 @@ class Value:
         if isinstance(other, Value):
             return Value._make(_POW, (self, other))
         if isinstance(other, numbers.Real):
-            return Value._make(_POWC, (self,), float(other))
+            try:
+                exponent = float(other)
+            except OverflowError:
+                raise _too_large(other) from None
+            return Value._make(_POWC, (self,), exponent)
         return NotImplemented
 
     def __neg__(self) -> Value:
@@ -258,7 +275,10 @@ def _lift(x: Any) -> Value | None:
         return x
     if x.__class__ is float or x.__class__ is int or isinstance(x, numbers.Real):
         out = _new(Value)
-        out.data = float(x)
+        try:
+            out.data = float(x)
+        except OverflowError:
+            raise _too_large(x) from None
         out.grad = 0.0
         out._children = ()
         out._fn = None

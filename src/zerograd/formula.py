@@ -27,7 +27,10 @@ class FormulaError(ValueError):
 
 
 def _where(node: ast.AST) -> str:
-    return f" (column {node.col_offset + 1})" if hasattr(node, "col_offset") else ""
+    if not hasattr(node, "col_offset"):
+        return ""
+    line = f"line {node.lineno}, " if node.lineno > 1 else ""
+    return f" ({line}column {node.col_offset + 1})"
 
 
 def _refuse(node: ast.AST, what: str) -> FormulaError:
@@ -42,19 +45,50 @@ def parse(text: str) -> ast.expr:
         raise FormulaError("the formula is empty; give an expression such as 'tanh(x*w + b)'")
     if len(text) > _MAX_CHARS:
         raise FormulaError(f"the formula is {len(text)} characters long; the limit is {_MAX_CHARS}")
+    lead = text[: len(text) - len(text.lstrip())]  # stripped to parse; positions count it
+    shift = lead.count("\n"), len(lead) - lead.rfind("\n") - 1  # lines, then columns
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        raise FormulaError(f"not a formula: {e.msg} (column {e.offset}); use only {_ALLOWED}") \
-            from None
+        raise _syntax_error(text, shift, e) from None
     except (ValueError, RecursionError, MemoryError) as e:
         raise FormulaError(f"cannot read the formula: {e}") from None
+    _shift(tree, shift)
     count = sum(1 for _ in ast.walk(tree))
     if count > _MAX_NODES:
         raise FormulaError(f"the formula has {count} parts; the limit is {_MAX_NODES}")
     for node in ast.walk(tree.body):
         _check(node)
     return tree.body
+
+
+def _shift(tree: ast.AST, shift: tuple[int, int]) -> None:
+    """Move the positions in ``tree`` (parsed from the stripped text) to the unstripped one."""
+    lines, cols = shift
+    for node in ast.walk(tree):
+        if cols and getattr(node, "lineno", 0) == 1:
+            node.col_offset += cols
+            if node.end_lineno == 1:
+                node.end_col_offset += cols
+    if lines:
+        ast.increment_lineno(tree, lines)
+
+
+def _syntax_error(text: str, shift: tuple[int, int], e: SyntaxError) -> FormulaError:
+    """The error for ``e`` (raised parsing the stripped ``text``), pointing at the character
+    in ``text``, with a caret under it when the line is short and plain."""
+    lineno = (e.lineno or 1) + shift[0]
+    line = text.splitlines()[lineno - 1]
+    end = len(line.rstrip()) + 1
+    col, msg = e.offset or 0, e.msg
+    if col < 1:  # the parser ran off the end
+        col, msg = end, "it ends too early" if msg == "invalid syntax" else msg
+    elif e.lineno in (None, 1):
+        col += shift[1]
+    col = min(col, end)
+    where = f"line {lineno}, column {col}" if lineno > 1 else f"column {col}"
+    caret = f"\n  {line}\n  {' ' * (col - 1)}^" if len(line) <= 80 and line.isprintable() else ""
+    return FormulaError(f"not a formula: {msg} at {where}{caret}")
 
 
 def _check(node: ast.AST) -> None:
@@ -137,9 +171,9 @@ def build(text: str, values: dict[str, float]) -> Value:
         if not isinstance(x, numbers.Real) or isinstance(x, bool):
             raise TypeError(f"the value of {name} must be a number, got {x!r}")
         leaves[name] = Value(float(x), label=name)
-    source = text.strip()
-    out = _evaluate(body, leaves, source)
+    out = _evaluate(body, leaves, text)
     if not isinstance(out, Value):  # a formula of constants only
+        source = text.strip()
         out = Value(out, label=source if len(source) <= 24 else "")
     return out
 

@@ -80,12 +80,16 @@ class Module:
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict needs a dict, got {type(state).__name__}")
         entries = dict(self._entries())
-        missing = [k for k in entries if k not in state]
-        unexpected = [k for k in state if k not in entries]
-        if missing or unexpected:
+        missing = [repr(k) for k in entries if k not in state]
+        unexpected = [repr(k) for k in state if k not in entries]
+        wrong = [f"{k!r} ({why})" for k, t in entries.items()
+                 if k in state and (why := _misfit(t, state[k]))]
+        problems = [f"{what}: {', '.join(keys)}" for what, keys in (
+            ("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
+            if keys]
+        if problems:
             raise ValueError(
-                f"state_dict does not fit this {type(self).__name__}: missing keys {missing}, "
-                f"unexpected keys {unexpected}"
+                f"state_dict does not fit this {type(self).__name__}: {'; '.join(problems)}"
             )
         updates: list[tuple[Value, float]] = []
         for name, t in entries.items():
@@ -93,15 +97,6 @@ class Module:
             if isinstance(t, Value):
                 updates.append((t, _number(given, name)))
                 continue
-            if isinstance(given, (str, bytes)) or not hasattr(given, "__len__"):
-                raise ValueError(
-                    f"state_dict entry '{name}' is {type(given).__name__}, the model needs a "
-                    f"list of {len(t)} numbers"
-                )
-            if len(given) != len(t):
-                raise ValueError(
-                    f"state_dict entry '{name}' has size {len(given)}, the model needs {len(t)}"
-                )
             updates.extend(
                 (v, _number(x, f"{name}[{i}]")) for i, (v, x) in enumerate(zip(t, given))
             )
@@ -121,6 +116,16 @@ def _kind(attr: Any) -> str | None:
         if all(map(isinstance, attr, repeat(Module))):
             return "modules"
     return None
+
+
+def _misfit(t: Value | list[Value], given: Any) -> str:
+    """How ``given`` does not fit the parameter tensor ``t`` in size ('' if it does)."""
+    sized = hasattr(given, "__len__") and not isinstance(given, (str, bytes))
+    if isinstance(t, Value):
+        return f"a list of {len(given)}, the model needs a number" if sized else ""
+    if not sized:
+        return f"{type(given).__name__}, the model needs a list of {len(t)} numbers"
+    return f"size {len(given)}, the model needs {len(t)}" if len(given) != len(t) else ""
 
 
 def _number(x: Any, name: str) -> float:
@@ -153,10 +158,16 @@ class Neuron(Module):
         self.activation = _check_activation(activation) if nonlin else "linear"
 
     def __call__(self, x: Sequence[Any]) -> Value:
-        x = list(x) if not isinstance(x, (list, tuple)) else x
-        if len(x) != len(self.w):
-            raise ValueError(f"{self!r} takes {len(self.w)} inputs, got {len(x)}")
-        act = dot(self.w, x, self.b)
+        try:
+            xs = list(x) if not isinstance(x, (list, tuple)) else x
+            if len(xs) != len(self.w):
+                raise ValueError(f"{self!r} takes {len(self.w)} inputs, got {len(xs)}")
+            act = dot(self.w, xs, self.b)
+        except (TypeError, ValueError):
+            error = _input_error(x, len(self.w), repr(self))
+            if error is None:
+                raise
+            raise error from None
         return getattr(act, self.activation)()
 
     def __repr__(self) -> str:
@@ -176,7 +187,14 @@ class Layer(Module):
         return [n(x) for n in self.neurons]
 
     def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
-        out = self.forward(x)
+        try:
+            out = self.forward(x)
+        except (TypeError, ValueError):
+            nin = len(self.neurons[0].w)
+            error = _input_error(x, nin, f"Layer({nin}, {len(self.neurons)})")
+            if error is None:
+                raise
+            raise error from None
         return out[0] if len(out) == 1 else out
 
     def __repr__(self) -> str:
@@ -206,12 +224,60 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x[0] if len(x) == 1 else x
+        try:
+            out = self.layers[0].forward(x)
+        except (TypeError, ValueError):
+            error = _input_error(x, len(self.layers[0].neurons[0].w), self._call_name())
+            if error is None:
+                raise
+            raise error from None
+        for layer in self.layers[1:]:
+            out = layer.forward(out)
+        return out[0] if len(out) == 1 else out
+
+    def _call_name(self) -> str:
+        """``MLP(nin, nouts)``, as it was built."""
+        nouts = [len(layer.neurons) for layer in self.layers]
+        return f"MLP({len(self.layers[0].neurons[0].w)}, {nouts})"
+
+    def summary(self) -> str:
+        """One line: sizes, activations, parameter count, e.g.
+        ``MLP(3, [4, 4, 1]), tanh, 41 parameters``."""
+        hidden = [layer.neurons[0].activation for layer in self.layers[:-1]]
+        out = self.layers[-1].neurons[0].activation
+        acts = out if set(hidden) <= {out} else f"{hidden[0]}, {out} output"
+        return f"{self._call_name()}, {acts}, {len(self.parameters())} parameters"
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+def _input_error(x: Any, nin: int, who: str) -> Exception | None:
+    """What is wrong with the input ``x`` of ``who`` (which takes ``nin`` numbers), if
+    anything; called only after the forward pass failed, so the normal call pays nothing."""
+    s = "s" if nin != 1 else ""
+    row = f"a list of {nin} number{s} or Value{s}"
+    expects = f"{who} expects {row}"
+    if isinstance(x, (str, bytes, dict, numbers.Number, Value)):
+        one = nin == 1 and isinstance(x, (numbers.Number, Value))
+        hint = "; for one input write model([x])" if one else ""
+        return TypeError(f"{expects}, got {type(x).__name__} {x!r:.60}{hint}")
+    try:
+        rows = list(x)
+    except TypeError:
+        return TypeError(f"{expects}, got {type(x).__name__} {x!r:.60}")
+    if getattr(x, "ndim", 1) > 1 or any(
+        isinstance(r, (list, tuple)) or getattr(r, "ndim", 0) > 0 for r in rows
+    ):
+        n = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
+        return TypeError(f"{who} takes one input ({row}) per call, but was given a batch of "
+                         f"{n}; call it on each row: [model(x) for x in X]")
+    if len(rows) != nin:
+        return ValueError(f"{expects}, got {len(rows)} of them")
+    for i, r in enumerate(rows):
+        if not isinstance(r, (numbers.Real, Value)):
+            return TypeError(f"{expects}; item {i} is {type(r).__name__} {r!r:.60}")
+    return None
 
 
 def count_parameters(module: Module) -> int:

@@ -35,6 +35,13 @@ def _at_least_zero(x: Any, what: str, owner: str) -> float:
     return x
 
 
+def _key_difference(got: Any, expected: Any) -> str:
+    """``missing 'a'; unexpected 'b', 'c'``, naming only the non-empty sets."""
+    missing, unexpected = set(expected) - set(got), set(got) - set(expected)
+    return "; ".join(f"{what} {', '.join(sorted(map(repr, keys)))}" for what, keys in
+                     (("missing", missing), ("unexpected", unexpected)) if keys)
+
+
 def _flag(x: Any, what: str, owner: str) -> bool:
     if not isinstance(x, bool):
         raise TypeError(f"{owner}: {what} must be True or False, got {type(x).__name__}: {x!r}")
@@ -228,8 +235,8 @@ class Optimizer:
         expected = set(self.param_groups[0]) - {"params", "initial_lr"}
         if set(hyper) != expected:
             raise ValueError(
-                f"{what}: hyperparameters {sorted(hyper)} do not match "
-                f"{name}'s {sorted(expected)}; was it saved from another optimizer?"
+                f"{what}: the hyperparameters do not match {name}'s "
+                f"({_key_difference(hyper, expected)}); was it saved from another optimizer?"
             )
         try:
             group = self._check_group(hyper)
@@ -253,12 +260,12 @@ class Optimizer:
         steps = set()
         for i in range(n):
             e = entries[i]
-            if not isinstance(e, dict) or not required <= set(e) <= required | optional:
-                got = sorted(e) if isinstance(e, dict) else type(e).__name__
-                raise ValueError(
-                    f"{what}: state[{i}] has {got}, expected {sorted(required)}"
-                    + (f" (optionally {sorted(optional)})" if optional else "")
-                )
+            if not isinstance(e, dict):
+                raise ValueError(f"{what}: state[{i}] is {type(e).__name__}, expected a dict")
+            if not required <= set(e) <= required | optional:
+                extra = set(e) - optional
+                raise ValueError(f"{what}: state[{i}] does not fit ("
+                                 f"{_key_difference(extra, required)})")
             for k, v in e.items():
                 if k == "step":
                     steps.add(_real(v, f"{what}: state[{i}]['step']"))
@@ -517,12 +524,12 @@ class LRScheduler:
         A mismatch raises before anything changes."""
         what = f"{type(self).__name__}.load_state_dict"
         mine = self.state_dict()
-        if not isinstance(state_dict, dict) or set(state_dict) != set(mine):
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(
-                f"{what}: expected keys {sorted(mine)}, got {got}; "
-                f"was it saved from another scheduler?"
-            )
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"{what}: expected a dict (from state_dict()), got "
+                             f"{type(state_dict).__name__}")
+        if set(state_dict) != set(mine):
+            raise ValueError(f"{what}: the keys do not match ({_key_difference(state_dict, mine)}"
+                             f"); was it saved from another scheduler?")
         new: dict[str, Any] = {}
         for k in ("last_epoch", "_step_count"):
             v = state_dict[k]
@@ -540,6 +547,14 @@ class LRScheduler:
 
     def _check_hyper(self, key: str, value: Any) -> Any:
         return self._hyper[key](value, f"{type(self).__name__}: {key}")
+
+    def _repr_args(self) -> list[str]:
+        return [f"{k}={getattr(self, k)!r}" for k in self._hyper]
+
+    def __repr__(self) -> str:
+        lrs = ", ".join(f"{lr:.6g}" for lr in self._last_lr)
+        args = [*self._repr_args(), f"last_epoch={self.last_epoch}", f"lr=[{lrs}]"]
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 def _positive_int(x: Any, what: str) -> int:
@@ -566,6 +581,10 @@ class LambdaLR(LRScheduler):
 
     def _lr(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.lr_lambda(epoch)
+
+    def _repr_args(self) -> list[str]:
+        fn = self.lr_lambda
+        return [f"lr_lambda={getattr(fn, '__name__', type(fn).__name__)}"]
 
     def state_dict(self) -> dict[str, Any]:
         """As the base, plus ``lr_lambdas``: the attributes of a callable object, or None for a

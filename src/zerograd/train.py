@@ -16,6 +16,8 @@ import math
 import numbers
 import os
 import random
+import sys
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,15 +116,39 @@ def _value(loss: Any) -> float:
         ) from None
 
 
-def _progress(steps: int, enabled: bool) -> Any:
-    if not enabled:
+def _in_jupyter() -> bool:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar(total: int, desc: str, enabled: bool | None = None) -> Any:
+    """A tqdm bar counting to ``total``, or None for no bar. ``enabled=None`` means a bar on
+    a terminal (stderr) or in Jupyter and none in a pipe or a file. Without tqdm there is no
+    bar, and a warning if one was asked for; it never raises for a missing tqdm."""
+    if enabled is False:
+        return None
+    jupyter = _in_jupyter()
+    if enabled is None and not (jupyter or getattr(sys.stderr, "isatty", lambda: False)()):
         return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm import std
     except ImportError:
-        raise ImportError('the progress bar needs tqdm: pip install "zerograd[progress]" '
-                          "(or pass progress=False)") from None
-    return tqdm(total=steps, unit="step", desc="fit")
+        if enabled:
+            warnings.warn('no progress bar: it needs tqdm (pip install "zerograd[progress]")',
+                          stacklevel=3)
+        return None
+    if jupyter:
+        try:  # a widget; plain text without ipywidgets (no "IProgress not found" warning)
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as notebook_bar
+        except ImportError:
+            pass
+        else:
+            return notebook_bar(total=total, desc=desc, unit="step")
+    return std.tqdm(total=total, desc=desc, unit="step", file=sys.stderr, mininterval=0.5,
+                    bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} "
+                               "[{elapsed}<{remaining}{postfix}]")
 
 
 # -- fit -------------------------------------------------------------------------------------
@@ -135,7 +161,7 @@ def fit(
     compile: bool = False,
     callbacks: Iterable[Callable[[int, float], Any]] = (),
     batch: Callable[[], Any] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict[str, list[float]]:
     """Train for ``steps`` steps: ``loss = loss_fn(*batch())``, zero_grad, backward,
     ``optimizer.step()``, ``scheduler.step()``. Returns ``{"loss": [...], "lr": [...]}``,
@@ -145,7 +171,8 @@ def fit(
     its smoothed value exceeds ``DIVERGE_FACTOR`` x the best smoothed value (losses under
     ``FLOOR`` x the first one count as that much, so a loss near 0 wobbling is no alarm).
     Each callback is called as ``cb(step, loss)`` after the step; returning True stops.
-    ``compile=True`` runs ``loss_fn`` through ``zg.compile``; ``progress`` shows a tqdm bar.
+    ``compile=True`` runs ``loss_fn`` through ``zg.compile``; ``progress`` shows a tqdm bar
+    (default: on a terminal or in Jupyter, see :func:`progress_bar`).
     """
     steps = _count(steps, "steps")
     _check_setup(model, loss_fn, optimizer, batch)
@@ -157,7 +184,7 @@ def fit(
     compute = _loss_caller(loss_fn, batch, compile)
     history: dict[str, list[float]] = {"loss": [], "lr": []}
     smoother, first = Smoother(), None
-    bar = _progress(steps, progress)
+    bar = progress_bar(steps, "fit", progress)
     try:
         for step in range(steps):
             loss = compute()
@@ -195,6 +222,11 @@ class LRFinderResult:
     raw_losses: list[float]
     suggestion: float
     index: int = field(repr=False)
+
+    def __repr__(self) -> str:
+        span = f"lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if self.lrs else "no points"
+        return (f"{type(self).__name__}({len(self.lrs)} points, {span}, "
+                f"suggestion {self.suggestion:.3g})")
 
     def plot(self, path: str | os.PathLike) -> str:
         """Draw smoothed loss against learning rate (log scale) to a PNG, leaving out the
@@ -264,13 +296,14 @@ def lr_find(
     num_it: int = 100,
     batch: Callable[[], Any] | None = None,
     compile: bool = False,
+    progress: bool | None = None,
 ) -> LRFinderResult:
     """The learning-rate range test: train ``num_it`` steps with the lr growing
     exponentially from ``start_lr`` to ``end_lr``, recording the debiased moving average of
     the loss (beta 0.98), and stop once it exceeds 4x its best (or is nan/inf). Suggests a
     rate by the valley rule (see :func:`valley`; the first 10% and last 5 points are left
     out, as fastai does). The model, the optimizer and ``random``'s state are restored
-    exactly afterwards, even on error."""
+    exactly afterwards, even on error. ``progress`` as in :func:`fit`."""
     num_it = _count(num_it, "num_it", 2)
     for name, x in (("start_lr", start_lr), ("end_lr", end_lr)):
         if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 < x < math.inf:
@@ -284,6 +317,7 @@ def lr_find(
     raws: list[float] = []
     smoother = Smoother()
     restore = _snapshot(model, optimizer)
+    bar = progress_bar(num_it, "lr_find", progress)
     try:
         for i in range(num_it):
             lr = start_lr * (end_lr / start_lr) ** (i / (num_it - 1))
@@ -302,7 +336,12 @@ def lr_find(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if bar is not None:
+                bar.set_postfix(lr=f"{lr:.3g}", loss=f"{smooth:.4g}", refresh=False)
+                bar.update()
     finally:
+        if bar is not None:
+            bar.close()
         restore()
     lo, hi = num_it // 10, len(losses) - 5
     if hi - lo < 3:
@@ -314,4 +353,5 @@ def lr_find(
     return LRFinderResult(lrs, losses, raws, lrs[index], index)
 
 
-__all__ = ["fit", "lr_find", "LRFinderResult", "TrainingDiverged", "Smoother", "valley"]
+__all__ = ["fit", "lr_find", "progress_bar", "LRFinderResult", "TrainingDiverged", "Smoother",
+           "valley"]

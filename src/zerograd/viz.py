@@ -1,25 +1,19 @@
 """Pictures: the computation graph of a Value (Graphviz) and training plots (matplotlib).
 
-graphviz and matplotlib are imported only inside the functions that use them
-(``pip install "zerograd[viz]"``); rendering a graph also needs Graphviz's ``dot`` program.
+matplotlib is imported only inside the functions that use it (``pip install "zerograd[viz]"``);
+graphs are laid out by Graphviz, see :mod:`zerograd.drawing`.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
-import shutil
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .drawing import FORMATS, NO_GRAPHVIZ, Graph, backend, quote
 from .engine import Value, no_grad, topological_order
-
-FORMATS = ("svg", "png", "pdf", "dot")
-_DOT_INSTALL = (
-    "Graphviz's `dot` program was not found on PATH; install Graphviz "
-    "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
-    "conda: conda install graphviz)"
-)
 
 
 def _require(module: str) -> Any:
@@ -37,8 +31,9 @@ def _escape_record(text: str) -> str:
 
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
-             max_nodes: int = 1000) -> Any:
-    """The graph that computed ``root`` as a ``graphviz.Digraph`` (shown inline in Jupyter).
+             max_nodes: int = 1000) -> Graph:
+    """The graph that computed ``root`` as a :class:`~zerograd.drawing.Graph` (shown inline
+    in Jupyter; ``.render(path)`` writes it).
 
     One record per Value (``label | data | grad``, 4 decimals), one small node per op, edges
     operand -> op -> result. Graphs with more than ``max_nodes`` Values raise ``ValueError``.
@@ -59,99 +54,129 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
             f"smaller part of it (e.g. one neuron's output), or pass max_nodes={len(nodes)} "
             f"if you really want all of it (large drawings are slow to lay out)"
         )
-    graphviz = _require("graphviz")
-    if format != "dot" and shutil.which("dot") is None:
-        raise FileNotFoundError(_DOT_INSTALL)
-    g = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
+    if format != "dot" and not backend():
+        raise FileNotFoundError(NO_GRAPHVIZ)
+    name = {id(v): f"v{i}" for i, v in enumerate(nodes)}
+    lines = ["digraph {", f"\trankdir={rankdir}"]
     for v in nodes:
-        uid = str(id(v))
+        uid = name[id(v)]
         fields = [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
         if v.label:
             fields.insert(0, _escape_record(str(v.label)))
-        g.node(uid, label="{ " + " | ".join(fields) + " }", shape="record")
+        lines.append(f'\t{uid} [label="{{ {" | ".join(fields)} }}" shape=record]')
         if v._children:
-            g.node(uid + "op", label=v._op, shape="ellipse", fontsize="10",
-                   width="0.3", height="0.3", margin="0.02")
-            g.edge(uid + "op", uid)
+            lines.append(f"\t{uid}op [label={quote(str(v._op))} shape=ellipse fontsize=10 "
+                         f"width=0.3 height=0.3 margin=0.02]")
+            lines.append(f"\t{uid}op -> {uid}")
             for child in dict.fromkeys(v._children):  # one edge per distinct operand
-                g.edge(str(id(child)), uid + "op")
-    return g
+                lines.append(f"\t{name[id(child)]} -> {uid}op")
+    lines.append("}")
+    return Graph("\n".join(lines) + "\n", format=format)
 
 
-def render(graph: Any, path: str | os.PathLike) -> str:
+def render(graph: Graph, path: str | os.PathLike) -> str:
     """Write ``graph`` (from :func:`draw_dot`) to ``path``; the format comes from the suffix
     (``.svg``, ``.png``, ``.pdf`` or ``.dot``). Returns the path written."""
-    path = os.fspath(path)
-    fmt = os.path.splitext(path)[1].lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise ValueError(f"cannot tell the format of {path!r}: use a name ending in "
-                         f"{', '.join('.' + f for f in FORMATS)}")
-    if fmt == "dot":
-        data = graph.source.encode()
-    else:
-        if shutil.which("dot") is None:
-            raise FileNotFoundError(_DOT_INSTALL)
-        data = graph.pipe(format=fmt)
-    with open(path, "wb") as f:
-        f.write(data)
-    return path
+    return graph.render(path)
 
 
 def _figure(size: tuple[float, float]) -> Any:
-    """A matplotlib Figure drawn by the headless Agg canvas (no pyplot, no global state)."""
+    """A matplotlib Figure drawn by the headless Agg canvas (no pyplot, no global state), with
+    constrained layout, which makes room for labels and legends outside the axes."""
     _require("matplotlib")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size)
+    fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float]],
-              path: str | os.PathLike, title: str = "training", log: bool = False) -> str:
-    """Plot a loss curve (a list of numbers) or several named curves (a dict) to a PNG.
+def _legend_and_save(fig: Any, axes: Sequence[Any], path: str | os.PathLike) -> str:
+    """One legend for everything drawn on ``axes``, below them (so it covers nothing), then
+    the PNG at 100 dpi. Returns the path written."""
+    handles: list = []
+    labels: list = []
+    for ax in axes:
+        h, lab = ax.get_legend_handles_labels()
+        handles, labels = handles + h, labels + lab
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
+               frameon=False)
+    path = os.fspath(path)
+    fig.savefig(path, format="png", dpi=100)
+    return path
 
-    Curves named ``acc...`` (accuracy, in [0, 1]) and ``lr`` (as ``zg.train.fit`` returns
-    it; log scale) get their own right-hand axes; ``log=True`` puts the loss axis on a log
-    scale. Returns the path written.
+
+def _curve(curve: Sequence[float] | Mapping[int, float]) -> tuple[Any, Any]:
+    """(steps, values) of one history curve: a list (steps 0, 1, ...) or a {step: value}."""
+    import numpy as np
+
+    if isinstance(curve, Mapping):
+        return np.array(list(curve), dtype=float), np.array([float(v) for v in curve.values()])
+    return np.arange(len(curve), dtype=float), np.array([float(v) for v in curve])
+
+
+def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[int, float]],
+              path: str | os.PathLike, title: str = "training", log: bool = False) -> str:
+    """Plot a loss curve (a list of numbers, one per step) or several named curves (a dict)
+    to a PNG. Returns the path written.
+
+    A named curve is a list or a ``{step: value}`` dict (measured now and then, e.g. a test
+    accuracy). Curves whose name contains ``acc`` (fractions in [0, 1]) share a right-hand
+    axis in percent; ``lr`` (as ``zg.train.fit`` returns it) gets a log-scale one; the rest
+    share the loss axis (log scale with ``log=True``). The legend sits below the axes. The
+    first nan or inf of a curve is warned about (``UserWarning``) and its step marked.
     """
+    import numpy as np
+
     curves = dict(history) if isinstance(history, Mapping) else {"loss": history}
     if not curves or any(len(c) == 0 for c in curves.values()):
         raise ValueError("plot_loss needs at least one non-empty list of numbers")
     fig = _figure((6, 4))
+    from matplotlib.ticker import PercentFormatter
+
     ax = fig.add_subplot()
-    extra_axes: dict[str, Any] = {}
-    colours = iter(["tab:green", "tab:gray", "tab:olive", "tab:cyan"])
-    for name, ys in curves.items():
-        ys = [float(y) for y in ys]
-        kind = "acc" if name.lower().startswith("acc") else "lr" if name == "lr" else None
-        if kind is None:
-            ax.plot(ys, label=name)
-            continue
-        if kind not in extra_axes:
-            side = ax.twinx()
-            if extra_axes:  # a second right-hand axis: move its spine outwards
-                side.spines["right"].set_position(("axes", 1.15))
+    axes = {"loss": ax}
+    marks: dict[float, list[str]] = {}  # step -> what turned nan/inf there
+    last = 0.0
+    for i, (name, curve) in enumerate(curves.items()):
+        steps, ys = _curve(curve)
+        last = max(last, steps.max())
+        kind = "accuracy" if "acc" in name.lower() else "lr" if name == "lr" else "loss"
+        if kind not in axes:
+            side = axes[kind] = ax.twinx()
+            if len(axes) > 2:  # a second right-hand axis: its spine beyond the first's labels
+                side.spines["right"].set_position(("outward", 60))
             if kind == "lr":
                 side.set_yscale("log")
-            side.set_ylabel(name)
-            extra_axes[kind] = side
-        extra_axes[kind].plot(ys, color=next(colours, None), label=name)
+            else:
+                side.set_ylim(-0.02, 1.02)
+                side.yaxis.set_major_formatter(PercentFormatter(1.0))
+            side.set_ylabel("learning rate" if kind == "lr" else "accuracy")
+        bad = ~np.isfinite(ys)
+        if bad.any():
+            k = int(bad.argmax())
+            marks.setdefault(steps[k], []).append(f"{name} {ys[k]}")
+            warnings.warn(f"plot_loss: {name!r} is {ys[k]} at step {steps[k]:g} ({bad.sum()} of "
+                          f"{len(ys)} values are nan or inf; the plot leaves them out and "
+                          f"marks step {steps[k]:g})", UserWarning, stacklevel=2)
+        dots = isinstance(curve, Mapping) or len(ys) == 1
+        axes[kind].plot(steps, np.where(bad, np.nan, ys), "o-" if dots else "-", markersize=3,
+                        color=f"C{i}", label=name)
+    for step, what in marks.items():
+        ax.axvline(step, color="tab:red", linestyle="--", linewidth=1)
+        ax.text(step, 0.97, f" {', '.join(what)} at step {step:g} ", rotation=90,
+                transform=ax.get_xaxis_transform(), ha="right" if step > last / 2 else "left",
+                va="top", color="tab:red", fontsize=8)
+    pad = 0.02 * last if last else 0.5
+    ax.set_xlim(-pad, last + pad)  # every step, the ones with nan/inf too
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if log:
         ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    for side in extra_axes.values():
-        h, lab = side.get_legend_handles_labels()
-        handles, labels = handles + h, labels + lab
-    ax.legend(handles, labels, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(os.fspath(path), format="png", dpi=100)
-    return os.fspath(path)
+    return _legend_and_save(fig, list(axes.values()), path)
 
 
 def _scores(model: Callable, grid: Any, batched: bool) -> Any:
@@ -171,15 +196,30 @@ def _scores(model: Callable, grid: Any, batched: bool) -> Any:
     return np.asarray(out, dtype=float)
 
 
-def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathLike,
-                           resolution: int = 60, batched: bool = False,
-                           title: str = "decision boundary") -> str:
-    """Colour the plane by the class ``model`` predicts, with the points ``X`` (2 features)
-    coloured by ``y``, and write a PNG. Returns the path written.
+def _margins(s: Any) -> Any:
+    """Per point and class, the class's score minus the best other class's score (> 0 where
+    the class wins); one score ``s`` per point means classes 0 and 1 with margins -s and s."""
+    import numpy as np
 
-    ``model(point)`` returns one score (class = score > 0) or a list of class scores
+    if s.ndim == 1:
+        return np.column_stack([-s, s])
+    top = np.sort(s, axis=1)
+    return s - np.where(s == top[:, -1:], top[:, -2:-1], top[:, -1:])
+
+
+def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathLike,
+                           resolution: int = 100, batched: bool = False,
+                           title: str = "decision boundary",
+                           feature_names: Sequence[str] = ("x1", "x2")) -> str:
+    """Shade the plane by the class ``model`` predicts, draw the boundary, and draw the points
+    ``X`` (2 features) over it, each in its class's colour: class i (the i-th smallest label
+    in ``y``) has the same colour as the region of class i. Writes a PNG; returns its path.
+
+    ``model(point)`` returns one score (class 1 where score > 0) or a list of class scores
     (class = argmax). With ``batched=True`` it is called once on the ``(m, 2)`` array of grid
-    points and returns an array of scores (e.g. a compiled function).
+    points and returns an array of scores (e.g. a compiled function). The scores are taken
+    on a ``resolution`` x ``resolution`` grid and interpolated in between, so the edges are
+    straight where the scores are linear, not steps of the grid.
     """
     import numpy as np
 
@@ -190,6 +230,9 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
         raise ValueError(f"X has {len(X)} points but y has {len(y)} labels")
     if not isinstance(resolution, numbers.Integral) or not 2 <= resolution <= 1000:
         raise ValueError(f"resolution must be a whole number from 2 to 1000, got {resolution!r}")
+    if isinstance(feature_names, str) or len(feature_names) != 2:
+        raise ValueError(f"feature_names must be two names (x axis, y axis), "
+                         f"got {feature_names!r}")
     pad = 0.25 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
@@ -200,22 +243,27 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
         s = s[:, 0]
     if s.shape[0] != len(grid):
         raise ValueError(f"the model gave {s.shape[0]} scores for {len(grid)} grid points")
-    Z = (s > 0).astype(int) if s.ndim == 1 else s.argmax(axis=1)
+    margins = _margins(s)
     labels = np.unique(y)  # e.g. -1/+1 or 0..k-1: the i-th smallest label is class i
-    k = max(len(labels), int(Z.max()) + 1, 2)
-    colours = {"cmap": "Spectral", "vmin": 0, "vmax": k - 1}
     fig = _figure((5, 5))
+    from matplotlib import colormaps
+
+    colours = colormaps["Spectral"](np.linspace(0, 1, max(margins.shape[1], len(labels))))
     ax = fig.add_subplot()
-    ax.contourf(xx, yy, Z.reshape(xx.shape), levels=np.arange(k + 1) - 0.5, alpha=0.4,
-                **colours)
-    ax.scatter(X[:, 0], X[:, 1], c=np.searchsorted(labels, y), s=30, edgecolors="k",
-               **colours)
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(os.fspath(path), format="png", dpi=100)
-    return os.fspath(path)
+    for c in range(margins.shape[1]):
+        m = margins[:, c].reshape(xx.shape)
+        if m.max() >= 0:  # the region of class c: margin >= 0, edges interpolated
+            ax.contourf(xx, yy, m, levels=[0, m.max() + 1], colors=[colours[c]], alpha=0.6,
+                        antialiased=True)
+        if m.min() < 0 < m.max():
+            ax.contour(xx, yy, m, levels=[0], colors="k", linewidths=1)
+    cls = np.searchsorted(labels, y)
+    for i, label in enumerate(labels):
+        ax.scatter(X[cls == i, 0], X[cls == i, 1], color=colours[i], s=30, edgecolors="k",
+                   linewidths=0.6, label=f"class {label}")
+    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel=feature_names[0],
+           ylabel=feature_names[1], title=title)
+    return _legend_and_save(fig, [ax], path)
 
 
 __all__ = ["draw_dot", "render", "plot_loss", "plot_decision_boundary"]

@@ -57,9 +57,10 @@ class CompiledFunction:
             if self.executor is None:
                 self._trace(args, kwargs, spec)
             elif spec != self._spec:
+                why = trace.difference(self._spec, spec, trace.positional_names(self.fn))
                 raise ValueError(
                     "zg.compile: this function was compiled for arguments of another "
-                    f"structure or shape: {trace.difference(self._spec, spec)}. A compiled "
+                    f"structure or shape: {why}. A compiled "
                     "function replays one graph; compile the function again (zg.compile(fn)) "
                     "for the new shape."
                 )

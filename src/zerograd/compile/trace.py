@@ -7,8 +7,10 @@ passed through as is and required to be equal on every later call.
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -119,23 +121,64 @@ def _describe(spec: Any) -> str:
     return f"the constant {body!r}"
 
 
-def difference(old: Any, new: Any, path: str = "arguments") -> str:
-    """Where and how the structure ``new`` differs from ``old`` (they must differ)."""
-    if old == new:
-        return ""
-    if old == "number" or new == "number" or old[0] != new[0] or old[0] in ("array", "static"):
-        return f"{path} was {_describe(old)}, now {_describe(new)}"
-    if len(old[1]) != len(new[1]):
-        return f"{path} was {_describe(old)}, now {_describe(new)}"
-    for i, (a, b) in enumerate(zip(old[1], new[1])):
-        if old[0] == "dict":
-            if a[0] != b[0]:
-                return f"{path} had key {a[0]!r} where it now has {b[0]!r}"
-            a, b, i = a[1], b[1], repr(a[0])
-        d = difference(a, b, f"{path}[{i}]")
+def difference(old: Any, new: Any, names: Sequence[str] = ()) -> str:
+    """Where and how the call structure ``new`` differs from ``old`` (the specs of two
+    ``(args, kwargs)``; they must differ). Positional argument ``i`` is called ``names[i]``
+    (``X``, ``X[0]``) when there is one, else by its count (``the 2nd argument``)."""
+    (_, (old_args, old_kw)), (_, (new_args, new_kw)) = old, new
+    if len(old_args[1]) != len(new_args[1]):
+        return (f"it was called with {len(old_args[1])} positional arguments, now "
+                f"{len(new_args[1])}")
+    for i, (a, b) in enumerate(zip(old_args[1], new_args[1])):
+        d = _difference(a, b, _positional(i, names))
         if d:
             return d
-    return f"{path} changed"
+    old_keys, new_keys = [k for k, _ in old_kw[1]], [k for k, _ in new_kw[1]]
+    if old_keys != new_keys:
+        return (f"the keyword arguments were {', '.join(old_keys) or 'none'}, now "
+                f"{', '.join(new_keys) or 'none'}")
+    for (k, a), (_, b) in zip(old_kw[1], new_kw[1]):
+        d = _difference(a, b, lambda sub, k=k: f"{k}{sub}")
+        if d:
+            return d
+    return "the arguments changed"
+
+
+def _positional(i: int, names: Sequence[str]) -> Callable[[str], str]:
+    """How to name positional argument ``i``, or the part ``sub`` (e.g. "[0]") of it."""
+    if i < len(names):
+        return lambda sub: f"{names[i]}{sub}"
+    n = i + 1
+    nth = f"{n}{'th' if n % 100 in (11, 12, 13) else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+    return lambda sub: f"item {sub} of the {nth} argument" if sub else f"the {nth} argument"
+
+
+def _difference(old: Any, new: Any, name: Callable[[str], str], sub: str = "") -> str:
+    if old == new:
+        return ""
+    if (old == "number" or new == "number" or old[0] != new[0] or old[0] in ("array", "static")
+            or len(old[1]) != len(new[1])):
+        return f"{name(sub)} was {_describe(old)}, now {_describe(new)}"
+    for i, (a, b) in enumerate(zip(old[1], new[1])):
+        key = f"[{i}]"
+        if old[0] == "dict":
+            if a[0] != b[0]:
+                return f"{name(sub)} had key {a[0]!r} where it now has {b[0]!r}"
+            a, b, key = a[1], b[1], f"[{a[0]!r}]"
+        d = _difference(a, b, name, sub + key)
+        if d:
+            return d
+    return f"{name(sub)} changed"
+
+
+def positional_names(fn: Callable) -> list[str]:
+    """The names of ``fn``'s positional parameters, in order ([] if it has no signature)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in itertools.takewhile(lambda p: p.kind in kinds, params)]
 
 
 def placeholders(spec: Any, x: Any, made: list) -> Any:
