@@ -92,7 +92,8 @@ print(f"o = {o.data:.4f}, do/dn = {n.grad:.4f}, do/dw1 = {w1.grad:.4f}")
 zg.draw_dot(o)
 """),
     md("""
-`zg.nn.Neuron` builds the same thing, with the weighted sum as one node (`Σwx+b`).
+`zg.nn.Neuron` builds the same thing, with the weighted sum as one node (`Σwx+b`). The drawing
+names its weights `w0`, `w1`, its bias `b` and its inputs `x0`, `x1`.
 """),
     code("""
 random.seed(0)
@@ -104,8 +105,10 @@ zg.draw_dot(out)
     md("""
 ## 3. A small MLP learns the lecture's four examples
 
-`MLP(3, [4, 4, 1])` with tanh everywhere, squared error, plain gradient descent. The loss
-falls step by step.
+`zg.nn.MLP.lecture(3, [4, 4, 1])` is the lecture's network: tanh on every layer, the output
+included, and each neuron's bias drawn with `random.uniform(-1, 1)` right after its weights, so
+after the same `random.seed` it has exactly the weights of the lecture's own classes. Squared
+error, plain gradient descent; the loss falls step by step.
 """),
     code("""
 xs, ys = zg.data.lecture()
@@ -123,8 +126,9 @@ def train(model, steps=20, lr=0.1, zero_grad=True):
         losses.append(loss.data)
     return losses, [y.data for y in ypred]
 
-random.seed(1337)
-model = zg.nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+SEED = 9
+random.seed(SEED)
+model = zg.nn.MLP.lecture(3, [4, 4, 1])
 losses, preds = train(model)
 for k in (0, 5, 10, 15, 19):
     print(f"step {k:2d}  loss {losses[k]:.6f}")
@@ -139,39 +143,51 @@ update follows the sum of all the gradients so far, old directions included. Sam
 model, same data, with and without `model.zero_grad()`:
 """),
     code("""
-random.seed(1337)
-buggy = zg.nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
-bug_losses, _ = train(buggy, zero_grad=False)
+import warnings
+
+random.seed(SEED)
+buggy = zg.nn.MLP.lecture(3, [4, 4, 1])
+with warnings.catch_warnings(record=True) as caught:  # keep what zerograd says, for below
+    warnings.simplefilter("always")
+    bug_losses, bug_preds = train(buggy, zero_grad=False)
 
 print(" step   with zero_grad   forgot zero_grad")
 for k in range(0, 20, 2):
     print(f"{k:5d}   {losses[k]:14.6f}   {bug_losses[k]:16.6f}")
-assert losses[0] == bug_losses[0]   # the first step is the same either way
-assert bug_losses[2] != losses[2]   # from the second update on, stale gradients pile up
+print(f"final loss: {losses[-1]:.6f} with zero_grad, {bug_losses[-1]:.6f} without")
+print("predictions without zero_grad:", [round(p, 3) for p in bug_preds], "targets:", ys)
+assert losses[0] == bug_losses[0]          # the first step is the same either way
+assert bug_losses[-1] > 3 * losses[-1]     # forgetting zero_grad ends far worse
 """),
     md("""
-For a few steps the stale gradients even look helpful (they act like a crude momentum), but
-the pile keeps growing and the run lurches: out of nowhere the loss jumps by a factor of
-hundreds (note the log scale). A loss curve with sudden spikes like this is the symptom to
-recognise; the fixed loop falls smoothly.
+The pile of stale gradients grows with every step, so the updates grow too, until the tanh
+units saturate: the network answers +1 for every example, two of the four are wrong (loss 8),
+and saturated units pass back almost no gradient, so it never recovers. (With other seeds the
+bug can get away with it and even look faster, as it did in the lecture, because this problem
+is tiny; that is what makes it dangerous.) Note the log scale:
 """),
     code("""
 import IPython.display
 
 zg.viz.plot_loss({"with zero_grad": losses, "forgot zero_grad": bug_losses}, "zero_grad.png",
                  title="the forgotten zero_grad", log=True)
-assert max(bug_losses[5:]) > 10 * max(losses[5:])  # the lurch
 IPython.display.Image("zero_grad.png")
 """),
     md("""
-zerograd's optimizers notice the mistake: a parameter whose gradient was summed over several
-`backward()` calls since the last `zero_grad()` makes `step()` warn.
+zerograd notices the mistake where it is made: in a hand-written loop like the one above, the
+second `backward()` finds gradients left over from before the last update and warns with a
+`zg.TrainingWarning`. Here is what the buggy run above was told:
 """),
     code("""
-import warnings
-
-random.seed(1337)
-model = zg.nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+for w in caught:
+    print(f"{w.category.__name__}: {w.message}")
+"""),
+    md("""
+With an optimizer the same mistake warns too:
+"""),
+    code("""
+random.seed(SEED)
+model = zg.nn.MLP.lecture(3, [4, 4, 1])
 opt = zg.optim.SGD(model.parameters(), lr=0.1)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

@@ -104,3 +104,15 @@ def test_bad_options_exit_2_with_a_one_line_error(args, option):
     assert len(errors) == 1, r.stderr
     assert option in errors[0] and args[1] in errors[0]
     assert "Traceback" not in r.stderr
+
+
+def test_train_with_a_learning_rate_of_10_names_it_at_the_end(capsys):
+    from zerograd import cli
+
+    assert cli.main(["train", "--lr", "10", "--seed", "2"]) == 0
+    out, err = capsys.readouterr()
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("TrainingWarning at step") and "learning rate" in last
+    assert "warning at step" in err
+    assert cli.main(["train"]) == 0
+    assert "Warning" not in "".join(capsys.readouterr())

@@ -347,3 +347,143 @@ def test_load_state_dict_error_lists_only_what_is_wrong(restore_random):
     assert str(e.value) == (
         "state_dict does not fit this MLP: missing keys: 'layers.1.neurons.0.b'; unexpected "
         "keys: 'junk'; wrong shapes: 'layers.0.neurons.0.w' (size 3, the model needs 2)")
+
+
+# The lecture notebook's classes, as the lecture types them (on zerograd's Value).
+class LectureNeuron:
+    def __init__(self, nin):
+        import random
+
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(random.uniform(-1, 1))
+
+    def __call__(self, x):
+        return sum((wi * xi for wi, xi in zip(self.w, x)), self.b).tanh()
+
+    def parameters(self):
+        return self.w + [self.b]
+
+
+class LectureLayer:
+    def __init__(self, nin, nout):
+        self.neurons = [LectureNeuron(nin) for _ in range(nout)]
+
+    def __call__(self, x):
+        outs = [n(x) for n in self.neurons]
+        return outs[0] if len(outs) == 1 else outs
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+
+class LectureMLP:
+    def __init__(self, nin, nouts):
+        sz = [nin] + nouts
+        self.layers = [LectureLayer(sz[i], sz[i + 1]) for i in range(len(nouts))]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+
+LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+
+
+def outputs(model, x):
+    """The model's outputs on ``x`` as a list, one output or several."""
+    out = model(x)
+    return out if isinstance(out, list) else [out]
+
+
+@pytest.mark.parametrize("seed", [0, 1337, 2024])
+@pytest.mark.parametrize("nouts", [[4, 4, 1], [1], [3, 2]])
+def test_lecture_mlp_has_the_lecture_notebooks_exact_weights_biases_and_outputs(
+        seed, nouts, restore_random):
+    ours, after_ours = seeded(lambda: (MLP.lecture(3, nouts), restore_random.random()), seed)
+    theirs, after_theirs = seeded(lambda: (LectureMLP(3, nouts), restore_random.random()), seed)
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+    assert after_ours == after_theirs  # as many draws, so the lecture's next cells agree too
+    assert all(n.b.data != 0 for layer in ours.layers for n in layer.neurons)
+    for x in LECTURE_XS:
+        assert [v.data for v in outputs(ours, x)] == [v.data for v in outputs(theirs, x)]
+
+    def loss(model):  # the lecture's squared error, summed over every output
+        ys = [1.0, -1.0, -1.0, 1.0]
+        return sum((o - y) ** 2 for x, y in zip(LECTURE_XS, ys) for o in outputs(model, x))
+
+    a, b = loss(ours), loss(theirs)
+    a.backward()
+    b.backward()
+    assert a.data == b.data
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert p.grad == pytest.approx(q.grad, rel=1e-12, abs=1e-15)
+
+
+def test_lecture_constructor_is_the_three_options(restore_random):
+    a = seeded(lambda: MLP.lecture(2, [3, 1]))
+    b = seeded(lambda: MLP(2, [3, 1], activation="tanh", output_activation="tanh",
+                           bias="uniform"))
+    assert a.state_dict() == b.state_dict()
+    assert repr(a) == "MLP of [Layer of [TanhNeuron(2), TanhNeuron(2), TanhNeuron(2)], " \
+                      "Layer of [TanhNeuron(3)]]"
+    assert a.summary() == "MLP(2, [3, 1]), tanh, 13 parameters"
+
+
+def test_uniform_bias_is_drawn_after_its_weights_and_zero_bias_draws_nothing(restore_random):
+    import random
+
+    random.seed(5)
+    draws = [random.uniform(-1, 1) for _ in range(4)]
+    after_four = random.random()
+    n = seeded(lambda: Neuron(3, bias="uniform"), 5)
+    assert [w.data for w in n.w] + [n.b.data] == draws
+    assert random.random() == after_four
+    n = seeded(lambda: Neuron(3), 5)
+    assert [w.data for w in n.w] == draws[:3] and n.b.data == 0.0
+    assert random.uniform(-1, 1) == draws[3]  # the default bias takes no draw (micrograd's)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Neuron(2, bias="normal"),
+    lambda: Layer(2, 2, bias=0.0),
+    lambda: MLP(2, [2, 1], bias="Uniform"),
+])
+def test_an_unknown_bias_option_is_refused_with_the_choices(make, restore_random):
+    with pytest.raises(ValueError, match=r"unknown bias .*'zero'.*'uniform'"):
+        make()
+
+
+def _label_of(name):
+    """state_dict name -> drawing label: layers.0.neurons.1.w.2 -> L0.N1.w2."""
+    out = name.replace("layers.", "L").replace("neurons.", "N")
+    return out.replace("w.", "w")
+
+
+@pytest.mark.parametrize("make, first", [
+    (lambda: Neuron(3), ["w0", "w1", "w2", "b"]),
+    (lambda: Layer(2, 2), ["N0.w0", "N0.w1", "N0.b", "N1.w0", "N1.w1", "N1.b"]),
+    (lambda: MLP(2, [3, 1]), ["L0.N0.w0", "L0.N0.w1", "L0.N0.b", "L0.N1.w0"]),
+    (lambda: MLP.lecture(3, [4, 4, 1]), ["L0.N0.w0", "L0.N0.w1", "L0.N0.w2", "L0.N0.b"]),
+])
+def test_every_parameter_is_labelled_by_its_place_like_its_state_dict_name(
+        make, first, restore_random):
+    model = make()
+    labels = [p.label for p in model.parameters()]
+    assert labels[:len(first)] == first
+    assert labels == [_label_of(n) for n, _ in model.named_parameters()]
+    assert len(set(labels)) == len(labels)
+    if isinstance(model, MLP):
+        assert labels[-1] == f"L{len(model.layers) - 1}.N{len(model.layers[-1].neurons) - 1}.b"
+
+
+def test_forward_pass_labels_nothing_and_user_labels_stay(restore_random):
+    model = MLP(2, [2, 1])
+    model.layers[1].neurons[0].b.label = "output bias"
+    x = [Value(1.0), Value(-2.0)]
+    out = model(x)
+    assert [v.label for v in x] == ["", ""] and out.label == ""
+    assert model.layers[1].neurons[0].b.label == "output bias"

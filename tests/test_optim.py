@@ -446,14 +446,27 @@ FACTORIES = {
 @pytest.mark.parametrize("opt", sorted(FACTORIES))
 def test_forgotten_zero_grad_warns_once(opt):
     caught = _lecture_loop(FACTORIES[opt], zeroing=None)
-    assert len(caught) == 1
+    assert len(caught) == 1  # backward() warns at step 2; step() does not repeat it
     msg = str(caught[0].message)
-    assert "2 backward() passes" in msg and "not zeroed" in msg
+    assert "backward() added new gradients to old ones" in msg and "updated since" in msg
     assert "optimizer.zero_grad()" in msg and "accumulate=True" in msg
-    assert caught[0].filename == __file__  # points at the user's optimizer.step() line
+    assert caught[0].filename == __file__  # points at the user's loss.backward() line
 
 
-def test_warning_is_once_per_optimizer():
+@pytest.mark.parametrize("opt", sorted(FACTORIES))
+def test_summing_passes_without_updates_warns_at_step(opt):
+    """Several backward() with no update between, then step(): the optimizer warns."""
+    random.seed(1)
+    model = MLP(3, [4, 1])
+    o = FACTORIES[opt](model.parameters())
+    with pytest.warns(zg.TrainingWarning, match="2 backward\\(\\) passes") as caught:
+        for x, y in zip(XS[:2], YS[:2], strict=True):
+            ((model(x) - y) ** 2).backward()
+        o.step()
+    assert len(caught) == 1 and caught[0].filename == __file__
+
+
+def test_warning_is_once_per_run_with_two_optimizers():
     random.seed(1)
     model = MLP(3, [4, 1])
     opts = [optim.SGD(model.parameters(), lr=0.01) for _ in range(2)]
@@ -462,7 +475,7 @@ def test_warning_is_once_per_optimizer():
             sum((model(x) - y) ** 2 for x, y in zip(XS, YS, strict=True)).backward()
             for o in opts:
                 o.step()
-    assert len([w for w in caught if w.category is zg.TrainingWarning]) == 2
+    assert len([w for w in caught if w.category is zg.TrainingWarning]) == 1
 
 
 @pytest.mark.parametrize("zeroing", ["optimizer", "model", "manual", "after_step"])

@@ -288,6 +288,7 @@ def test_lr_find_leaves_model_optimizer_and_rng_exactly_as_they_were():
         model = nn.MLP(2, [4, 1])
         opt = optim.Adam(model.parameters(), lr=0.02)
         train.fit(model, hinge_loss(model), opt, 3, batch=lambda: (X, y), progress=False)
+        model.zero_grad()
         hinge_loss(model)(X, y).backward()  # leave some gradient in place too
         return model, opt
 

@@ -269,7 +269,8 @@ def test_plot_loss_shows_accuracy_in_percent_and_the_legend_outside_every_axes(t
 
     history = {"loss": [2.0, 1.0, 0.6, 0.5, 0.45], "lr": [0.1, 0.08, 0.05, 0.02, 0.01],
                "batch accuracy": [0.1, 0.4, 0.7, 0.9, 1.0],
-               "test accuracy": {0: 0.12, 2: 0.65, 4: 0.93}}  # measured every other step
+               "test accuracy": {0: 0.12, 2: 0.65, 4: 0.93},  # measured every other step
+               "val_acc": [0.1, 0.3, 0.6, 0.8, 0.9], "accumulated_loss": [2, 3, 4, 5, 6]}
     viz.plot_loss(history, tmp_path / "h.png")
     fig = figures[-1]
     (acc_axes,) = [a for a in fig.axes if a.get_ylabel() == "accuracy"]
@@ -278,10 +279,10 @@ def test_plot_loss_shows_accuracy_in_percent_and_the_legend_outside_every_axes(t
     lo, hi = acc_axes.get_ylim()
     assert -0.05 <= lo <= 0 and 1 <= hi <= 1.05
     lines = {line.get_label(): line for line in acc_axes.get_lines()}
-    assert set(lines) == {"batch accuracy", "test accuracy"}
+    assert set(lines) == {"batch accuracy", "test accuracy", "val_acc"}
     assert list(lines["test accuracy"].get_xdata()) == [0, 2, 4]
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == list(history)
+    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(history)
     box = legend.get_window_extent()
     for a in fig.axes:
         assert not box.overlaps(a.get_window_extent()), "the legend covers the plot"
@@ -384,3 +385,62 @@ def test_boundary_axes_are_labelled(tmp_path, figures):
     assert figures[-1].axes[0].get_ylabel() == "petal width"
     with pytest.raises(ValueError, match="feature_names"):
         viz.plot_decision_boundary(f, X, y, tmp_path / "c.png", feature_names="ab")
+
+
+def record_labels(src):
+    """{record name: its first field} for the labelled records of a DOT source."""
+    return dict(re.findall(r"^\s*(v\d+) \[label=\"\{ ([^|]+?) \| data", src, flags=re.M))
+
+
+def record_data(src, label):
+    """The data fields (4 decimals) of the records labelled ``label``."""
+    return re.findall(rf"\{{ {re.escape(label)} \| data (\S+) \|", src)
+
+
+def test_neuron_drawing_names_its_weights_bias_and_inputs_by_position(restore_random):
+    n = zg.nn.Neuron(2)
+    out = n([1.0, -2.0])
+    src = viz.draw_dot(out, format="dot").source
+    assert sorted(record_labels(src).values()) == ["b", "w0", "w1", "x0", "x1"]
+    assert record_data(src, "x0") == ["1.0000"] and record_data(src, "x1") == ["-2.0000"]
+    assert record_data(src, "w1") == [f"{n.w[1].data:.4f}"]
+    assert len(re.findall(r"\{ data ", src)) == 2  # Σwx+b and ReLU outputs stay unlabelled
+
+
+def test_mlp_drawing_names_every_parameter_and_only_leaf_inputs(restore_random):
+    model = zg.nn.MLP(2, [2, 1])
+    x = [Value(0.5), Value(-1.5)]
+    out = model(x)
+    out.backward()
+    labels = list(record_labels(viz.draw_dot(out, format="dot").source).values())
+    assert sorted(labels) == sorted([p.label for p in model.parameters()] + ["x0", "x1"])
+    assert "L1.N0.w1" in labels and "L0.N1.b" in labels
+    assert [v.label for v in x] == ["", ""]  # named in the drawing only
+    # floats are lifted by each neuron: every first-layer neuron has its own x0 and x1
+    src = viz.draw_dot(model([0.5, -1.5]), format="dot").source
+    assert record_data(src, "x0") == ["0.5000"] * 2 and record_data(src, "x1") == ["-1.5000"] * 2
+
+
+def test_a_labelled_input_keeps_its_label_and_a_computed_one_gets_none(restore_random):
+    n = zg.nn.Neuron(3, activation="tanh")
+    age, h = Value(30.0, label="age"), Value(2.0) * 3  # h is computed, not a leaf
+    src = viz.draw_dot(n([age, h, 1.0]), format="dot").source
+    labels = sorted(record_labels(src).values())
+    assert labels == ["age", "b", "w0", "w1", "w2", "x2"]
+    assert record_data(src, "x2") == ["1.0000"]
+
+
+def test_drawing_a_hand_built_dot_names_its_inputs():
+    w, x = [Value(1.0, label="a"), Value(2.0, label="c")], [Value(3.0), Value(4.0)]
+    src = viz.draw_dot(zg.dot(w, x, Value(0.5)), format="dot").source
+    assert record_data(src, "x0") == ["3.0000"] and record_data(src, "x1") == ["4.0000"]
+    assert "{ data 0.5000 |" in src  # the bias position is not an input
+
+
+def test_mlp_drawing_renders_its_names(graphviz_backend, restore_random):
+    model = zg.nn.MLP.lecture(2, [2, 1])
+    out = model([1.0, -2.0])
+    out.backward()
+    svg = html.unescape(viz.draw_dot(out).pipe(format="svg").decode())
+    for label in ["x0", "x1", "L0.N0.w0", "L0.N1.b", "L1.N0.w1", "L1.N0.b"]:
+        assert f">{label}<" in svg

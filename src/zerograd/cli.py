@@ -7,11 +7,12 @@ import difflib
 import os
 import random
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import nn
-from .engine import Value
+from .engine import TrainingWarning, Value
 
 LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
 LECTURE_YS = [1.0, -1.0, -1.0, 1.0]
@@ -48,17 +49,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training {model.summary()} on the lecture's 4 examples: {args.steps} steps, "
           f"lr {args.lr}, seed {args.seed}")
     ypred: list[Value] = []
+    noted: list[str] = []
     for k in range(args.steps):
         ypred = [model(x) for x in LECTURE_XS]
         loss = sum((yout - ygt) ** 2 for ygt, yout in zip(LECTURE_YS, ypred))
         model.zero_grad()
-        loss.backward()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TrainingWarning)
+            loss.backward()
+        for w in caught:  # shown now, and again at the end where it is not missed
+            noted.append(f"step {k}: {w.message}")
+            print(f"warning at step {k}: {w.message}", file=sys.stderr)
         for p in model.parameters():
             p.data += -args.lr * p.grad
         print(f"step {k:3d}  loss {loss.data:.6f}")
     print("predictions vs targets:")
     for yp, yt in zip(ypred, LECTURE_YS):
         print(f"  {yp.data:+.4f}  {yt:+.1f}")
+    for text in noted:
+        print(f"TrainingWarning at {text}")
     return 0
 
 

@@ -10,9 +10,11 @@ import math
 import numbers
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import monitor
 from .ops import BY_NAME, SCALAR, Op
 
 _ADD, _SUB, _MUL, _DIV, _NEG = (BY_NAME[n] for n in ("add", "sub", "mul", "div", "neg"))
@@ -23,6 +25,11 @@ _grad_enabled = True
 _anomaly: dict | None = None  # id(node) -> (file, line) while detect_anomaly() is active
 _on_concretize: Callable[[Value, str], None] | None = None
 _on_constant: Callable[[Value], None] | None = None  # told of every number made a constant
+_check_zero_grad = True  # warn when backward() adds to gradients older than an update
+
+
+class TrainingWarning(UserWarning):
+    """A training loop that runs but is probably not what was meant (e.g. no zero_grad)."""
 
 
 def _check_number(data: Any) -> float:
@@ -68,7 +75,10 @@ def _binary(op: Op, swap: bool = False) -> Callable[[Value, Any], Value]:
 class Value:
     """A scalar node: ``data``, ``grad`` and the op and operands that produced it."""
 
-    __slots__ = ("data", "grad", "_children", "_fn", "_arg", "label", "_passes")
+    # __dict__: attributes that user code sets (p.m = 0.0, a node's own _backward closure);
+    # __weakref__: the training-loop monitor remembers a loop's parameters without keeping them
+    __slots__ = ("data", "grad", "_children", "_fn", "_arg", "label", "_passes", "__dict__",
+                 "__weakref__")
 
     def __init__(
         self, data: float, _children: Iterable[Value] = (), _op: str = "", label: str = ""
@@ -79,7 +89,7 @@ class Value:
         self._fn: Op | None = None
         self._arg: Any = _op  # for a hand-made node, the label micrograd calls _op
         self.label = label
-        self._passes = 0
+        self._passes = None
 
     # -- graph building -----------------------------------------------------------------
     @staticmethod
@@ -189,7 +199,9 @@ class Value:
 
     # -- backpropagation -------------------------------------------------------------------
     def _backward(self) -> None:
-        """Add this node's share of the gradient into its operands' ``grad``."""
+        """Add this node's share of the gradient into its operands' ``grad``. A node made
+        micrograd's way (``Value(data, children, op)``) runs the closure assigned to its
+        ``_backward`` instead (or a subclass's own method)."""
         op = self._fn
         if op is None:
             return
@@ -223,18 +235,25 @@ class Value:
         gc.disable()
         try:
             topo = topological_order(self)
+            stale = 0
             for v in topo:
-                if v._fn is not None:
+                if v._children:
                     v.grad = 0.0
-                else:
-                    count_pass(v)
+                elif count_pass(v):
+                    stale += 1
+            if stale:
+                warn_stale(stale, topo)
             self.grad += 1.0
             for v in reversed(topo):
-                if v._fn is not None:
+                if v._children:
                     v._backward()
         finally:
             if paused:
                 gc.enable()
+        if self._children:
+            alarm = monitor.after_backward(self, topo)
+            if alarm is not None:
+                warn(alarm)
 
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
@@ -246,7 +265,7 @@ def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._passes = 0
+    out._passes = None
     if _grad_enabled:
         out._children = children
         out._fn = op
@@ -263,10 +282,86 @@ def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:
 _new = object.__new__
 
 
-def count_pass(leaf: Value) -> None:
-    """Note that a backward pass is about to add into ``leaf.grad``: ``_passes`` counts the
-    passes its grad holds since it was last zero (the forgotten-zero_grad check reads it)."""
-    leaf._passes = leaf._passes + 1 if leaf.grad else 1
+def count_pass(leaf: Value) -> bool:
+    """Note that a backward pass is about to add into ``leaf.grad``; True if the grad holds
+    a pass taken before ``leaf.data`` changed (a forgotten zero_grad in a training loop).
+
+    ``_passes`` records the passes the grad holds since it was last zero: None (none), the
+    leaf's data at the one pass, or ``(count, data at the latest)``; data None once warned
+    (for good: the warning is once per run).
+    """
+    prev = leaf._passes
+    if prev.__class__ is tuple:
+        n, seen = prev
+        if seen is None:
+            leaf._passes = (n + 1 if leaf.grad else 1, None)
+            return False
+    else:
+        n, seen = 1, prev
+    if not leaf.grad:
+        leaf._passes = leaf.data
+        return False
+    if seen is not None and seen != leaf.data:
+        leaf._passes = (n + 1, None)
+        return True
+    leaf._passes = (n + 1, leaf.data)
+    return False
+
+
+def passes(leaf: Value) -> int:
+    """How many backward passes ``leaf.grad`` holds since it was last zero."""
+    p = leaf._passes
+    return 0 if not leaf.grad else p[0] if p.__class__ is tuple else 1
+
+
+def unreported_sum(leaf: Value) -> bool:
+    """True if ``leaf.grad`` sums several passes and no warning has reported it yet."""
+    p = leaf._passes
+    return p.__class__ is tuple and p[1] is not None and bool(leaf.grad)
+
+
+def updated_on_purpose(leaf: Value) -> None:
+    """Accept ``leaf``'s new data as a deliberate update between accumulating passes."""
+    p = leaf._passes
+    if p.__class__ is tuple:
+        if p[1] is not None:
+            leaf._passes = (p[0], leaf.data)
+    elif p is not None:
+        leaf._passes = leaf.data
+
+
+def check_zero_grad(enabled: bool) -> None:
+    """Switch the forgotten-zero_grad warning of ``backward()`` on or off (on by default);
+    off is for code that accumulates gradients across parameter updates on purpose."""
+    global _check_zero_grad
+    _check_zero_grad = bool(enabled)
+
+
+def warn_stale(stale: int, leaves: Iterable[Value]) -> None:
+    """Warn that ``stale`` leaves' grads held a pass taken before their data changed, and
+    mark all ``leaves`` of that pass as warned."""
+    for v in leaves:
+        if not v._children:
+            v._passes = (passes(v), None)
+    if _check_zero_grad:
+        warn(
+            f"backward() added new gradients to old ones: {stale} parameter"
+            f"{'s' if stale != 1 else ''} still held the gradient of an earlier backward() "
+            f"and had been updated since, so their .grad is now the sum of both passes and "
+            f"the next update uses it. Zero the gradients before each backward(): "
+            f"`for p in model.parameters(): p.grad = 0.0`, or `model.zero_grad()` (or "
+            f"`optimizer.zero_grad()`). (Warned once per run. To accumulate across updates on "
+            f"purpose, pass accumulate=True to the optimizer, or call "
+            f"zg.engine.check_zero_grad(False) in a loop without one.)"
+        )
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`TrainingWarning` pointing at the first line of user code."""
+    f, level = sys._getframe(1), 2
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f, level = f.f_back, level + 1
+    warnings.warn(message, TrainingWarning, stacklevel=level)
 
 
 def _lift(x: Any) -> Value | None:
@@ -284,7 +379,7 @@ def _lift(x: Any) -> Value | None:
         out._fn = None
         out._arg = ""
         out.label = ""
-        out._passes = 0
+        out._passes = None
         if _on_constant is not None:
             _on_constant(out)
         return out

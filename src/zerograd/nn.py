@@ -11,6 +11,7 @@ from typing import Any
 from .engine import Value, dot
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+BIASES = ("zero", "uniform")
 
 
 class Module:
@@ -141,6 +142,21 @@ def _check_activation(activation: str | None) -> str:
     return activation
 
 
+def _check_bias(bias: Any) -> str:
+    if bias not in BIASES:
+        raise ValueError(f"unknown bias {bias!r}; choose 'zero' (micrograd's package: b = 0) "
+                         f"or 'uniform' (the lecture: b = random.uniform(-1, 1), drawn after "
+                         f"the neuron's weights)")
+    return bias
+
+
+def _prefix_labels(module: Module, prefix: str) -> None:
+    """Put ``prefix`` before the label of every parameter of ``module`` (done once, when a
+    Layer or MLP is built, so drawings name each parameter, e.g. ``L0.N1.w0``)."""
+    for p in module.parameters():
+        p.label = prefix + p.label
+
+
 def _check_size(n: Any, what: str) -> int:
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
@@ -148,12 +164,17 @@ def _check_size(n: Any, what: str) -> int:
 
 
 class Neuron(Module):
-    """``act(b + sum(w_i * x_i))``; weights drawn with ``random.uniform(-1, 1)``, bias 0."""
+    """``act(b + sum(w_i * x_i))``; weights drawn with ``random.uniform(-1, 1)``. The bias is
+    0 (``bias="zero"``, micrograd's package) or, with ``bias="uniform"`` (the lecture's
+    notebook), one more ``random.uniform(-1, 1)`` drawn after the weights. Parameters are
+    labelled ``w0, w1, ...`` and ``b`` for drawings."""
 
-    def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu"):
+    def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
+                 bias: str = "zero"):
         nin = _check_size(nin, "nin")
-        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
-        self.b = Value(0)
+        uniform = _check_bias(bias) == "uniform"
+        self.w = [Value(random.uniform(-1, 1), label=f"w{i}") for i in range(nin)]
+        self.b = Value(random.uniform(-1, 1) if uniform else 0, label="b")
         self.nonlin = nonlin
         self.activation = _check_activation(activation) if nonlin else "linear"
 
@@ -181,6 +202,8 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, **kwargs: Any):
         nout = _check_size(nout, "nout")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+        for j, n in enumerate(self.neurons):
+            _prefix_labels(n, f"N{j}.")
 
     def forward(self, x: Sequence[Any]) -> list[Value]:
         """The outputs as a list, whatever their number."""
@@ -203,7 +226,9 @@ class Layer(Module):
 
 class MLP(Module):
     """Layers of sizes ``nouts`` after ``nin`` inputs; hidden layers use ``activation``,
-    the last uses ``output_activation`` (linear by default, as micrograd)."""
+    the last uses ``output_activation`` (linear by default, as micrograd); ``bias`` as in
+    :class:`Neuron`. Parameters are labelled ``L<layer>.N<neuron>.w<k>`` / ``...b`` (the
+    ``state_dict`` name ``layers.0.neurons.1.w.2`` is labelled ``L0.N1.w2``)."""
 
     def __init__(
         self,
@@ -211,17 +236,28 @@ class MLP(Module):
         nouts: Sequence[int],
         activation: str = "relu",
         output_activation: str | None = None,
+        bias: str = "zero",
     ):
         if isinstance(nouts, numbers.Integral) or not len(nouts):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         _check_activation(activation)
         out_act = _check_activation(output_activation)
+        _check_bias(bias)
         sz = [nin] + list(nouts)
         self.layers = [
             Layer(sz[i], sz[i + 1], activation=activation if i != len(nouts) - 1 else out_act,
-                  nonlin=(i != len(nouts) - 1) or out_act != "linear")
+                  nonlin=(i != len(nouts) - 1) or out_act != "linear", bias=bias)
             for i in range(len(nouts))
         ]
+        for i, layer in enumerate(self.layers):
+            _prefix_labels(layer, f"L{i}.")
+
+    @classmethod
+    def lecture(cls, nin: int, nouts: Sequence[int]) -> MLP:
+        """The lecture notebook's MLP: tanh on every layer, output included, and each bias
+        drawn with ``random.uniform(-1, 1)`` after its neuron's weights, so after the same
+        ``random.seed(s)`` it has the notebook's exact weights and biases."""
+        return cls(nin, nouts, activation="tanh", output_activation="tanh", bias="uniform")
 
     def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
         try:
@@ -285,4 +321,4 @@ def count_parameters(module: Module) -> int:
     return len(module.parameters())
 
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "count_parameters"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "BIASES", "count_parameters"]

@@ -15,11 +15,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .engine import Value
-
-
-class TrainingWarning(UserWarning):
-    """A training loop that runs but is probably not what was meant (e.g. no zero_grad)."""
+from . import engine
+from .engine import TrainingWarning, Value
 
 
 def _real(x: Any, what: str) -> float:
@@ -148,6 +145,9 @@ class Optimizer:
         if not (self.accumulate or self._warned) and self._grads_summed():
             self._warn_summed()
         self._update(self.param_groups[0])
+        if self.accumulate:  # the next backward() may add to these grads: no warning
+            for p in self.params:
+                engine.updated_on_purpose(p)
         self._steps += 1
         return loss
 
@@ -155,15 +155,16 @@ class Optimizer:
         raise NotImplementedError
 
     def _grads_summed(self) -> bool:
-        """True if some grad holds more than one backward() pass (one int compare each)."""
+        """True if some grad sums several backward() passes that backward() has not already
+        warned about."""
         for p in self.params:
-            if p._passes > 1:
+            if engine.unreported_sum(p):
                 return True
         return False
 
     def _warn_summed(self) -> None:
         self._warned = True
-        passes = [p._passes for p in self.params]
+        passes = [engine.passes(p) for p in self.params]
         most, hit = max(passes), sum(n > 1 for n in passes)
         warnings.warn(
             f"{type(self).__name__}.step(): the gradients of {hit} of {len(passes)} parameters "

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .engine import TrainingWarning
+
 BETA = 0.98  # smoothing of the loss: a debiased exponential moving average
 DIVERGE_FACTOR = 4.0  # smoothed loss above this times the best one: diverged
 FLOOR = 0.01  # ... where losses below this fraction of the first one count as that fraction
@@ -318,6 +320,9 @@ def lr_find(
     smoother = Smoother()
     restore = _snapshot(model, optimizer)
     bar = progress_bar(num_it, "lr_find", progress)
+    quiet = warnings.catch_warnings()  # the sweep blows the loss up on purpose
+    quiet.__enter__()
+    warnings.simplefilter("ignore", TrainingWarning)
     try:
         for i in range(num_it):
             lr = start_lr * (end_lr / start_lr) ** (i / (num_it - 1))
@@ -340,6 +345,7 @@ def lr_find(
                 bar.set_postfix(lr=f"{lr:.3g}", loss=f"{smooth:.4g}", refresh=False)
                 bar.update()
     finally:
+        quiet.__exit__(None, None, None)
         if bar is not None:
             bar.close()
         restore()

@@ -14,6 +14,9 @@ from typing import Any
 
 from .drawing import FORMATS, NO_GRAPHVIZ, Graph, backend, quote
 from .engine import Value, no_grad, topological_order
+from .ops import BY_NAME
+
+_LINEAR = BY_NAME["linear"]
 
 
 def _require(module: str) -> Any:
@@ -30,13 +33,29 @@ def _escape_record(text: str) -> str:
     return text
 
 
+def _input_names(nodes: Sequence[Value]) -> dict[int, str]:
+    """``x0, x1, ...`` for the unlabelled leaves fed to a ``linear`` (Σwx+b) node as its
+    inputs, by position: its operands are (b, w0, x0, w1, x1, ...). Found at draw time, so
+    a forward pass pays nothing; where a leaf is fed at two positions, the first one seen
+    names it."""
+    names: dict[int, str] = {}
+    for v in nodes:
+        if v._fn is _LINEAR:
+            for k, x in enumerate(v._children[2::2]):
+                if not x._children and not x.label:
+                    names.setdefault(id(x), f"x{k}")
+    return names
+
+
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
              max_nodes: int = 1000) -> Graph:
     """The graph that computed ``root`` as a :class:`~zerograd.drawing.Graph` (shown inline
     in Jupyter; ``.render(path)`` writes it).
 
     One record per Value (``label | data | grad``, 4 decimals), one small node per op, edges
-    operand -> op -> result. Graphs with more than ``max_nodes`` Values raise ``ValueError``.
+    operand -> op -> result. An unlabelled leaf that enters a neuron's Σwx+b node as its k-th
+    input is shown as ``xk`` (its ``label`` is left alone). Graphs with more than
+    ``max_nodes`` Values raise ``ValueError``.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
@@ -57,12 +76,14 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
     if format != "dot" and not backend():
         raise FileNotFoundError(NO_GRAPHVIZ)
     name = {id(v): f"v{i}" for i, v in enumerate(nodes)}
+    inputs = _input_names(nodes)
     lines = ["digraph {", f"\trankdir={rankdir}"]
     for v in nodes:
         uid = name[id(v)]
         fields = [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
-        if v.label:
-            fields.insert(0, _escape_record(str(v.label)))
+        label = v.label or inputs.get(id(v))
+        if label:
+            fields.insert(0, _escape_record(str(label)))
         lines.append(f'\t{uid} [label="{{ {" | ".join(fields)} }}" shape=record]')
         if v._children:
             lines.append(f"\t{uid}op [label={quote(str(v._op))} shape=ellipse fontsize=10 "
@@ -122,10 +143,11 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[
     to a PNG. Returns the path written.
 
     A named curve is a list or a ``{step: value}`` dict (measured now and then, e.g. a test
-    accuracy). Curves whose name contains ``acc`` (fractions in [0, 1]) share a right-hand
-    axis in percent; ``lr`` (as ``zg.train.fit`` returns it) gets a log-scale one; the rest
-    share the loss axis (log scale with ``log=True``). The legend sits below the axes. The
-    first nan or inf of a curve is warned about (``UserWarning``) and its step marked.
+    accuracy). Curves with the word ``accuracy`` or ``acc`` in their name (``test accuracy``,
+    ``val_acc``: fractions in [0, 1]) share a right-hand axis in percent; ``lr``
+    (as ``zg.train.fit`` returns it) gets a log-scale one; the rest share the loss axis (log
+    scale with ``log=True``). The legend sits below the axes. The first nan or inf of a
+    curve is warned about (``UserWarning``) and its step marked on the plot.
     """
     import numpy as np
 
@@ -142,7 +164,9 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[
     for i, (name, curve) in enumerate(curves.items()):
         steps, ys = _curve(curve)
         last = max(last, steps.max())
-        kind = "accuracy" if "acc" in name.lower() else "lr" if name == "lr" else "loss"
+        words = name.lower().replace("_", " ").split()
+        kind = ("accuracy" if {"acc", "accuracy"} & set(words)
+                else "lr" if name == "lr" else "loss")
         if kind not in axes:
             side = axes[kind] = ax.twinx()
             if len(axes) > 2:  # a second right-hand axis: its spine beyond the first's labels

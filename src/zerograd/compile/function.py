@@ -113,9 +113,13 @@ class CompiledFunction:
         grads = grads.tolist() if hasattr(grads, "tolist") else grads
         if len(which) != len(params):
             params = [params[i] for i in which]
+        stale = 0
         for p, g in zip(params, grads):
-            engine.count_pass(p)
+            if engine.count_pass(p):
+                stale += 1
             p.grad += g
+        if stale:
+            engine.warn_stale(stale, params)
 
     def __repr__(self) -> str:
         state = "not traced yet" if self.executor is None else (

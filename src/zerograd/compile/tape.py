@@ -106,6 +106,14 @@ def record(
     k_value: list[float] = []
     for v in order:
         fn = v._fn
+        if fn is None and v._children:
+            from .trace import TraceError
+
+            raise TraceError(
+                f"zg.compile: op '{v._op}' was made micrograd's way (Value(data, children, "
+                f"op) with its own _backward), which the compiler cannot replay; write it "
+                f"with zerograd's ops, or add it to the op table in zerograd/ops.py"
+            )
         if fn is None:
             i = id(v)
             if i in input_slot:

@@ -1,0 +1,199 @@
+"""The lecture's mistakes are caught in its own hand-written loop (no optimizer), and
+micrograd's extension habits (ops written micrograd's way, attributes on Values, subclasses)
+work after changing only the import."""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+
+import pytest
+
+import zerograd as zg
+from zerograd.compile import TraceError
+from zerograd.engine import Value
+from zerograd.nn import MLP
+
+XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+YS = [1.0, -1.0, -1.0, 1.0]
+
+
+def lecture_loop(seed: int, lr: float = 0.1, steps: int = 20, zero: bool = True) -> list:
+    """The lecture's training loop, as typed in the lecture; returns the losses."""
+    random.seed(seed)
+    n = MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+    losses = []
+    for _ in range(steps):
+        ypred = [n(x) for x in XS]
+        loss = sum((yout - ygt) ** 2 for ygt, yout in zip(YS, ypred))
+        if zero:
+            for p in n.parameters():
+                p.grad = 0.0
+        loss.backward()
+        for p in n.parameters():
+            p.data += -lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 8, 1337])
+def test_forgotten_zero_grad_warns_once_at_the_second_backward(seed):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lecture_loop(seed, steps=2, zero=False)
+        assert len(caught) == 1  # at the second step already
+        lecture_loop(seed, steps=10, zero=False)
+    mine = [w for w in caught if w.category is zg.TrainingWarning]
+    assert len(mine) == 2  # once per run: one for each of the two runs
+    msg = str(mine[0].message)
+    assert "backward() added new gradients to old ones" in msg
+    assert "41 parameters" in msg and "updated since" in msg
+    assert "p.grad = 0.0" in msg and "zero_grad()" in msg
+    assert mine[0].filename == __file__  # points at the loop's loss.backward() line
+
+
+@pytest.mark.parametrize("lr", [0.01, 0.05, 0.1])
+def test_the_correct_lecture_loop_is_silent(lr):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(12):
+            lecture_loop(seed, lr=lr, steps=40)
+
+
+def test_deliberate_accumulation_and_backward_twice_are_silent():
+    random.seed(0)
+    n = MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):  # one backward per example, then one update, then zero
+            for x, y in zip(XS, YS):
+                ((n(x) - y) ** 2).backward()
+            for p in n.parameters():
+                p.data += -0.05 * p.grad
+            n.zero_grad()
+        loss = (n(XS[0]) - 1.0) ** 2
+        loss.backward()
+        loss.backward()  # twice on one graph: grads doubled, data unchanged
+        zg.gradcheck(lambda a, b: (a * b).tanh(), [Value(0.3), Value(-0.7)])
+
+
+def test_accumulating_across_updates_on_purpose_is_silent_when_declared():
+    def run(declare: str) -> None:
+        random.seed(4)
+        n = MLP(3, [4, 1])
+        opt = zg.optim.SGD(n.parameters(), lr=0.01, accumulate=declare == "optimizer")
+        for _ in range(4):
+            sum((n(x) - y) ** 2 for x, y in zip(XS, YS)).backward()
+            if declare == "optimizer":
+                opt.step()
+            else:
+                for p in n.parameters():
+                    p.data += -0.01 * p.grad
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run("optimizer")
+        zg.engine.check_zero_grad(False)
+        try:
+            run("switch")
+        finally:
+            zg.engine.check_zero_grad(True)
+    with pytest.warns(zg.TrainingWarning):
+        run("nothing")
+
+
+@pytest.mark.parametrize("executor", ["python", "numpy", "scalar"])
+def test_compiled_backward_keeps_the_same_check(executor):
+    random.seed(0)
+    n = MLP(3, [4, 1])
+    step = zg.compile(lambda X: sum((n(x) - y) ** 2 for x, y in zip(X, YS)), executor=executor)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            step(XS).backward()
+            for p in n.parameters():
+                p.data += -0.01 * p.grad
+    assert [w.category for w in caught] == [zg.TrainingWarning]
+    assert "backward() added new gradients" in str(caught[0].message)
+
+
+# -- micrograd's extension habits ------------------------------------------------------------
+def _sin(self):
+    out = Value(math.sin(self.data), (self,), "sin")
+
+    def _backward():
+        self.grad += math.cos(self.data) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def test_an_op_monkeypatched_onto_value_backpropagates(monkeypatch):
+    monkeypatch.setattr(Value, "sin", _sin, raising=False)
+    x = Value(0.5)
+    y = (x * 2).sin() * x  # d/dx = 2 cos(2x) x + sin(2x)
+    y.backward()
+    assert y.data == pytest.approx(math.sin(1.0) * 0.5, rel=1e-15)
+    assert x.grad == pytest.approx(2 * math.cos(1.0) * 0.5 + math.sin(1.0), rel=1e-15)
+    x.grad = 0.0
+    y.backward()  # intermediate grads start from zero again on a second pass
+    assert x.grad == pytest.approx(2 * math.cos(1.0) * 0.5 + math.sin(1.0), rel=1e-15)
+
+
+def test_attributes_can_be_set_on_values():
+    p = Value(1.0)
+    p.m, p.v = 0.0, 0.0  # an Adam written on Values
+    p._vis_color = "red"
+    p.m = 0.9 * p.m + 0.1 * 2.0
+    assert (p.m, p.v, p._vis_color) == (pytest.approx(0.2), 0.0, "red")
+    assert (p * 3).data == 3.0
+
+
+def test_a_subclass_with_its_own_op_gets_the_right_gradient():
+    class MyValue(Value):
+        def cube(self):
+            out = MyValue(self.data**3, (self,), "cube")
+
+            def _backward():
+                self.grad += 3 * self.data**2 * out.grad
+
+            out._backward = _backward
+            return out
+
+    class Sq(Value):  # a node type whose backward is a method
+        def _backward(self):
+            (x,) = self._children
+            x.grad += 2 * x.data * self.grad
+
+    x = MyValue(1.5)
+    y = x.cube() + Sq(x.data**2, (x,), "sq")
+    y.backward()
+    assert x.grad == pytest.approx(3 * 1.5**2 + 2 * 1.5, rel=1e-15)
+
+
+def test_compile_refuses_a_node_made_micrographs_way_naming_the_op(monkeypatch):
+    monkeypatch.setattr(Value, "sin", _sin, raising=False)
+    f = zg.compile(lambda x: x.sin() * 2)
+    with pytest.raises(TraceError, match="op 'sin'"):
+        f(0.5)
+
+
+@pytest.mark.parametrize("seed, lr", [(2, 1.0), (8, 1.0), (2, 10.0), (8, 10.0), (0, 1.0)])
+def test_a_learning_rate_that_saturates_the_lecture_net_is_named(seed, lr):
+    with pytest.warns(zg.TrainingWarning) as caught:
+        losses = lecture_loop(seed, lr=lr, steps=20)
+    assert losses[-1] > losses[0]  # it did blow up and stay there
+    texts = [str(w.message) for w in caught]
+    assert len(texts) == 1
+    assert "tanh outputs are at ±1" in texts[0] and "gradients vanished" in texts[0]
+    assert "learning rate" in texts[0] and "lr_find" in texts[0]
+    assert caught[0].filename == __file__
+
+
+def test_demos_training_is_silent():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from zerograd import demos
+
+        demos.DEMOS["moons"](out=None, steps=100, progress=False, print_every=1000)
