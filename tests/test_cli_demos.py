@@ -212,7 +212,7 @@ def test_help_on_every_command(args):
 def test_missing_tqdm_names_the_extra_only_when_a_bar_was_asked_for(monkeypatch):
     import builtins
 
-    from zerograd import demos
+    from zerograd.train import progress_bar
 
     real = builtins.__import__
 
@@ -223,10 +223,10 @@ def test_missing_tqdm_names_the_extra_only_when_a_bar_was_asked_for(monkeypatch)
 
     monkeypatch.setattr(builtins, "__import__", fake)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    assert list(demos._progress(3, "x", None)) == [0, 1, 2]  # automatic: no bar, no fuss
-    assert list(demos._progress(3, "x", False)) == [0, 1, 2]
+    assert progress_bar(3, "x", None, strict=True) is None  # automatic: no bar, no fuss
+    assert progress_bar(3, "x", False, strict=True) is None
     with pytest.raises(ImportError, match=r'pip install "zerograd\[progress\]"'):
-        demos._progress(3, "x", True)
+        progress_bar(3, "x", True, strict=True)  # what the demos' --progress asks for
 
 
 # -- in-process runs: what a demo records, the extras it checks first, Ctrl-C ------------------
@@ -316,11 +316,10 @@ def test_ctrl_c_during_training_writes_the_plots_of_the_steps_done(tmp_path):
 def test_ctrl_c_before_the_first_step_leaves_no_new_folder(tmp_path, monkeypatch):
     from zerograd import demos
 
-    def interrupted(*args: object):
-        raise KeyboardInterrupt
-        yield  # a generator: the interrupt comes when the loop asks for step 0
+    def interrupted(*args: object, **kwargs: object):
+        raise KeyboardInterrupt  # Ctrl-C as the bar for step 0 is being set up
 
-    monkeypatch.setattr(demos, "_progress", interrupted)
+    monkeypatch.setattr(demos, "progress_bar", interrupted)
     lines: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         demos.moons(out=str(tmp_path / "new" / "plots"), progress=False, log=lines.append)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 
 from . import data, losses, nn
 from .engine import Value, vsum
+from .train import progress_bar
 
 ALPHA = 1e-4  # L2 weight on the sum of squared parameters, as in micrograd's demo
 
@@ -38,24 +38,6 @@ class DemoResult:
 
 
 # -- the pieces every demo shares -----------------------------------------------------------
-def _progress(steps: int, desc: str, enabled: bool | None) -> Any:
-    """``range(steps)``, wrapped in a tqdm bar on stderr: always when ``enabled`` is True
-    (tqdm required), when stderr is a terminal and tqdm is installed when it is None, never
-    when it is False."""
-    if enabled is False or (enabled is None and not sys.stderr.isatty()):
-        return range(steps)
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if enabled is None:  # not asked for explicitly: go on without a bar
-            return range(steps)
-        raise ImportError(
-            'the progress bar needs tqdm: pip install "zerograd[progress]" (or pass --no-progress)'
-        ) from None
-    return tqdm(range(steps), desc=desc, file=sys.stderr, mininterval=0.5,
-                bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
-
-
 def _say(bar: Any, log: Callable[[str], None], text: str) -> None:
     """Print a line without tearing the progress bar."""
     if hasattr(bar, "write") and log is print:
@@ -274,20 +256,25 @@ def _train(name: str, steps: int, step: Callable[[int], tuple[float, float]],
     accuracy after the step (kept in ``history["test accuracy"][k]``); ``exact`` prints
     full precision, as micrograd does. Returns the seconds taken."""
     t0 = time.perf_counter()
-    bar = _progress(steps, name, progress)
-    for k in bar:
-        loss, a = step(k)
-        history["loss"].append(loss)
-        history[acc].append(a)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{a:.0%}", refresh=False)
-        if k % print_every == 0 or k == steps - 1:
-            line = (f"step {k} loss {loss}, {acc} {a * 100}%" if exact
-                    else f"step {k} loss {loss:.6f}, {acc} {a * 100:.1f}%")
-            if test is not None:
-                history["test accuracy"][k] = t = test()
-                line += f", test accuracy {t * 100:.1f}%"
-            _say(bar, log, line)
+    bar = progress_bar(steps, name, progress, strict=True)
+    try:
+        for k in range(steps):
+            loss, a = step(k)
+            history["loss"].append(loss)
+            history[acc].append(a)
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{a:.0%}", refresh=False)
+                bar.update()
+            if k % print_every == 0 or k == steps - 1:
+                line = (f"step {k} loss {loss}, {acc} {a * 100}%" if exact
+                        else f"step {k} loss {loss:.6f}, {acc} {a * 100:.1f}%")
+                if test is not None:
+                    history["test accuracy"][k] = t = test()
+                    line += f", test accuracy {t * 100:.1f}%"
+                _say(bar, log, line)
+    finally:
+        if bar is not None:
+            bar.close()
     return time.perf_counter() - t0
 
 

@@ -124,10 +124,11 @@ def _in_jupyter() -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def progress_bar(total: int, desc: str, enabled: bool | None = None) -> Any:
+def progress_bar(total: int, desc: str, enabled: bool | None = None,
+                 strict: bool = False) -> Any:
     """A tqdm bar counting to ``total``, or None for no bar. ``enabled=None`` means a bar on
     a terminal (stderr) or in Jupyter and none in a pipe or a file. Without tqdm there is no
-    bar, and a warning if one was asked for; it never raises for a missing tqdm."""
+    bar, and a warning if one was asked for (``strict``: an ImportError, before any work)."""
     if enabled is False:
         return None
     jupyter = _in_jupyter()
@@ -136,6 +137,9 @@ def progress_bar(total: int, desc: str, enabled: bool | None = None) -> Any:
     try:
         from tqdm import std
     except ImportError:
+        if enabled and strict:
+            raise ImportError('the progress bar needs tqdm: pip install "zerograd[progress]" '
+                              "(or pass --no-progress)") from None
         if enabled:
             warnings.warn('no progress bar: it needs tqdm (pip install "zerograd[progress]")',
                           stacklevel=3)
@@ -320,32 +324,30 @@ def lr_find(
     smoother = Smoother()
     restore = _snapshot(model, optimizer)
     bar = progress_bar(num_it, "lr_find", progress)
-    quiet = warnings.catch_warnings()  # the sweep blows the loss up on purpose
-    quiet.__enter__()
-    warnings.simplefilter("ignore", TrainingWarning)
     try:
-        for i in range(num_it):
-            lr = start_lr * (end_lr / start_lr) ** (i / (num_it - 1))
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            loss = compute()
-            raw = _value(loss)
-            if not math.isfinite(raw):
-                break
-            smooth = smoother.update(raw)
-            lrs.append(lr)
-            losses.append(smooth)
-            raws.append(raw)
-            if smooth > DIVERGE_FACTOR * smoother.best:
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if bar is not None:
-                bar.set_postfix(lr=f"{lr:.3g}", loss=f"{smooth:.4g}", refresh=False)
-                bar.update()
+        with warnings.catch_warnings():  # the sweep blows the loss up on purpose
+            warnings.simplefilter("ignore", TrainingWarning)
+            for i in range(num_it):
+                lr = start_lr * (end_lr / start_lr) ** (i / (num_it - 1))
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+                loss = compute()
+                raw = _value(loss)
+                if not math.isfinite(raw):
+                    break
+                smooth = smoother.update(raw)
+                lrs.append(lr)
+                losses.append(smooth)
+                raws.append(raw)
+                if smooth > DIVERGE_FACTOR * smoother.best:
+                    break
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if bar is not None:
+                    bar.set_postfix(lr=f"{lr:.3g}", loss=f"{smooth:.4g}", refresh=False)
+                    bar.update()
     finally:
-        quiet.__exit__(None, None, None)
         if bar is not None:
             bar.close()
         restore()
