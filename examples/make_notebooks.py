@@ -181,6 +181,8 @@ second `backward()` finds gradients left over from before the last update and wa
     code("""
 for w in caught:
     print(f"{w.category.__name__}: {w.message}")
+assert any(issubclass(w.category, zg.TrainingWarning) and "zero" in str(w.message).lower()
+           for w in caught)
 """),
     md("""
 With an optimizer the same mistake warns too:

@@ -19,12 +19,19 @@ XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
 YS = [1.0, -1.0, -1.0, 1.0]
 
 
-def lecture_loop(seed: int, lr: float = 0.1, steps: int = 20, zero: bool = True) -> list:
-    """The lecture's training loop, as typed in the lecture; returns the losses."""
+def lecture_loop(seed: int, lr: float | list = 0.1, steps: int = 20, zero: bool = True,
+                 net: str = "package") -> list:
+    """The lecture's training loop, as typed in the lecture; returns the losses. ``lr`` may
+    be one rate per step; ``net`` "package" is micrograd's MLP initialisation with tanh,
+    "lecture" the notebook's classes (``MLP.lecture``)."""
     random.seed(seed)
-    n = MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+    if net == "lecture":
+        n = MLP.lecture(3, [4, 4, 1])
+    else:
+        n = MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
+    lrs = lr if isinstance(lr, list) else [lr] * steps
     losses = []
-    for _ in range(steps):
+    for lr in lrs:
         ypred = [n(x) for x in XS]
         loss = sum((yout - ygt) ** 2 for ygt, yout in zip(YS, ypred))
         if zero:
@@ -53,12 +60,27 @@ def test_forgotten_zero_grad_warns_once_at_the_second_backward(seed):
     assert mine[0].filename == __file__  # points at the loop's loss.backward() line
 
 
-@pytest.mark.parametrize("lr", [0.01, 0.05, 0.1])
-def test_the_correct_lecture_loop_is_silent(lr):
+@pytest.mark.parametrize("net", ["package", "lecture"])
+@pytest.mark.parametrize("lr", [0.01, 0.03, 0.05, 0.1])
+def test_the_correct_lecture_loop_is_silent(lr, net):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for seed in range(12):
-            lecture_loop(seed, lr=lr, steps=40)
+        for seed in range(10):
+            lecture_loop(seed, lr=lr, steps=100, net=net)
+
+
+def test_a_spike_that_recovers_is_not_warned():
+    """The lecture's "we briefly exploded, but then ended up in a really good spot": a few
+    steps at lr 0.05, then 0.2 (zero_grad done right, so only the lr rule could speak)."""
+    recovered = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(40):
+            losses = lecture_loop(seed, lr=[0.05] * 5 + [0.2] * 25, net="lecture")
+            spiked = any(b > 1.25 * min(losses[:i]) and b > 1.0
+                         for i, b in enumerate(losses) if i)
+            recovered += spiked and losses[-1] < 0.05
+    assert recovered >= 3  # the case did occur, and none of those runs warned
 
 
 def test_deliberate_accumulation_and_backward_twice_are_silent():
@@ -189,6 +211,42 @@ def test_a_learning_rate_that_saturates_the_lecture_net_is_named(seed, lr):
     assert "tanh outputs are at ±1" in texts[0] and "gradients vanished" in texts[0]
     assert "learning rate" in texts[0] and "lr_find" in texts[0]
     assert caught[0].filename == __file__
+
+
+def _stuck_fit(opt: str, lr: float, compile: bool, seed: int = 2):
+    random.seed(seed)
+    model = MLP.lecture(3, [4, 4, 1])
+    optimizer = getattr(zg.optim, opt)(model.parameters(), lr=lr)
+    return zg.train.fit(model, lambda: sum((model(x) - y) ** 2 for x, y in zip(XS, YS)),
+                        optimizer, 100, compile=compile, progress=False)
+
+
+@pytest.mark.parametrize("opt, lr, compile", [("SGD", 1.0, False), ("SGD", 10.0, False),
+                                               ("Adam", 1.0, False), ("SGD", 10.0, True),
+                                               ("Adam", 1.0, True)])
+def test_fit_stops_a_run_a_learning_rate_left_stuck(opt, lr, compile):
+    with pytest.warns(zg.TrainingWarning) as caught:
+        with pytest.raises(zg.TrainingDiverged) as info:
+            _stuck_fit(opt, lr, compile)
+    err = info.value
+    assert len(caught) == 1  # warned once (the run might still have recovered), then stopped
+    assert "fit stops the run if it stays stuck for 5 more steps" in str(caught[0].message)
+    assert caught[0].filename == __file__
+    text = str(err)
+    assert f"training diverged at step {err.step}: it is stuck, with learning rate {lr:g}" in text
+    assert "gradients vanished" in text and "lr_find" in text
+    assert ("tanh outputs are at ±1" in text) != compile  # a compiled result keeps no graph
+    assert len(err.history["loss"]) == err.step and err.history["loss"][-1] > 7.9
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_fit_at_a_good_learning_rate_is_silent(compile):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(4):
+            for opt, lr in (("SGD", 0.1), ("Adam", 0.1), ("SGD", 0.05)):
+                history = _stuck_fit(opt, lr, compile, seed)
+                assert history["loss"][-1] < 0.01
 
 
 def test_demos_training_is_silent():

@@ -1,43 +1,30 @@
-"""Watches hand-written training loops through their backward() passes and names a learning
-rate that saturated the network or blew the loss up (standard library only).
+"""Watches training through its backward() passes and names a learning rate that left
+the network stuck or blew the loss up (standard library only).
 
-A loop is recognised by its graph: the same number of nodes on every step, with the same
-leaves (its parameters) at the same places among the first ones. Nothing is scanned until
-the loss has risen well above its best, so a loop that trains normally pays one dictionary
-look-up per backward().
+:class:`Watch` holds the rule, for one run: it is fed each step's loss and gradient size.
+``fit`` keeps one for its run. For hand-written loops ``after_backward`` finds the run by its
+graph: the same number of nodes on every step, with the same leaves (its parameters) at the
+same places among the first ones. A pass counts as a step when those leaves changed since the
+last one (an update); a pass on unchanged parameters is evaluation or accumulation. Nothing is
+scanned until the gradients have vanished with the loss still high, so a loop that trains
+normally pays a dictionary look-up and a glance at a few leaves per backward().
 """
 
 from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
-JUMP = 1.25  # a loss this many times its best so far (and above its first) is suspicious
-SATURATED = 0.4  # ... with this share of its tanh/sigmoid units saturated and no gradient
+JUMP = 1.25  # a loss this many times its best so far has risen ...
+STALLED = 0.5  # ... and one at least this fraction of its first has made no progress
+FLOOR = 0.01  # best losses below this fraction of the first count as that much
+FLAT = 1e-3  # gradients below this fraction of their size at the start: vanished
 EDGE = 0.01  # a tanh output within this of +-1 (a sigmoid's of 0 or 1) is saturated
-FLAT = 1e-3  # parameters' gradients below this fraction of their size at the start: vanished
-MAX_RUNS = 16
-
-
 ANCHORS = 8  # leaves compared between passes to tell that it is the same loop
-
-
-class _Run:
-    __slots__ = ("anchors", "step", "first", "best", "g0", "jump", "warned")
-
-    def __init__(self, topo: list[Any]) -> None:
-        self.anchors = []  # (position in topo, weak ref to a leaf): the first pass's first
-        for i, v in enumerate(topo):
-            if not v._children:
-                self.anchors.append((i, weakref.ref(v)))
-                if len(self.anchors) == ANCHORS:
-                    break
-        self.step, self.first, self.best, self.g0 = -1, math.nan, math.inf, 0.0
-        self.jump, self.warned = -1, False
-
-
-_runs: dict[int, _Run] = {}
+MAX_RUNS = 16
+_paused = 0  # > 0 while fit() watches its own run
 
 
 def saturation(nodes: list[Any]) -> tuple[int, int, str]:
@@ -50,55 +37,106 @@ def saturation(nodes: list[Any]) -> tuple[int, int, str]:
     return 0, 0, ""
 
 
-def size(grads: list[float]) -> float:
+def size(grads: Any) -> float:
     """The largest gradient's magnitude (0 for none)."""
     return max(map(abs, grads), default=0.0)
 
 
-def stuck_message(loss: float, best: float, jump: int, saturated: tuple[int, int, str]) -> str:
-    """What a saturated, stuck run looks like, and what to do."""
-    k, n, kind = saturated
-    units = (f"{'all' if k == n else f'{k} of'} {n} {kind} outputs are at "
-             f"{'±1' if kind == 'tanh' else '0 or 1'} (within {EDGE}) and " if k else "")
-    return (f"{units}the gradients vanished after the update at step {jump - 1}: the loss rose "
-            f"from {best:.4g} to {loss:.4g} and cannot come down. The learning rate is the "
-            f"likely cause: try one 10x smaller, or find one with zg.train.lr_find.")
+class Watch:
+    """One training run's losses and gradient sizes; :meth:`see` says when it is stuck:
+    the gradients fell below ``FLAT`` x their first size while the loss stayed high (risen
+    to ``JUMP`` x its best, or still ``STALLED`` x its first). The saturated tanh/sigmoid
+    units, counted when it first gets stuck, go into the message."""
+
+    __slots__ = ("step", "first", "best", "g0", "since", "saturated")
+
+    def __init__(self) -> None:
+        self.step, self.first, self.best, self.g0 = -1, math.nan, math.inf, 0.0
+        self.since = -1  # the first step of the current stuck stretch (-1: not stuck)
+        self.saturated: tuple[int, int, str] = (0, 0, "")
+
+    def see(self, loss: float, grad_size: float,
+            units: Callable[[], tuple[int, int, str]] | None = None) -> bool:
+        """Note one step; True if the run is stuck at it (``units`` counts saturated units
+        for the message)."""
+        self.step += 1
+        if self.step == 0:
+            self.first, self.best, self.g0 = loss, loss, grad_size
+            return False
+        high = self.rose(loss) or loss >= STALLED * self.first
+        self.best = min(self.best, loss)
+        stuck = high and grad_size < FLAT * self.g0
+        if stuck and self.since < 0 and units is not None:
+            self.saturated = units()
+        self.since = (self.step if self.since < 0 else self.since) if stuck else -1
+        return stuck
+
+    def rose(self, loss: float) -> bool:
+        """True if ``loss`` is ``JUMP`` x the best so far (a best near 0 counts as
+        ``FLOOR`` x the first loss, so a converged run's wobble is not a rise)."""
+        return loss >= JUMP * max(self.best, FLOOR * self.first)
+
+    def message(self, loss: float) -> str:
+        """What the stuck run looks like, and what to do."""
+        k, n, kind = self.saturated
+        units = (f"{'all' if k == n else f'{k} of'} {n} {kind} outputs are at "
+                 f"{'±1' if kind == 'tanh' else '0 or 1'} (within {EDGE}) and " if k else "")
+        how = (f"rose from {self.best:.4g} to {loss:.4g}" if self.rose(loss) else
+               f"is stuck at {loss:.4g} (it started at {self.first:.4g})")
+        return (f"{units}the gradients vanished after the update at step {self.since - 1}: "
+                f"the loss {how} and cannot come down. The learning rate is the likely cause:"
+                f" try one 10x smaller, or find one with zg.train.lr_find.")
+
+
+def blown_up(loss: float, step: int, best: float) -> str:
+    """The warning for a loss that became nan or inf."""
+    return (f"the loss became {loss} at step {step} (it was {best:.4g} at best): the update "
+            f"blew it up. The learning rate is the likely cause: try one 10x smaller, or find "
+            f"one with zg.train.lr_find.")
+
+
+class _Run(Watch):
+    """A hand-written loop's Watch, with the leaves that tell it is the same loop."""
+
+    __slots__ = ("anchors", "warned")
+
+    def __init__(self, topo: list[Any]) -> None:
+        super().__init__()
+        self.anchors = []  # (position in topo, weak ref to a leaf, its data at the last
+        for i, v in enumerate(topo):  # pass watched): the first pass's first leaves
+            if not v._children:
+                self.anchors.append((i, weakref.ref(v), math.nan))
+                if len(self.anchors) == ANCHORS:
+                    break
+        self.warned = False
+
+
+_runs: dict[int, _Run] = {}
 
 
 def after_backward(root: Any, topo: list[Any]) -> str | None:
     """Note the loss of one backward() pass; return a warning text the first time its loop
-    is seen stuck (saturated, gradients vanished) or blown up, else None."""
+    is seen stuck (gradients vanished, loss high) or blown up, else None."""
+    if _paused:
+        return None
     key = len(topo)
     run = _runs.get(key)
     if run is not None:
-        run.anchors = [(i, r) for i, r in run.anchors if topo[i] is r()]  # the parameters
+        run.anchors = [a for a in run.anchors if topo[a[0]] is a[1]()]  # the parameters
     if run is None or not run.anchors:
         if run is None and len(_runs) >= MAX_RUNS:
             del _runs[next(iter(_runs))]
         run = _runs[key] = _Run(topo)
-    run.step += 1
-    loss = root.data
-    if run.step == 0:
-        run.first = run.best = loss
-        run.g0 = size([r().grad for _, r in run.anchors])
-        return None
     if run.warned:
         return None
-    if not math.isfinite(loss):
+    if all(topo[i].data == d for i, _, d in run.anchors):
+        return None  # no update since the last pass: evaluation or accumulation
+    run.anchors = [(i, r, topo[i].data) for i, r, _ in run.anchors]
+    loss = root.data
+    if not math.isfinite(loss):  # on a first pass no update can be the cause
+        run.warned = run.step >= 0
+        return blown_up(loss, run.step + 1, run.best) if run.warned else None
+    if run.see(loss, size(topo[a[0]].grad for a in run.anchors), lambda: saturation(topo)):
         run.warned = True
-        return (f"the loss became {loss} at step {run.step} (it was {run.best:.4g} at best): "
-                f"the update blew it up. The learning rate is the likely cause: try one 10x "
-                f"smaller, or find one with zg.train.lr_find.")
-    if loss < run.best:
-        run.best, run.jump = loss, -1
-        return None
-    if loss < JUMP * run.best or loss <= run.first:
-        run.jump = -1
-        return None
-    run.jump = run.step if run.jump < 0 else run.jump
-    if size([topo[i].grad for i, _ in run.anchors]) < FLAT * run.g0:
-        sat = saturation(topo)
-        if sat[1] and sat[0] >= SATURATED * sat[1]:
-            run.warned = True
-            return stuck_message(loss, run.best, run.jump, sat)
+        return run.message(loss)
     return None

@@ -22,29 +22,35 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import engine, monitor
 from .engine import TrainingWarning
 
 BETA = 0.98  # smoothing of the loss: a debiased exponential moving average
 DIVERGE_FACTOR = 4.0  # smoothed loss above this times the best one: diverged
 FLOOR = 0.01  # ... where losses below this fraction of the first one count as that fraction
+PATIENCE = 5  # steps a run may stay stuck (monitor.Watch) after the warning before fit stops
 VALLEY_AT = 2 / 3  # position in the longest valley (fastai's code: start + len/3 + len/6)
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became nan/inf or grew past ``DIVERGE_FACTOR`` x its best smoothed value.
+    """The loss became nan/inf, grew past ``DIVERGE_FACTOR`` x its best smoothed value, or
+    stuck high with vanished gradients for ``PATIENCE`` steps (see ``zg.monitor.Watch``).
 
     Attributes: ``step``, ``loss``, ``lr``, ``best`` (best smoothed loss), ``history``.
     """
 
-    def __init__(self, step: int, loss: float, lr: float, best: float, history: dict):
+    def __init__(self, step: int, loss: float, lr: float, best: float, history: dict,
+                 stuck: str = ""):
         self.step, self.loss, self.lr, self.best, self.history = step, loss, lr, best, history
-        what = (f"the loss is {loss}" if not math.isfinite(loss) else
-                f"the smoothed loss rose above {DIVERGE_FACTOR:g}x its best ({best:.6g}); "
-                f"this step's loss is {loss:.6g}")
-        super().__init__(
-            f"training diverged at step {step}: {what}, with learning rate {lr:g}. Lower the "
-            f"learning rate (try {lr / 10:g}), or run zg.train.lr_find to choose one."
-        )
+        if stuck:
+            what = f"it is stuck, with learning rate {lr:g}: {stuck}"
+        else:
+            what = (f"the loss is {loss}" if not math.isfinite(loss) else
+                    f"the smoothed loss rose above {DIVERGE_FACTOR:g}x its best ({best:.6g}); "
+                    f"this step's loss is {loss:.6g}")
+            what += (f", with learning rate {lr:g}. Lower the learning rate (try {lr / 10:g}),"
+                     f" or run zg.train.lr_find to choose one.")
+        super().__init__(f"training diverged at step {step}: {what}")
 
 
 class Smoother:
@@ -176,6 +182,9 @@ def fit(
     Raises :class:`TrainingDiverged` (before updating with it) when the loss is nan/inf or
     its smoothed value exceeds ``DIVERGE_FACTOR`` x the best smoothed value (losses under
     ``FLOOR`` x the first one count as that much, so a loss near 0 wobbling is no alarm).
+    A run stuck at a high loss with vanished gradients (saturated units, see
+    ``zg.monitor.Watch``) gets a :class:`TrainingWarning`, and the error if it is still
+    stuck ``PATIENCE`` steps later.
     Each callback is called as ``cb(step, loss)`` after the step; returning True stops.
     ``compile=True`` runs ``loss_fn`` through ``zg.compile``; ``progress`` shows a tqdm bar
     (default: on a terminal or in Jupyter, see :func:`progress_bar`).
@@ -188,9 +197,11 @@ def fit(
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
     compute = _loss_caller(loss_fn, batch, compile)
+    params = model.parameters()
     history: dict[str, list[float]] = {"loss": [], "lr": []}
-    smoother, first = Smoother(), None
+    smoother, first, watch = Smoother(), None, monitor.Watch()
     bar = progress_bar(steps, "fit", progress)
+    monitor._paused += 1  # the watch below is this run's; backward() need not watch too
     try:
         for step in range(steps):
             loss = compute()
@@ -202,6 +213,13 @@ def fit(
                 raise TrainingDiverged(step, value, lr, smoother.best, history)
             optimizer.zero_grad()
             loss.backward()
+            if watch.see(value, monitor.size(p.grad for p in params), _units(loss)):
+                if watch.since == step:
+                    engine.warn(f"{watch.message(value)} (fit stops the run if it stays "
+                                f"stuck for {PATIENCE} more steps.)")
+                elif step - watch.since >= PATIENCE:
+                    raise TrainingDiverged(step, value, lr, smoother.best, history,
+                                           watch.message(value))
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -213,9 +231,18 @@ def fit(
             if any([cb(step, value) is True for cb in callbacks]):
                 break
     finally:
+        monitor._paused -= 1
         if bar is not None:
             bar.close()
     return history
+
+
+def _units(loss: Any) -> Callable[[], tuple[int, int, str]] | None:
+    """How to count the saturated units of ``loss``'s graph (None for a compiled result,
+    which keeps no graph)."""
+    if not isinstance(loss, engine.Value):
+        return None
+    return lambda: monitor.saturation(engine.topological_order(loss))
 
 
 # -- lr_find ---------------------------------------------------------------------------------
