@@ -96,19 +96,33 @@ def blown_up(loss: float, step: int, best: float) -> str:
 
 
 class _Run(Watch):
-    """A hand-written loop's Watch, with the leaves that tell it is the same loop."""
+    """A hand-written loop's Watch, with the leaves that tell it is the same loop: the first
+    pass's first leaves (their places in topo, weak references, their data last seen)."""
 
-    __slots__ = ("anchors", "warned")
+    __slots__ = ("places", "refs", "seen", "warned")
 
     def __init__(self, topo: list[Any]) -> None:
         super().__init__()
-        self.anchors = []  # (position in topo, weak ref to a leaf, its data at the last
-        for i, v in enumerate(topo):  # pass watched): the first pass's first leaves
+        self.places = []
+        for i, v in enumerate(topo):
             if not v._children:
-                self.anchors.append((i, weakref.ref(v), math.nan))
-                if len(self.anchors) == ANCHORS:
+                self.places.append(i)
+                if len(self.places) == ANCHORS:
                     break
+        self.refs = [weakref.ref(topo[i]) for i in self.places]
+        self.seen: list[float] = []
         self.warned = False
+
+    def leaves(self, topo: list[Any]) -> list[Any]:
+        """Its leaves in ``topo``, dropping any that are not the same objects any more."""
+        now = [topo[i] for i in self.places]
+        if any(v is not r() for v, r in zip(now, self.refs)):
+            keep = [k for k, (v, r) in enumerate(zip(now, self.refs)) if v is r()]
+            self.places = [self.places[k] for k in keep]
+            self.refs = [self.refs[k] for k in keep]
+            self.seen = [self.seen[k] for k in keep] if self.seen else []
+            now = [now[k] for k in keep]
+        return now
 
 
 _runs: dict[int, _Run] = {}
@@ -121,22 +135,23 @@ def after_backward(root: Any, topo: list[Any]) -> str | None:
         return None
     key = len(topo)
     run = _runs.get(key)
-    if run is not None:
-        run.anchors = [a for a in run.anchors if topo[a[0]] is a[1]()]  # the parameters
-    if run is None or not run.anchors:
+    leaves = run.leaves(topo) if run is not None else None
+    if not leaves:
         if run is None and len(_runs) >= MAX_RUNS:
             del _runs[next(iter(_runs))]
         run = _runs[key] = _Run(topo)
+        leaves = run.leaves(topo)
     if run.warned:
         return None
-    if all(topo[i].data == d for i, _, d in run.anchors):
+    data = [v.data for v in leaves]
+    if data == run.seen:
         return None  # no update since the last pass: evaluation or accumulation
-    run.anchors = [(i, r, topo[i].data) for i, r, _ in run.anchors]
+    run.seen = data
     loss = root.data
     if not math.isfinite(loss):  # on a first pass no update can be the cause
         run.warned = run.step >= 0
         return blown_up(loss, run.step + 1, run.best) if run.warned else None
-    if run.see(loss, size(topo[a[0]].grad for a in run.anchors), lambda: saturation(topo)):
+    if run.see(loss, size([v.grad for v in leaves]), lambda: saturation(topo)):
         run.warned = True
         return run.message(loss)
     return None
