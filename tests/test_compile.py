@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zerograd as zg
-from zerograd import engine
+from zerograd import engine, modes
 from zerograd.compile import EXECUTORS, TraceError
 from zerograd.compile.backends import ARRAY, lit
 from zerograd.engine import Value
@@ -503,7 +503,7 @@ def test_python_decisions_on_traced_values_are_refused(how, fn):
     assert zg.compile.TraceError is TraceError
     with pytest.raises(TraceError, match=rf"(?s){how}.*first call's branch"):
         f(1.5)
-    assert engine._on_concretize is None and engine._on_constant is None  # hooks restored
+    assert modes.current.on_concretize is None and modes.current.on_constant is None  # restored
     assert float(Value(2.0)) == 2.0  # eager use is unaffected afterwards
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 
 import micrograd.engine
 import micrograd.nn
@@ -487,3 +488,23 @@ def test_forward_pass_labels_nothing_and_user_labels_stay(restore_random):
     out = model(x)
     assert [v.label for v in x] == ["", ""] and out.label == ""
     assert model.layers[1].neurons[0].b.label == "output bias"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: zg.nn.MLP(2, [3, 0]),
+    lambda: zg.nn.MLP(2, [3, 4, "5"]),
+    lambda: zg.nn.MLP(2, [3, 1], activation="tanhh"),
+    lambda: zg.nn.MLP(2, [3, 1], output_activation="softmax"),
+    lambda: zg.nn.MLP(2, [3, 1], bias="normal"),
+    lambda: zg.nn.MLP(0, [3]),
+    lambda: zg.nn.Layer(3, 2, activation="bad"),
+    lambda: zg.nn.Layer(3, 0),
+    lambda: zg.nn.Neuron(3, activation="bad"),
+    lambda: zg.nn.Neuron(3, bias="normal"),
+])
+def test_bad_arguments_are_refused_before_any_random_number_is_drawn(build):
+    random.seed(5)
+    state = random.getstate()
+    with pytest.raises(ValueError):
+        build()
+    assert random.getstate() == state

@@ -14,18 +14,15 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import monitor
+from . import modes, monitor
 from .ops import BY_NAME, SCALAR, Op
 
 _ADD, _SUB, _MUL, _DIV, _NEG = (BY_NAME[n] for n in ("add", "sub", "mul", "div", "neg"))
 _POW, _POWC = BY_NAME["pow"], BY_NAME["powc"]
 
 # Module state, switched by context managers: graph building, anomaly checks, tracing hook.
-_grad_enabled = True
-_anomaly: dict | None = None  # id(node) -> (file, line) while detect_anomaly() is active
-_on_concretize: Callable[[Value, str], None] | None = None
-_on_constant: Callable[[Value], None] | None = None  # told of every number made a constant
-_check_zero_grad = True  # warn when backward() adds to gradients older than an update
+# Modes (no_grad, detect_anomaly, zg.compile's tracing hooks) are per thread, in modes.py;
+# while no thread has entered one (modes.entered == 0) the checks below cost one look-up.
 
 
 class TrainingWarning(UserWarning):
@@ -170,19 +167,19 @@ class Value:
 
     # -- reading the number out (refused while zg.compile traces) ------------------------
     def __float__(self) -> float:
-        if _on_concretize is not None:
-            _on_concretize(self, "float()")
+        if modes.entered:
+            _concretized(self, "float()")
         return self.data
 
     def __bool__(self) -> bool:
         """Always True, as in micrograd (a Value is an object, not a number to branch on)."""
-        if _on_concretize is not None:
-            _on_concretize(self, "bool()")
+        if modes.entered:
+            _concretized(self, "bool()")
         return True
 
     def _compare(self, other: Any, how: str) -> bool:
-        if _on_concretize is not None:
-            _on_concretize(self, f"a comparison ({how})")
+        if modes.entered:
+            _concretized(self, f"a comparison ({how})")
         return other.data if isinstance(other, Value) else other
 
     def __lt__(self, other: Any) -> bool:
@@ -209,7 +206,7 @@ class Value:
         if len(ch) == 2 and not op.param:  # the common case first, without building lists
             a, b = ch
             grads = op.backward(SCALAR, self.grad, self.data, a.data, b.data)
-            if _anomaly is not None:
+            if modes.entered and modes.current.anomaly is not None:
                 _anomaly_backward(self, grads)
             a.grad += grads[0]
             b.grad += grads[1]
@@ -218,7 +215,7 @@ class Value:
             grads = op.backward(SCALAR, self.grad, self.data, ch[0].data, self._arg)
         else:
             grads = op.backward(SCALAR, self.grad, self.data, *[c.data for c in ch])
-        if _anomaly is not None:
+        if modes.entered and modes.current.anomaly is not None:
             _anomaly_backward(self, grads)
         for c, gr in zip(ch, grads):
             c.grad += gr
@@ -266,20 +263,26 @@ def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:
     out.grad = 0.0
     out.label = ""
     out._passes = None
-    if _grad_enabled:
-        out._children = children
-        out._fn = op
-        out._arg = arg
-    else:
-        out._children = ()
-        out._fn = None
-        out._arg = ""
-    if _anomaly is not None:
-        _anomaly_forward(out, op, children)
+    out._children = children
+    out._fn = op
+    out._arg = arg
+    if modes.entered:  # some thread is in a mode: this thread's own modes decide
+        m = modes.current
+        if not m.grad_enabled:
+            out._children, out._fn, out._arg = (), None, ""
+        if m.anomaly is not None:
+            _anomaly_forward(out, op, children)
     return out
 
 
 _new = object.__new__
+
+
+def _concretized(v: Value, how: str) -> None:
+    """Tell the tracing hook (inside zg.compile's trace) that ``v``'s number was read."""
+    hook = modes.current.on_concretize
+    if hook is not None:
+        hook(v, how)
 
 
 def count_pass(leaf: Value) -> bool:
@@ -331,10 +334,10 @@ def updated_on_purpose(leaf: Value) -> None:
 
 
 def check_zero_grad(enabled: bool) -> None:
-    """Switch the forgotten-zero_grad warning of ``backward()`` on or off (on by default);
-    off is for code that accumulates gradients across parameter updates on purpose."""
-    global _check_zero_grad
-    _check_zero_grad = bool(enabled)
+    """Switch the forgotten-zero_grad warning of ``backward()`` on or off for the calling
+    thread (on by default); off is for code that accumulates gradients across parameter
+    updates on purpose."""
+    modes.current.check_zero_grad = bool(enabled)
 
 
 def warn_stale(stale: int, leaves: Iterable[Value]) -> None:
@@ -343,7 +346,7 @@ def warn_stale(stale: int, leaves: Iterable[Value]) -> None:
     for v in leaves:
         if not v._children:
             v._passes = (passes(v), None)
-    if _check_zero_grad:
+    if modes.current.check_zero_grad:
         warn(
             f"backward() added new gradients to old ones: {stale} parameter"
             f"{'s' if stale != 1 else ''} still held the gradient of an earlier backward() "
@@ -380,8 +383,8 @@ def _lift(x: Any) -> Value | None:
         out._arg = ""
         out.label = ""
         out._passes = None
-        if _on_constant is not None:
-            _on_constant(out)
+        if modes.entered and modes.current.on_constant is not None:
+            modes.current.on_constant(out)
         return out
     return None
 
@@ -460,16 +463,17 @@ def topological_order(root: Value) -> list[Value]:
 
 # -- modes ---------------------------------------------------------------------------------
 class no_grad:
-    """Context manager and decorator: ops inside build no graph (results are leaves)."""
+    """Context manager and decorator: ops inside build no graph (results are leaves). It
+    holds for the calling thread only, as PyTorch's does."""
+
+    def __init__(self) -> None:
+        self._tokens: list = []
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = False
+        self._tokens.append(modes.enter("grad_enabled", False))
 
     def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
+        modes.leave("grad_enabled", self._tokens.pop())
 
     def __call__(self, fn: Callable) -> Callable:
         import functools
@@ -483,26 +487,28 @@ class no_grad:
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return _grad_enabled
+    """True unless the calling thread is inside ``no_grad()``."""
+    return modes.current.grad_enabled
 
 
 class detect_anomaly:
-    """Context manager: the first op giving nan or inf, forward or backward, raises.
+    """Context manager: the first op giving nan or inf, forward or backward, raises (in the
+    calling thread).
 
     The ``FloatingPointError`` names the op, its inputs and the line of user code that
     created the node.
     """
 
+    def __init__(self) -> None:
+        self._tokens: list = []
+
     def __enter__(self) -> detect_anomaly:
-        global _anomaly
-        self._prev = _anomaly
-        _anomaly = {} if _anomaly is None else _anomaly
+        sites = modes.current.anomaly  # nested: one record of creation sites
+        self._tokens.append(modes.enter("anomaly", {} if sites is None else sites))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        global _anomaly
-        _anomaly = self._prev
+        modes.leave("anomaly", self._tokens.pop())
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -522,14 +528,14 @@ def _bad(x: float) -> bool:
 
 def _anomaly_forward(out: Value, op: Op, children: tuple) -> None:
     file, line = _user_site()
-    _anomaly[id(out)] = (file, line)
+    modes.current.anomaly[id(out)] = (file, line)
     if _bad(out.data) and not any(_bad(c.data) for c in children):
         raise _forward_error(op.name, out.data, [c.data for c in children], (file, line))
 
 
 def _anomaly_backward(node: Value, grads: tuple) -> None:
     if any(_bad(g) for g in grads) and not _bad(node.grad):
-        site = _anomaly.get(id(node), _OUTSIDE)
+        site = modes.current.anomaly.get(id(node), _OUTSIDE)
         inputs = [c.data for c in node._children]
         raise _backward_error(node._fn.name, grads, inputs, node.data, node.grad, site)
 

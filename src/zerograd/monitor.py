@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from . import modes
+
 JUMP = 1.25  # a loss this many times its best so far has risen ...
 STALLED = 0.5  # ... and one at least this fraction of its first has made no progress
 FLOOR = 0.01  # best losses below this fraction of the first count as that much
@@ -24,7 +26,6 @@ FLAT = 1e-3  # gradients below this fraction of their size at the start: vanishe
 EDGE = 0.01  # a tanh output within this of +-1 (a sigmoid's of 0 or 1) is saturated
 ANCHORS = 8  # leaves compared between passes to tell that it is the same loop
 MAX_RUNS = 16
-_paused = 0  # > 0 while fit() watches its own run
 
 
 def saturation(nodes: list[Any]) -> tuple[int, int, str]:
@@ -125,21 +126,20 @@ class _Run(Watch):
         return now
 
 
-_runs: dict[int, _Run] = {}
-
-
 def after_backward(root: Any, topo: list[Any]) -> str | None:
     """Note the loss of one backward() pass; return a warning text the first time its loop
     is seen stuck (gradients vanished, loss high) or blown up, else None."""
-    if _paused:
+    state = modes.current  # each thread watches its own loops
+    if state.watch_paused:
         return None
+    runs = state.runs
     key = len(topo)
-    run = _runs.get(key)
+    run = runs.get(key)
     leaves = run.leaves(topo) if run is not None else None
     if not leaves:
-        if run is None and len(_runs) >= MAX_RUNS:
-            del _runs[next(iter(_runs))]
-        run = _runs[key] = _Run(topo)
+        if run is None and len(runs) >= MAX_RUNS:
+            del runs[next(iter(runs))]
+        run = runs[key] = _Run(topo)
         leaves = run.leaves(topo)
     if run.warned:
         return None

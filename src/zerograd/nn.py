@@ -171,12 +171,12 @@ class Neuron(Module):
 
     def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
                  bias: str = "zero"):
-        nin = _check_size(nin, "nin")
+        nin = _check_size(nin, "nin")  # every argument is checked before a number is drawn
         uniform = _check_bias(bias) == "uniform"
+        self.activation = _check_activation(activation) if nonlin else "linear"
+        self.nonlin = nonlin
         self.w = [Value(random.uniform(-1, 1), label=f"w{i}") for i in range(nin)]
         self.b = Value(random.uniform(-1, 1) if uniform else 0, label="b")
-        self.nonlin = nonlin
-        self.activation = _check_activation(activation) if nonlin else "linear"
 
     def __call__(self, x: Sequence[Any]) -> Value:
         try:
@@ -238,12 +238,13 @@ class MLP(Module):
         output_activation: str | None = None,
         bias: str = "zero",
     ):
-        if isinstance(nouts, numbers.Integral) or not len(nouts):
+        if isinstance(nouts, (numbers.Integral, str)) or not len(nouts):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        sz = [_check_size(nin, "nin")]  # every argument is checked before a number is drawn
+        sz += [_check_size(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
         _check_activation(activation)
         out_act = _check_activation(output_activation)
         _check_bias(bias)
-        sz = [nin] + list(nouts)
         self.layers = [
             Layer(sz[i], sz[i + 1], activation=activation if i != len(nouts) - 1 else out_act,
                   nonlin=(i != len(nouts) - 1) or out_act != "linear", bias=bias)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import engine, monitor
+from . import engine, modes, monitor
 from .engine import TrainingWarning
 
 BETA = 0.98  # smoothing of the loss: a debiased exponential moving average
@@ -201,7 +201,7 @@ def fit(
     history: dict[str, list[float]] = {"loss": [], "lr": []}
     smoother, first, watch = Smoother(), None, monitor.Watch()
     bar = progress_bar(steps, "fit", progress)
-    monitor._paused += 1  # the watch below is this run's; backward() need not watch too
+    modes.current.watch_paused += 1  # the watch below is this run's; backward() need not
     try:
         for step in range(steps):
             loss = compute()
@@ -231,7 +231,7 @@ def fit(
             if any([cb(step, value) is True for cb in callbacks]):
                 break
     finally:
-        monitor._paused -= 1
+        modes.current.watch_paused -= 1
         if bar is not None:
             bar.close()
     return history

@@ -10,7 +10,7 @@ eager order).
 
 from __future__ import annotations
 
-from .. import engine
+from .. import engine, modes
 from ..engine import _bad
 from ..ops import SCALAR
 from .tape import Tape
@@ -40,7 +40,7 @@ class CheckedExecutor:
         """(parameter indices, their gradients) of result ``out``; checked while
         ``detect_anomaly()`` is active, as the eager engine's backward is."""
         t = self.tape
-        check = engine._anomaly is not None
+        check = modes.current.anomaly is not None
         mask = t.reachable(out).tolist()
         g = [0.0] * len(v)
         g[t.outputs[out]] = 1.0

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import modes
+
 
 class ArrayMath:
     """``ops.ScalarMath`` on float64 arrays, element by element, with identical IEEE cases."""
@@ -74,7 +76,6 @@ def operand(x: Any) -> tuple[str, int]:
 _PREC = {"|": 7, "&": 8, "+": 11, "-": 11, "*": 12, "/": 12}
 _COMPARE = 6
 _MAX_DEPTH = 100  # deeper expressions are split into temporaries (the parser has limits)
-_spill: list = []  # the SymbolicMath currently writing code, if any
 
 
 def _bin(op: str):
@@ -86,7 +87,10 @@ def _bin(op: str):
         right = sb if pb > p else f"({sb})"
         depth = 1 + max(getattr(a, "depth", 0), getattr(b, "depth", 0))
         out = Sym(f"{left} {op} {right}", p, depth)
-        return _spill[-1].temp(out.s) if depth > _MAX_DEPTH and _spill else out
+        if depth > _MAX_DEPTH:
+            spill = modes.current.spill  # the SymbolicMath this thread is writing with, if any
+            return spill[-1].temp(out.s) if spill else out
+        return out
 
     return make, (lambda a, b: make(b, a))
 
@@ -137,11 +141,11 @@ class SymbolicMath:
         self.count = 0
 
     def __enter__(self) -> SymbolicMath:
-        _spill.append(self)  # too-deep expressions go to temporaries of this writer
+        modes.current.spill.append(self)  # too-deep expressions go to this writer's temporaries
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _spill.pop()
+        modes.current.spill.pop()
 
     def temp(self, expr: str) -> Sym:
         self.count += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import engine
+from .. import engine, modes
 from . import trace
 from .anomaly import Checked, CheckedExecutor
 from .npexec import NumpyExecutor
@@ -64,7 +64,7 @@ class CompiledFunction:
                     "function replays one graph; compile the function again (zg.compile(fn)) "
                     "for the new shape."
                 )
-        if engine._anomaly is not None:
+        if modes.current.anomaly is not None:
             outs, saved = self._checked_forward(args, kwargs, flat)
         else:
             outs, saved = self.executor.forward([p.data for p in self._params], flat)
@@ -78,7 +78,7 @@ class CompiledFunction:
         targs, tkwargs = trace.placeholders(spec, (args, kwargs), made)
         result, consts = trace.run(self.fn, targs, tkwargs)
         outs, kind = trace.outputs(result)
-        return record(outs, made, consts, engine._anomaly), kind
+        return record(outs, made, consts, modes.current.anomaly), kind
 
     def _trace(self, args: tuple, kwargs: dict, spec: Any) -> None:
         tape, kind = self._record(args, kwargs, spec)

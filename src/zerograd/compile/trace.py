@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
+from .. import engine, modes
 from ..engine import Value
 from .backends import define
 
@@ -222,12 +222,12 @@ def run(fn: Callable, args: tuple, kwargs: dict) -> tuple[Any, list[Value]]:
     if not engine.is_grad_enabled():
         raise TraceError("zg.compile: cannot trace inside no_grad(); call it outside")
     made: list[Value] = []  # constants created by fn (e.g. the 1 in 1 + x)
-    prev = engine._on_concretize, engine._on_constant
-    engine._on_concretize, engine._on_constant = _refuse, made.append
+    hooks = modes.enter("on_concretize", _refuse), modes.enter("on_constant", made.append)
     try:
         result = fn(*args, **kwargs)
-    finally:
-        engine._on_concretize, engine._on_constant = prev
+    finally:  # the tracing hooks hold for this thread only, and only while fn runs
+        modes.leave("on_constant", hooks[1])
+        modes.leave("on_concretize", hooks[0])
     return result, made
 
 
