@@ -621,3 +621,70 @@ def test_compiled_tape_memory_is_small_per_node():
     f = zg.compile(lambda X: zg.vsum([model(list(r)).relu() for r in X]), executor="numpy")
     f(X)
     assert f.executor.nbytes <= 64 * f.n_nodes
+
+
+# -- a layer over a batch is a matrix product --------------------------------------------------
+GEMM_TOL = 1e-12  # BLAS adds a layer's products in its own order (measured: up to 2e-14)
+
+
+def _layer_loss(model, X):
+    return zg.vsum([o * o for x in X for o in _as_list(model(x))])
+
+
+def _as_list(out):
+    return out if isinstance(out, list) else [out]
+
+
+@pytest.mark.parametrize("sizes, batch", [([8, 8, 1], 40), ([16, 3], 25), ([12], 30)])
+def test_layers_over_a_batch_run_as_matrix_products_and_match_eager(sizes, batch):
+    rng = random.Random(11)
+    random.seed(5)
+    model = zg.nn.MLP(3, sizes, activation="tanh", bias="uniform")
+    X = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(batch)]
+    f = zg.compile(lambda X: _layer_loss(model, X), executor="numpy")
+    got = f(X)
+    model.zero_grad()
+    got.backward()
+    mine = [p.grad for p in model.parameters()]
+    gemms = [g for g in f.executor.groups if g.run_forward.__qualname__.startswith("build_gemm")]
+    assert len(gemms) == len(sizes)  # every layer, not the node-by-node code
+    eager = _layer_loss(model, [[Value(a) for a in x] for x in X])
+    model.zero_grad()
+    eager.backward()
+    assert got.data == pytest.approx(eager.data, rel=GEMM_TOL)
+    for p, g in zip(model.parameters(), mine, strict=True):
+        # a gradient that cancels to about 0 keeps rounding at the loss's scale
+        assert g == pytest.approx(p.grad, rel=GEMM_TOL, abs=GEMM_TOL * max(1.0, abs(eager.data)))
+
+
+def test_a_layer_with_several_results_backpropagates_only_what_each_depends_on():
+    """Results of a compiled function depend on some examples only: a matrix product over
+    the whole batch must not add the others' gradients (the masked path runs instead)."""
+    random.seed(2)
+    model = zg.nn.MLP(2, [10, 2])
+    X = [[0.1 * i, -0.05 * i] for i in range(20)]
+    f = zg.compile(lambda X: [model(x)[0] for x in X], executor="numpy")
+    outs = f(X)
+    for k in (0, 7, 19):
+        model.zero_grad()
+        outs[k].backward()
+        mine = [p.grad for p in model.parameters()]
+        model.zero_grad()
+        model([Value(a) for a in X[k]])[0].backward()
+        assert mine == pytest.approx([p.grad for p in model.parameters()], rel=1e-12, abs=1e-15)
+
+
+def test_auto_measures_width_after_fusing_sums():
+    """micrograd's moons loss ends with ``sum(p*p for p in parameters)``: a chain of adds as
+    deep as the parameter count, but one node once fused, so the graph is wide: numpy."""
+    random.seed(1)
+    model = zg.nn.MLP(2, [16, 16, 1])
+    X = [[0.1 * i, 0.2 - 0.05 * i] for i in range(30)]
+
+    def loss(X):
+        scores = [model(x) for x in X]
+        return sum((1 - s).relu() for s in scores) + 1e-4 * sum(p * p for p in model.parameters())
+
+    f = zg.compile(loss)
+    f(X)
+    assert f.executor.name == "numpy"

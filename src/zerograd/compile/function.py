@@ -11,7 +11,7 @@ from .anomaly import Checked, CheckedExecutor
 from .npexec import NumpyExecutor
 from .pyexec import PythonExecutor
 from .scalarexec import ScalarExecutor
-from .tape import Tape, levels, record
+from .tape import Tape, fuse_sums, levels, record
 
 EXECUTORS = {"python": PythonExecutor, "numpy": NumpyExecutor, "scalar": ScalarExecutor}
 PYTHON_SMALL = 400  # op nodes: below this generated Python wins whatever the shape
@@ -21,10 +21,13 @@ NUMPY_MIN_WIDTH = 16  # op nodes per depth level for the numpy executor to pay o
 
 def choose(tape: Tape) -> str:
     """The executor "auto" picks: generated Python for small graphs, NumPy for wide ones,
-    the scalar tape loop for big narrow ones (measured in benchmarks/bench_compile.py)."""
+    the scalar tape loop for big narrow ones (measured in benchmarks/bench_compile.py).
+    Width is measured after ``add`` chains are fused, as the numpy executor runs them (a
+    Python ``sum`` of every parameter is one node there, not a chain as deep as it is long)."""
     if tape.n_ops <= PYTHON_SMALL:
         return "python"
-    if tape.n_ops >= NUMPY_MIN_WIDTH * int(levels(tape).max()):
+    fused = fuse_sums(tape)
+    if fused.n_ops >= NUMPY_MIN_WIDTH * int(levels(fused).max()):
         return "numpy"
     return "python" if tape.n_ops <= PYTHON_MAX_OPS else "scalar"
 

@@ -362,3 +362,65 @@ def _define(fwd: list[str], bwd: list[str] | None, ns: dict, opname: str) -> tup
     """(forward, backward or None), defined from their lines in ``ns``."""
     where = f"<zerograd.compile numpy {opname}>"
     return define(fwd, ns, where), (define(bwd, ns, where) if bwd is not None else None)
+
+
+# -- a layer over a batch: one matrix product ------------------------------------------------
+def gemm_kinds(kinds: list[str]) -> bool:
+    """True for a ``linear`` group that is a layer over a batch: every ``w`` operand varies
+    with one axis of the grid only and every ``x`` with the other (operands b, w0, x0, ...)."""
+    ws, xs = set(kinds[1::2]), set(kinds[2::2])
+    return len(ws) == 1 and len(xs) == 1 and ws | xs == {"e", "q"}
+
+
+def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, scatter: str,
+               lo: int, hi: int, masked_backward: Any) -> tuple:
+    """(forward, backward) of a ``linear`` group laid out as a layer over a batch (see
+    :func:`gemm_kinds`): forward ``out = A.T @ B + b``, backward ``B @ g.T`` for the operands
+    along the grid's rows and ``A @ g`` for those along its columns, ``g`` summed for ``b``.
+
+    ``linear``'s math (ops.py) is ``b + w0*x0 + w1*x1 + ...``; the products are the same and
+    only the order of the additions is BLAS's. A backward restricted to some nodes (``m``,
+    a compiled function with several results) runs ``masked_backward``, the generated
+    node-by-node code, so nodes outside the mask contribute exactly nothing.
+    """
+    _, E, Q = grid.shape
+    pairs = range(1, len(kinds))
+    e_rows = [r for r in pairs if kinds[r] == "e"]  # one of w_i, x_i per i, in order of i
+    q_rows = [r for r in pairs if kinds[r] == "q"]
+    IA, IB = grid[e_rows, :, 0], grid[q_rows, 0, :]  # (nin, E), (nin, Q)
+    kb = kinds[0]
+    IBIAS = {"q": grid[0, 0, :], "e": grid[0, :, 0][:, None], "f": grid[0]}[kb]
+
+    def forward(v: np.ndarray) -> None:
+        v[lo:hi].reshape(E, Q)[...] = v[IA].T @ v[IB] + v[IBIAS]
+
+    def select(rows: list[int], kind: str) -> list[int]:
+        order = ([0] if kb == kind else []) + (e_rows if kind == "e" else q_rows)
+        at = {r: j for j, r in enumerate(order)}
+        return [at[r] for r in rows]
+
+    sel_e, sel_q = select(back[1], "e"), select(back[2], "q")
+
+    def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
+        if m is not None:
+            masked_backward(G, v, m)
+            return
+        g = G[lo:hi].reshape(E, Q)
+        parts = [g.reshape(-1)] if back[0] else []  # only b can vary with both axes
+        if sel_e:
+            ge = v[IB] @ g.T
+            ge = np.vstack([g.sum(axis=1), ge]) if kb == "e" else ge
+            parts.append(ge[sel_e].reshape(-1))
+        if sel_q:
+            gq = v[IA] @ g
+            gq = np.vstack([g.sum(axis=0), gq]) if kb == "q" else gq
+            parts.append(gq[sel_q].reshape(-1))
+        c = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if scatter == "distinct":
+            G[targets] += c
+        elif scatter == "bincount":
+            G += np.bincount(targets, c, minlength=len(G))
+        else:
+            np.add.at(G, targets, c)
+
+    return forward, backward

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .npcode import build_group, build_narrow
+from .npcode import build_gemm, build_group, build_narrow, gemm_kinds
 from .tape import Tape, fuse_sums, levels
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
@@ -71,6 +71,9 @@ class _Group:
         else:
             self.run_forward, self.run_backward = build_group(
                 op, self.E, self.Q, kinds, self.gather, self.k, back, self.targets, scatter, lo, hi)
+            if op.name == "linear" and gemm_kinds(kinds):  # a layer over a batch
+                self.run_forward, self.run_backward = build_gemm(
+                    kinds, grid, back, self.targets, scatter, lo, hi, self.run_backward)
 
 
 def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:

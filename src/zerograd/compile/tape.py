@@ -31,6 +31,7 @@ class Tape:
     k_value: np.ndarray      # float64 ... and that parameter
     outputs: tuple[int, ...]  # slots of fn's results
     _levels: np.ndarray | None = None  # cache of levels(self)
+    _fused: Tape | None = None  # cache of fuse_sums(self)
     sites: list[tuple[str, int]] | None = None  # per op node: (file, line) that created it
 
     @property
@@ -182,6 +183,12 @@ def fuse_sums(tape: Tape) -> Tape:
     the order of the additions. Python's ``sum(...)`` builds such chains; fused, they no
     longer cost one depth level per term.
     """
+    if tape._fused is None:
+        tape._fused = _fuse_sums(tape)
+    return tape._fused
+
+
+def _fuse_sums(tape: Tape) -> Tape:
     add, vsum = OP_CODE["add"], OP_CODE["sum"]
     L, n = tape.n_leaves, tape.n_ops
     uses = np.bincount(tape.args, minlength=tape.n_slots)
