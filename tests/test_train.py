@@ -385,3 +385,121 @@ def test_lr_find_result_has_a_short_readable_repr(restore_random):
     assert text == (f"LRFinderResult({len(found.lrs)} points, lr {found.lrs[0]:.3g}.."
                     f"{found.lrs[-1]:.3g}, suggestion {found.suggestion:.3g})")
     assert text.startswith("LRFinderResult(") and "1e-07.." in text and len(text) < 80
+
+
+# -- fit's fast path: compile=True keeps parameters and optimizer state in arrays -------------
+def _fast_setup(opt_name: str = "Adam"):
+    X, y = moons(60, seed=9)
+    random.seed(11)
+    model = nn.MLP(2, [8, 8, 1])
+    kwargs = {"lr": 0.02, "weight_decay": 1e-3} if opt_name != "SGD" else {
+        "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}
+    opt = getattr(optim, opt_name)(model.parameters(), **kwargs)
+    sched = optim.StepLR(opt, step_size=4, gamma=0.5)
+    rng = random.Random(3)
+
+    def batch():
+        picks = rng.sample(range(len(X)), 16)
+        return [X[i] for i in picks], [y[i] for i in picks]
+
+    return model, opt, sched, batch
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW"])
+def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name):
+    seen = []
+
+    def run(compile):
+        model, opt, sched, batch = _fast_setup(opt_name)
+        def watching():  # the Values as they are during the run
+            seen.append((compile, model.parameters()[0].data))
+            return batch()
+
+        hist = train.fit(model, hinge_loss(model), opt, 12, scheduler=sched, batch=watching,
+                         compile=compile, progress=False)
+        return hist, [p.data for p in model.parameters()], [p.grad for p in model.parameters()], \
+            opt.state_dict()
+
+    (h0, d0, g0, s0), (h1, d1, g1, s1) = run(False), run(True)
+    assert h1["loss"] == pytest.approx(h0["loss"], rel=1e-12, abs=1e-14) and h1["lr"] == h0["lr"]
+    assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
+    assert g1 == pytest.approx(g0, rel=1e-12, abs=1e-14)  # the last step's gradients too
+    for i, entry in s0["state"].items():
+        assert s1["state"][i] == pytest.approx(entry, rel=1e-12, abs=1e-14)
+    during = [x for compiled, x in seen if compiled]
+    assert len(set(during)) == 1  # the Values were left alone while the arrays trained
+
+
+def test_a_checkpoint_taken_in_a_callback_is_exact():
+    def run(compile):
+        model, opt, sched, batch = _fast_setup()
+        saved = {}
+
+        def cb(step, loss):
+            if step == 6:
+                saved["ckpt"] = zg.io.checkpoint(model, opt, sched, step=step)
+
+        train.fit(model, hinge_loss(model), opt, 10, scheduler=sched, batch=batch,
+                  compile=compile, callbacks=[cb], progress=False)
+        return saved["ckpt"]
+
+    def numbers(x):
+        if isinstance(x, dict):
+            return [n for k in sorted(x, key=str) for n in numbers(x[k])]
+        if isinstance(x, (list, tuple)):
+            return [n for e in x for n in numbers(e)]
+        return [x] if isinstance(x, float) else []
+
+    eager, fast = run(False), run(True)
+    assert eager["step"] == fast["step"] == 6
+    assert len(numbers(fast)) > 3 * 105  # the model's 105 numbers and Adam's two per number
+    assert numbers(fast) == pytest.approx(numbers(eager), rel=1e-12, abs=1e-14)
+
+
+def test_a_callback_that_changes_the_parameters_is_honoured():
+    def run(compile):
+        model, opt, _, batch = _fast_setup()
+
+        def halve(step, loss):
+            if step == 3:
+                for p in model.parameters():
+                    p.data *= 0.5
+
+        train.fit(model, hinge_loss(model), opt, 8, batch=batch, compile=compile,
+                  callbacks=[halve], progress=False)
+        return [p.data for p in model.parameters()]
+
+    assert run(True) == pytest.approx(run(False), rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupted_fast_run_loses_nothing(error):
+    """Ctrl-C (or any error) in step 5: the Values hold the 5 steps taken, exactly as the
+    eager loop leaves them, and training on from there gives the uninterrupted numbers."""
+    def run(compile, stop_at):
+        model, opt, sched, batch = _fast_setup()
+        calls = [0]
+
+        def maybe_stop():
+            calls[0] += 1
+            if calls[0] == stop_at:
+                raise error("stopped")
+            return batch()
+
+        with pytest.raises(error):
+            train.fit(model, hinge_loss(model), opt, 20, scheduler=sched, batch=maybe_stop,
+                      compile=compile, progress=False)
+        return model, opt, sched, batch
+
+    model_e, *_ = run(False, 6)
+    model_f, opt_f, sched_f, batch_f = run(True, 6)
+    assert [p.data for p in model_f.parameters()] == pytest.approx(
+        [p.data for p in model_e.parameters()], rel=1e-12, abs=1e-14)
+    assert opt_f._t == 5
+    train.fit(model_f, hinge_loss(model_f), opt_f, 5, scheduler=sched_f, batch=batch_f,
+              compile=True, progress=False)
+    model_s, opt_s, sched_s, batch_s = _fast_setup()
+    train.fit(model_s, hinge_loss(model_s), opt_s, 10, scheduler=sched_s, batch=batch_s,
+              compile=True, progress=False)
+    assert [p.data for p in model_f.parameters()] == pytest.approx(
+        [p.data for p in model_s.parameters()], rel=1e-12, abs=1e-14)

@@ -15,6 +15,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from . import engine
 from .engine import TrainingWarning, Value
 
@@ -111,7 +113,7 @@ class Optimizer:
         self.params = _check_params(params, name)
         self.accumulate = _flag(accumulate, "accumulate", name)
         self.param_groups = [{"params": self.params, **self._check_group(hyper)}]
-        self._state: dict[str, list[float]] = {}  # state name -> one float per parameter
+        self._state: dict[str, np.ndarray] = {}  # state name -> one float per parameter
         self._t = 0  # steps taken (Adam's bias correction)
         self._steps = 0  # calls to step(), for the schedulers' order check
         self._warned = False
@@ -144,14 +146,25 @@ class Optimizer:
         loss = closure() if closure is not None else None
         if not (self.accumulate or self._warned) and self._grads_summed():
             self._warn_summed()
-        self._update(self.param_groups[0])
+        data = np.array([p.data for p in self.params], dtype=float)
+        self.apply(data, np.array([p.grad for p in self.params], dtype=float))
+        for p, x in zip(self.params, data.tolist()):
+            p.data = x
         if self.accumulate:  # the next backward() may add to these grads: no warning
             for p in self.params:
                 engine.updated_on_purpose(p)
-        self._steps += 1
         return loss
 
-    def _update(self, g: dict[str, Any]) -> None:
+    def apply(self, data: np.ndarray, grad: np.ndarray) -> None:
+        """One step of the math on arrays (one number per parameter, in ``params`` order):
+        updates ``data`` and the optimizer's state in place. ``step()`` runs it on the
+        Values' numbers; ``zg.train.fit(..., compile=True)`` on arrays it keeps for the run.
+        The state and ``data`` change together at the end, so an interruption (Ctrl-C)
+        leaves either the whole step or none of it."""
+        self._update(self.param_groups[0], data, grad)
+        self._steps += 1
+
+    def _update(self, g: dict[str, Any], data: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
 
     def _grads_summed(self) -> bool:
@@ -192,7 +205,7 @@ class Optimizer:
         if self._state:
             for i in range(len(self.params)):
                 entry: dict[str, Any] = {"step": self._t} if self._t else {}
-                entry.update((name, vals[i]) for name, vals in self._state.items())
+                entry.update((name, float(vals[i])) for name, vals in self._state.items())
                 state[i] = entry
         return {"state": state, "param_groups": [group]}
 
@@ -205,7 +218,8 @@ class Optimizer:
         live.clear()
         live["params"] = self.params
         live.update(group)
-        self._state, self._t = slots, t
+        self._state = {k: np.array(v, dtype=float) for k, v in slots.items()}
+        self._t = t
 
     def _read_state_dict(self, sd: Any, name: str) -> tuple[dict, dict, int]:
         """Validate ``sd`` and return (group, state lists, step count), copied."""
@@ -325,26 +339,16 @@ class SGD(Optimizer):
     def _state_keys(self, g: dict[str, Any]) -> tuple[set[str], set[str]]:
         return {"momentum_buffer"}, set()
 
-    def _update(self, g: dict[str, Any]) -> None:
+    def _update(self, g: dict[str, Any], data: np.ndarray, grad: np.ndarray) -> None:
         lr, mom, damp = g["lr"], g["momentum"], g["dampening"]
         wd, nesterov = g["weight_decay"], g["nesterov"]
-        if mom == 0 and wd == 0:
-            for p in self.params:
-                p.data += -lr * p.grad
-            return
-        bufs = self._state.get("momentum_buffer")
-        first = bufs is None
-        if mom != 0 and first:
-            bufs = self._state["momentum_buffer"] = [0.0] * len(self.params)
-        for i, p in enumerate(self.params):
-            d = p.grad
-            if wd != 0:
-                d = d + wd * p.data
-            if mom != 0:
-                b = d if first else bufs[i] * mom + (1 - damp) * d
-                bufs[i] = b
-                d = d + mom * b if nesterov else b
-            p.data += -lr * d
+        d = grad + wd * data if wd != 0 else grad
+        if mom != 0:
+            buf = self._state.get("momentum_buffer")
+            b = d.copy() if buf is None else buf * mom + (1 - damp) * d
+            d = d + mom * b if nesterov else b
+            self._state["momentum_buffer"] = b
+        data += -lr * d
 
 
 class Adam(Optimizer):
@@ -386,7 +390,7 @@ class Adam(Optimizer):
             else (required, {"max_exp_avg_sq"})
         )
 
-    def _update(self, g: dict[str, Any]) -> None:
+    def _update(self, g: dict[str, Any], data: np.ndarray, grad: np.ndarray) -> None:
         lr, (b1, b2), eps, wd, amsgrad = (
             g["lr"],
             g["betas"],
@@ -394,33 +398,25 @@ class Adam(Optimizer):
             g["weight_decay"],
             g["amsgrad"],
         )
-        st, n = self._state, len(self.params)
-        if not st:
-            st["exp_avg"], st["exp_avg_sq"] = [0.0] * n, [0.0] * n
-        if amsgrad and "max_exp_avg_sq" not in st:
-            st["max_exp_avg_sq"] = [0.0] * n
-        ms, vs, vmax = st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq")
-        self._t = t = self._t + 1
+        st, zeros = self._state, np.zeros(len(data))
+        t = self._t + 1
         step_size = lr / (1 - b1**t)
         bc2_sqrt = (1 - b2**t) ** 0.5
-        w1, w2 = 1 - b1, 1 - b2
-        decay = 1 - lr * wd if self._decoupled and wd != 0 else None
-        l2 = wd if not self._decoupled and wd != 0 else None
-        sqrt = math.sqrt
-        for i, p in enumerate(self.params):
-            d = p.grad
-            if decay is not None:
-                p.data *= decay
-            elif l2 is not None:
-                d = d + l2 * p.data
-            m = ms[i]
-            ms[i] = m = m + w1 * (d - m)
-            vs[i] = v = vs[i] * b2 + w2 * d * d
-            if amsgrad:
-                if not v <= vmax[i]:  # max(), keeping a nan
-                    vmax[i] = v
-                v = vmax[i]
-            p.data += -step_size * (m / (sqrt(v) / bc2_sqrt + eps))
+        decoupled = self._decoupled and wd != 0
+        d = grad + wd * data if wd != 0 and not self._decoupled else grad
+        m = st.get("exp_avg", zeros)
+        m = m + (1 - b1) * (d - m)
+        v = st.get("exp_avg_sq", zeros) * b2 + (1 - b2) * d * d
+        new = {"exp_avg": m, "exp_avg_sq": v}
+        if amsgrad:  # the largest v so far, keeping a nan
+            vmax = st.get("max_exp_avg_sq", zeros)
+            v = new["max_exp_avg_sq"] = np.where(v <= vmax, vmax, v)
+        update = -step_size * (m / (np.sqrt(v) / bc2_sqrt + eps))
+        st.update(new)
+        self._t = t
+        if decoupled:
+            data *= 1 - lr * wd
+        data += update
 
 
 class AdamW(Adam):

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from . import engine, modes, monitor
 from .engine import TrainingWarning
 
@@ -101,17 +103,24 @@ def _lr(optimizer: Any) -> float:
 
 
 def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool) -> Callable:
+    """``loss_fn`` called on the next batch (compiled if asked); the compiled function and
+    the batch source ride along as ``.compiled`` and ``.arguments``."""
+    compiled = None
     if compile:
         from .compile import compile as zg_compile
 
-        loss_fn = zg_compile(loss_fn)
-    if batch is None:
-        return loss_fn
+        compiled = loss_fn = zg_compile(loss_fn)
+
+    def arguments() -> tuple:
+        if batch is None:
+            return ()
+        args = batch()
+        return args if isinstance(args, tuple) else (args,)
 
     def call() -> Any:
-        args = batch()
-        return loss_fn(*args) if isinstance(args, tuple) else loss_fn(args)
+        return loss_fn(*arguments())
 
+    call.compiled, call.arguments = compiled, arguments
     return call
 
 
@@ -197,6 +206,7 @@ def fit(
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
     compute = _loss_caller(loss_fn, batch, compile)
+    fast = _fast_path(compute, optimizer) if compile else None
     params = model.parameters()
     history: dict[str, list[float]] = {"loss": [], "lr": []}
     smoother, first, watch = Smoother(), None, monitor.Watch()
@@ -204,23 +214,32 @@ def fit(
     modes.current.watch_paused += 1  # the watch below is this run's; backward() need not
     try:
         for step in range(steps):
-            loss = compute()
-            value, lr = _value(loss), _lr(optimizer)
+            if fast is not None:
+                value, grads = fast.value_and_grad()
+            else:
+                loss = compute()
+                value = _value(loss)
+            lr = _lr(optimizer)
             smooth = smoother.update(value) if math.isfinite(value) else math.inf
             first = value if first is None else first
             limit = DIVERGE_FACTOR * max(smoother.best, FLOOR * abs(first))
             if not math.isfinite(value) or smooth > limit:
                 raise TrainingDiverged(step, value, lr, smoother.best, history)
-            optimizer.zero_grad()
-            loss.backward()
-            if watch.see(value, monitor.size(p.grad for p in params), _units(loss)):
+            if fast is None:
+                optimizer.zero_grad()
+                loss.backward()
+                grads = [p.grad for p in params]
+            if watch.see(value, monitor.size(grads), None if fast else _units(loss)):
                 if watch.since == step:
                     engine.warn(f"{watch.message(value)} (fit stops the run if it stays "
                                 f"stuck for {PATIENCE} more steps.)")
                 elif step - watch.since >= PATIENCE:
                     raise TrainingDiverged(step, value, lr, smoother.best, history,
                                            watch.message(value))
-            optimizer.step()
+            if fast is not None:
+                fast.update(grads)
+            else:
+                optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             history["loss"].append(value)
@@ -228,13 +247,79 @@ def fit(
             if bar is not None:
                 bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.3g}", refresh=False)
                 bar.update()
-            if any([cb(step, value) is True for cb in callbacks]):
-                break
+            if callbacks:
+                if fast is not None:
+                    fast.write_back()  # a callback sees (and may change) the Values
+                stop = any([cb(step, value) is True for cb in callbacks])
+                if fast is not None:
+                    fast.read()
+                if stop:
+                    break
     finally:
         modes.current.watch_paused -= 1
+        if fast is not None:
+            fast.write_back()
         if bar is not None:
             bar.close()
     return history
+
+
+class _ArrayRun:
+    """fit's fast path with ``compile=True``: the parameters' numbers, their gradients and
+    the optimizer's state stay in arrays for the run (``CompiledFunction.value_and_grad``,
+    ``Optimizer.apply``); :meth:`write_back` puts them into the Values."""
+
+    def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any):
+        self.compiled, self.args, self.optimizer = compiled, args, optimizer
+        self.params = optimizer.params
+        self.read()
+        where = {id(p): i for i, p in enumerate(self.params)}
+        self.pending: tuple | None = args()  # the first batch: traced on, then trained on
+        self.reads = compiled.prepare(*self.pending)
+        self.into = np.array([where.get(id(p), -1) for p in self.reads], dtype=np.intp)
+        self.grad = np.array([p.grad for p in self.params], dtype=float)
+        self.at_pass = self.data.copy()  # the numbers the last gradients were taken at
+
+    def read(self) -> None:
+        """Take the Values' numbers (the start, or after a callback)."""
+        self.data = np.array([p.data for p in self.params], dtype=float)
+
+    def value_and_grad(self) -> tuple[float, np.ndarray]:
+        pvals = self.data[self.into]
+        others = self.into < 0  # read by the loss but not trained: their current numbers
+        if others.any():
+            pvals[others] = [self.reads[i].data for i in np.flatnonzero(others)]
+        batch = self.pending if self.pending is not None else self.args()
+        self.pending = None
+        value, which, grads = self.compiled.value_and_grad(pvals, *batch)
+        grad = np.zeros(len(self.params))
+        to = self.into[which]
+        keep = to >= 0
+        grad[to[keep]] = np.asarray(grads, dtype=float)[keep]
+        return float(value), grad
+
+    def update(self, grad: np.ndarray) -> None:
+        self.at_pass[...] = self.data
+        self.optimizer.apply(self.data, grad)
+        self.grad = grad
+
+    def write_back(self) -> None:
+        for p, x, g, seen in zip(self.params, self.data.tolist(), self.grad.tolist(),
+                                 self.at_pass.tolist()):
+            p.data, p.grad, p._passes = x, g, seen  # as after backward() at ``seen``, step()
+
+
+def _fast_path(compute: Callable, optimizer: Any) -> _ArrayRun | None:
+    """The array run for a compiled loss, or None where only the Values' loop applies
+    (another optimizer class, or inside ``detect_anomaly()``, which checks node by node)."""
+    from .optim import Optimizer
+
+    owner = getattr(compute, "compiled", None)
+    if owner is None or not isinstance(optimizer, Optimizer) or optimizer.accumulate:
+        return None
+    if modes.current.anomaly is not None:
+        return None
+    return _ArrayRun(owner, compute.arguments, optimizer)
 
 
 def _units(loss: Any) -> Callable[[], tuple[int, int, str]] | None:

@@ -53,6 +53,16 @@ class CompiledFunction:
         self._checked: CheckedExecutor | None = None  # the replay used in detect_anomaly()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flat = self._flat(args, kwargs)
+        if modes.current.anomaly is not None:
+            outs, saved = self._checked_forward(args, kwargs, flat)
+        else:
+            outs, saved = self.executor.forward([p.data for p in self._params], flat)
+        results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
+        return results[0] if self._kind is None else self._kind(results)
+
+    def _flat(self, args: tuple, kwargs: dict) -> list:
+        """The arguments' numbers, flat; the first call traces ``fn`` on them."""
         flat = self._extract((args, kwargs)) if self._extract is not None else None
         if flat is None:  # the first call, or arguments of another structure
             flat = []
@@ -67,12 +77,33 @@ class CompiledFunction:
                     "function replays one graph; compile the function again (zg.compile(fn)) "
                     "for the new shape."
                 )
-        if modes.current.anomaly is not None:
-            outs, saved = self._checked_forward(args, kwargs, flat)
-        else:
-            outs, saved = self.executor.forward([p.data for p in self._params], flat)
-        results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
-        return results[0] if self._kind is None else self._kind(results)
+        return flat
+
+    def prepare(self, *args: Any, **kwargs: Any) -> list:
+        """Trace ``fn`` on these arguments if it has not been traced yet; returns
+        :attr:`params`, the order :meth:`value_and_grad` takes parameter numbers in."""
+        self._flat(args, kwargs)
+        return self._params
+
+    def value_and_grad(self, pvals: Any, *args: Any, **kwargs: Any) -> tuple[float, list, Any]:
+        """Result 0 and its gradients for the parameter numbers ``pvals`` (one per
+        :attr:`params`, in that order; call :meth:`prepare` first), touching no Value:
+        (value, indices into ``params``, gradients). ``zg.train.fit``'s fast path runs on
+        this."""
+        if self.executor is None:
+            raise RuntimeError("call prepare(*args) first: the parameters are known once the "
+                               "function has been traced")
+        flat = self._flat(args, kwargs)
+        if self.executor.name != "numpy":
+            pvals = pvals.tolist() if hasattr(pvals, "tolist") else list(pvals)
+        outs, saved = self.executor.forward(pvals, flat)
+        which, grads = self.executor.backward(saved, 0)
+        return outs[0], which, grads
+
+    @property
+    def params(self) -> list:
+        """The Values the compiled graph reads as parameters (known after the first call)."""
+        return self._params
 
     def _record(self, args: tuple, kwargs: dict, spec: Any) -> tuple[Tape, type | None]:
         """Run ``fn`` on placeholders for ``args``; its graph as a tape (with every op
