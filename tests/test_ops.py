@@ -221,6 +221,7 @@ class ZG:
 
     softplus = staticmethod(lambda v: v.softplus())
     logsumexp = staticmethod(zg.logsumexp)
+    powc = staticmethod(lambda v, k: v**k)
 
 
 class TORCH:
@@ -228,6 +229,7 @@ class TORCH:
 
     softplus = staticmethod(lambda t: torch.logaddexp(t, torch.zeros_like(t)))
     logsumexp = staticmethod(lambda ts: torch.logsumexp(torch.stack(list(ts)), 0))
+    powc = staticmethod(lambda t, k: torch.pow(t, torch.tensor(float(k), dtype=torch.float64)))
 
 
 @pytest.mark.parametrize(
@@ -266,6 +268,64 @@ def test_edge_values_follow_ieee_like_torch(expr, expected):
     assert same(out.data, tout.item())
     if not math.isnan(t.grad.item()):
         assert same(v.grad, t.grad.item()), (v.grad, t.grad.item())
+
+
+MAX = 1.7976931348623157e308
+
+
+# (rel 1e-15 where torch's formula takes an exp or log as a tensor op: those come from MKL,
+# whose last bit depends on the CPU; elsewhere, bit for bit)
+@pytest.mark.parametrize(
+    "xs, expr, rel",
+    [
+        # powc: torch's grad * (k * x ** (k - 1)); g * k first overflowed to -inf
+        ([0.06931471805599453], lambda v, f: f.powc(v[0], 3) * -MAX, 0.0),
+        ([1e-300], lambda v, f: f.powc(v[0], 0.5) * 5e-324, 0.0),  # g * k underflowed to 0
+        # powc with k == 0: zeros, whatever the incoming gradient
+        ([2.0], lambda v, f: f.powc(v[0], 0) * inf, 0.0),
+        ([0.0], lambda v, f: f.powc(v[0], 0) * nan, 0.0),
+        # pow's exponent: grad * where((x == 0) & (y >= 0), 0, out * log(x)): inf * 0 = nan
+        ([0.0, 2.0, inf], lambda v, f: v[0] ** v[1] * v[2], 0.0),
+        ([-0.0, 0.0, -inf], lambda v, f: v[0] ** v[1] * v[2], 0.0),
+        ([0.0, 0.0, nan], lambda v, f: v[0] ** v[1] * v[2], 0.0),
+        ([0.0, 3.5, nan], lambda v, f: v[0] ** v[1] * v[2], 0.0),
+        # pow's base: where(y == 0, 0, grad * (y * x ** (y - 1))): no 0 * inf from g * y
+        ([5e-324, 5e-324, 0.5], lambda v, f: v[0] ** v[1] * v[2], 1e-15),
+        ([1e300, 1e-300, -inf], lambda v, f: v[0] ** v[1] * v[2], 0.0),
+        ([2.0, 0.0, inf], lambda v, f: v[0] ** v[1] * v[2], 0.0),
+        # sigmoid: 1 / (1 + exp(-x)) (0 below -709.78), derivative grad * (1 - out) * out
+        ([-710.0], lambda v, f: v[0].sigmoid() * 1e300, 0.0),
+        ([1.26], lambda v, f: v[0].sigmoid() * -2.6, 0.0),
+        # softplus as logaddexp(x, 0): grad / (1 + exp(-x)), not grad * sigmoid(x)
+        ([-710.0], lambda v, f: f.softplus(v[0]) * 1e300, 0.0),
+        ([-30.0], lambda v, f: f.softplus(v[0]) * 3.0, 1e-15),
+    ],
+)
+def test_derivatives_at_the_edges_are_torchs(xs, expr, rel):
+    """Each row once differed: value and every gradient are torch's, nan included (torch's
+    formulas, evaluated in its order, with its masks)."""
+    vals = [Value(x) for x in xs]
+    out = expr(vals, ZG)
+    out.backward()
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+    tout = expr(ts, TORCH)
+    tout.backward()
+    assert same(out.data, tout.item(), rel=rel, abs_=0.0), (out.data, tout.item())
+    for v, t in zip(vals, ts, strict=True):
+        assert same(v.grad, t.grad.item(), rel=rel, abs_=0.0), (xs, v.grad, t.grad.item())
+
+
+@pytest.mark.parametrize("x", [0.3, -0.6, 0.9, 3.0, -10.0, 10.0, 18.0, 1e-8])
+def test_tanh_derivative_is_within_an_ulp_of_exact(x):
+    """tanh's 1 - out**2 is rounded once, as torch's fused multiply-add gives it (rounding
+    out**2 first lost digits as |out| -> 1: 1e-8 relative at x = 10)."""
+    from fractions import Fraction
+
+    v = Value(x)
+    v.tanh().backward()
+    out = math.tanh(x)
+    exact = float(1 - Fraction(out) ** 2)
+    assert abs(v.grad - exact) <= math.ulp(exact), (v.grad, exact)
 
 
 NASTY = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1000.0, -1000.0, inf, -inf, nan]

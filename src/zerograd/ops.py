@@ -158,8 +158,26 @@ def _logsumexp_forward(m, *xs):
     return top + m.log(acc)
 
 
+# The derivatives below are grouped as PyTorch's (torch/csrc/autograd/FunctionsManual.cpp)
+# so that a huge, zero, inf or nan incoming gradient ``g`` gives what torch gives: the local
+# derivative is computed first and multiplied by ``g`` last, and a mask replaces the local
+# derivative (so 0 * inf = nan survives it) unless torch's replaces the whole product.
+def _pow_grad_base(m, g, out, x, y):
+    """torch's pow_backward_self: where(y == 0, 0, g * (y * x ** (y - 1)))."""
+    return m.where(y == 0, 0.0, g * (y * m.pow(x, y - 1.0)))
+
+
 def _pow_grad_exponent(m, g, out, x, y):
-    return m.where((x == 0) & (y >= 0), 0.0, g * out * m.log(x))
+    """torch's pow_backward_exponent: g * where((x == 0) & (y >= 0), 0, out * log(x))."""
+    return g * m.where((x == 0) & (y >= 0), 0.0, out * m.log(x))
+
+
+def _tanh_backward(m, g, out, x):
+    """torch's g * (1 - out * out), whose AVX2/AVX-512 kernels round ``1 - out * out`` once
+    (a fused multiply-add). Rounding out * out first loses digits as |out| -> 1 (1e-8
+    relative at x = 10); there (1 - out) * (1 + out) keeps them, as 1 - |out| is exact:
+    within an ulp of the fused result everywhere."""
+    return (g * m.where(m.abs(out) < 0.5, 1.0 - out * out, (1.0 - out) * (1.0 + out)),)
 
 
 OPS: tuple[Op, ...] = (
@@ -171,24 +189,25 @@ OPS: tuple[Op, ...] = (
        lambda m, g, out, x, y: (m.div(g, y), -g * m.div(out, y)), doc="x / y"),
     Op("neg", "neg", 1, lambda m, x: -x, lambda m, g, out, x: (-g,), doc="-x"),
     Op("pow", "**", 2, lambda m, x, y: m.pow(x, y),
-       lambda m, g, out, x, y: (m.where(y == 0, 0.0, g * y * m.pow(x, y - 1.0)),
+       lambda m, g, out, x, y: (_pow_grad_base(m, g, out, x, y),
                                 _pow_grad_exponent(m, g, out, x, y)),
        doc="x ** y"),
     Op("powc", "**{k}", 1, lambda m, x, k: m.pow(x, k),
-       lambda m, g, out, x, k: (m.where(k == 0, 0.0, g * k * m.pow(x, k - 1.0)),),
+       lambda m, g, out, x, k: (_pow_grad_base(m, g, out, x, k),),
        param=True, doc="x ** k, k a constant"),
     Op("relu", "ReLU", 1, lambda m, x: m.where(x < 0, 0.0, x),
        lambda m, g, out, x: (m.where(out <= 0, 0.0, g),), doc="max(x, 0)"),
-    Op("tanh", "tanh", 1, lambda m, x: m.tanh(x),
-       lambda m, g, out, x: (g * (1.0 - out * out),), doc="tanh(x)"),
-    Op("sigmoid", "sigmoid", 1, lambda m, x: m.sigmoid(x),
-       lambda m, g, out, x: (g * out * (1.0 - out),), doc="1 / (1 + exp(-x))"),
+    Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), _tanh_backward, doc="tanh(x)"),
+    # torch: 1 / (1 + exp(-x)) (0 below x = -709.78), and g * (1 - out) * out
+    Op("sigmoid", "sigmoid", 1, lambda m, x: 1.0 / (1.0 + m.exp(-x)),
+       lambda m, g, out, x: (g * (1.0 - out) * out,), doc="1 / (1 + exp(-x))"),
     Op("exp", "exp", 1, lambda m, x: m.exp(x), lambda m, g, out, x: (g * out,), doc="e ** x"),
     Op("log", "log", 1, lambda m, x: m.log(x), lambda m, g, out, x: (m.div(g, x),),
        doc="ln(x)"),
     Op("softplus", "softplus", 1,
        lambda m, x: m.maximum(x, 0.0) + m.log1p(m.exp(-m.abs(x))),
-       lambda m, g, out, x: (g * m.sigmoid(x),), doc="ln(1 + e ** x), computed stably"),
+       lambda m, g, out, x: (g / (1.0 + m.exp(-x)),),  # torch.logaddexp(x, 0)'s
+       doc="ln(1 + e ** x), computed stably"),
     Op("abs", "abs", 1, lambda m, x: m.abs(x), lambda m, g, out, x: (g * m.sign(x),),
        doc="|x|"),
     Op("sqrt", "sqrt", 1, lambda m, x: m.sqrt(x),
