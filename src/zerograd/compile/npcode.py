@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import topological_order
+from ..ops import SCALAR
 from .backends import ARRAY, Sym, SymbolicMath, define, lit, namespace
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
@@ -358,6 +359,38 @@ def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
     return _define(fwd, bwd, ns, op.name)
 
 
+def build_direct(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
+                 scatter: str, lo: int, hi: int):
+    """(forward(v), backward(G, v, mask)) for a group of a few nodes with many operands (a
+    long ``sum`` or ``linear``): the op's own functions called on Python floats with
+    ``ops.SCALAR``, as the eager engine calls them. Nothing to generate or compile, which
+    for thousands of operands costs more than it would ever save."""
+    a, n = idx.shape
+    at = idx.T.reshape(-1)
+    fwd, bwd = op.forward, op.backward
+    ks = [(k[j],) if op.param else () for j in range(n)]
+    cuts = [(j * a, (j + 1) * a) for j in range(n)]
+
+    def forward(v: np.ndarray) -> None:
+        x = v[at].tolist()
+        v[lo:hi] = [fwd(SCALAR, *x[s:e], *kj) for (s, e), kj in zip(cuts, ks)]
+
+    def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
+        x, g, o = v[at].tolist(), G[lo:hi].tolist(), v[lo:hi].tolist()
+        parts = [bwd(SCALAR, g[j], o[j], *x[s:e], *ks[j]) for j, (s, e) in enumerate(cuts)]
+        c = [parts[j][r] for r in back for j in range(n)]
+        if m is not None:  # several results: nodes the differentiated one does not use
+            c = np.where(np.tile(m[lo:hi], len(back)), c, 0.0)
+        if scatter == "distinct":
+            G[targets] += c
+        elif scatter == "bincount":
+            G += np.bincount(targets, c, minlength=len(G))
+        else:
+            np.add.at(G, targets, c)
+
+    return forward, (backward if targets is not None else None)
+
+
 def _define(fwd: list[str], bwd: list[str] | None, ns: dict, opname: str) -> tuple:
     """(forward, backward or None), defined from their lines in ``ns``."""
     where = f"<zerograd.compile numpy {opname}>"
@@ -387,9 +420,10 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, sc
     pairs = range(1, len(kinds))
     e_rows = [r for r in pairs if kinds[r] == "e"]  # one of w_i, x_i per i, in order of i
     q_rows = [r for r in pairs if kinds[r] == "q"]
-    IA, IB = grid[e_rows, :, 0], grid[q_rows, 0, :]  # (nin, E), (nin, Q)
+    IA = grid[e_rows, :, 0].astype(np.intp)  # (nin, E)
+    IB = grid[q_rows, 0, :].astype(np.intp)  # (nin, Q)
     kb = kinds[0]
-    IBIAS = {"q": grid[0, 0, :], "e": grid[0, :, 0][:, None], "f": grid[0]}[kb]
+    IBIAS = {"q": grid[0, 0, :], "e": grid[0, :, 0][:, None], "f": grid[0]}[kb].astype(np.intp)
 
     def forward(v: np.ndarray) -> None:
         v[lo:hi].reshape(E, Q)[...] = v[IA].T @ v[IB] + v[IBIAS]

@@ -6,7 +6,13 @@ Each group is laid out as an E x Q grid (see :class:`_Group`) and gets generated
 (:mod:`.npcode`): forward gathers its operand rows and runs the op's forward from
 ``ops.py`` on arrays; backward runs the op's backward and scatters one contribution per
 operand into the gradient buffer, in a fixed order. Groups of a few nodes (a long ``sum``)
-run as generated code on Python floats instead, where NumPy's per-call cost would dominate.
+run on Python floats instead, where NumPy's per-call cost would dominate: as generated
+code, or with many operands by calling the op's own functions (compiling straight-line
+code for thousands of operands would cost more than it saves).
+
+Building is array work over the whole tape: every group's operand slots are gathered a
+chunk at a time as int32, the grid search tests a prime power at a time, and which slots
+need a gradient is propagated group by group, in schedule order.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .npcode import build_gemm, build_group, build_narrow, gemm_kinds
-from .tape import Tape, fuse_sums, levels
+from .npcode import build_direct, build_gemm, build_group, build_narrow, gemm_kinds
+from .tape import CHUNK, Tape, fuse_sums, levels, operands, remap
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
+DIRECT_OPERANDS = 256  # ... calling the op's functions, not generated code, beyond this
 
 
 class _Group:
@@ -39,35 +46,39 @@ class _Group:
                  needs: np.ndarray, grid: tuple | None):
         self.lo, self.hi = lo, hi
         n = hi - lo
-        need_row = needs[idx].any(axis=1) if needs[lo:hi].any() else np.zeros(len(idx), bool)
+        need = needs[idx]  # (operand row, node): does that operand need a gradient?
+        needs[lo:hi] = need.any(axis=0)  # a node does if any of its operands does
+        need_row = need.any(axis=1)
+        del need
         self.narrow = n <= SCALAR_WIDTH
         if self.narrow:  # node by node on Python floats
-            self.E, self.Q, self.idx = n, 1, idx
+            self.E, self.Q, self.idx = n, 1, idx.astype(np.intp)
             self.k = k.tolist() if k is not None else None
             back = np.flatnonzero(need_row).tolist()
-            self.targets = idx[back].reshape(-1)
+            self.targets = self.idx[back].reshape(-1)
         else:
             self.E, self.Q, kinds = grid
             E, Q = self.E, self.Q
             grid = idx.reshape(len(idx), E, Q)
             rows = {kd: [r for r, x in enumerate(kinds) if x == kd] for kd in "feq"}
-            self.gather = tuple(a if a.size else None for a in (
+            self.gather = tuple(a.astype(np.intp) if a.size else None for a in (
                 grid[rows["f"]], grid[rows["e"], :, 0], grid[rows["q"], 0, :]))
             back = tuple([r for r in rows[kd] if need_row[r]] for kd in "feq")
             self.k = k.reshape(E, Q) if k is not None else None
             f_, e_, q_ = (grid[back[0]].reshape(-1), grid[back[1], :, 0].reshape(-1),
                           grid[back[2], 0, :].reshape(-1))
-            self.targets = np.concatenate([f_, e_, q_])
+            self.targets = np.concatenate([f_, e_, q_]).astype(np.intp)
         if not need_row.any():
             self.targets = None
             scatter = ""
-        elif len(np.unique(self.targets)) == self.targets.size:
+        elif _distinct(self.targets, len(needs)):
             scatter = "distinct"  # G[targets] += c is then exact
         else:
             scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
         if self.narrow:
-            self.run_forward, self.run_backward = build_narrow(
-                op, idx, self.k, back, self.targets, scatter, lo, hi)
+            build = build_direct if idx.size > DIRECT_OPERANDS else build_narrow
+            self.run_forward, self.run_backward = build(
+                op, self.idx, self.k, back, self.targets, scatter, lo, hi)
         else:
             self.run_forward, self.run_backward = build_group(
                 op, self.E, self.Q, kinds, self.gather, self.k, back, self.targets, scatter, lo, hi)
@@ -77,23 +88,86 @@ class _Group:
 
 
 def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
-    """(E, Q, kind of each row) gathering the fewest numbers; Q = 1 always works."""
+    """(E, Q, kind of each row) gathering the fewest numbers; Q = 1 always works.
+
+    Over the divisors Q of n (up to 4096): a row is an ``e`` row if it is constant on each
+    run of Q nodes (Q divides the row's :func:`_blocks`), a ``q`` row if it repeats every Q
+    nodes (its :func:`_period` divides Q); ties go to e, then f, then q."""
     a, n = idx.shape
+    blocks, period = _blocks(idx), _period(idx)
     best = (a * n + 1, n, 1, ["f"] * a)
     for Q in [d for d in range(1, min(n, 4096) + 1) if n % d == 0]:
         E = n // Q
-        M = idx.reshape(a, E, Q)
-        e_only = (M == M[:, :, :1]).all(axis=(1, 2)) if Q > 1 else np.ones(a, bool)
-        q_only = (M == M[:, :1, :]).all(axis=(1, 2)) if E > 1 else np.ones(a, bool)
-        kinds, cost = [], 0
-        for e, q in zip(e_only.tolist(), q_only.tolist()):
-            options = ([(E, "e")] if e else []) + ([(Q, "q")] if q else []) + [(n, "f")]
-            c, kd = min(options)
-            kinds.append(kd)
-            cost += c
+        e, q = blocks % Q == 0, Q % period == 0
+        c = np.minimum(np.minimum(np.where(e, E, n), np.where(q, Q, n)), n)
+        cost = int(c.sum())
         if cost < best[0]:
+            kinds = np.where(e & (c == E), "e", np.where(c == n, "f", "q")).tolist()
             best = (cost, E, Q, kinds)
     return best[1], best[2], best[3]
+
+
+def _factors(n: int) -> list[tuple[int, int]]:
+    """(prime, exponent) of ``n``."""
+    out, p = [], 2
+    while p * p <= n:
+        if n % p == 0:
+            e = 0
+            while n % p == 0:
+                n, e = n // p, e + 1
+            out.append((p, e))
+        p += 1
+    return out + ([(n, 1)] if n > 1 else [])
+
+
+def _blocks(idx: np.ndarray) -> np.ndarray:
+    """Per row, the largest divisor B of n (as far as powers up to 4096 go) such that the
+    row is constant on each run of B nodes: the row is constant on runs of Q (Q | n, Q <=
+    4096) exactly when Q divides B. Found one prime power at a time (rows that fail a
+    power are not tried on the next), a few rows at a time."""
+    a, n = idx.shape
+    out = np.ones(a, np.int64)
+    for r0 in range(0, a, max(1, CHUNK // n)):
+        part = idx[r0 : r0 + max(1, CHUNK // n)]
+        for p, e in _factors(n):
+            rows, Q = np.arange(len(part)), 1
+            for _ in range(e):
+                Q *= p
+                if Q > 4096 or not len(rows):
+                    break
+                M = part[rows].reshape(len(rows), n // Q, Q)
+                rows = rows[(M == M[:, :, :1]).all(axis=(1, 2))]
+                out[r0 + rows] *= p
+    return out
+
+
+def _period(idx: np.ndarray) -> np.ndarray:
+    """Per row, the least divisor d of n, at most n / 2, with which the row repeats (n if
+    none). For a divisor Q <= n / 2 the row repeats every Q nodes exactly when d divides Q
+    (two periods p, q with p + q <= n make gcd(p, q) one, Fine and Wilf), so d's exponent
+    of each prime p of n is n's minus the largest k with the row repeating every n / p^k."""
+    a, n = idx.shape
+    out = np.full(a, n, dtype=np.int64)
+    for r0 in range(0, a, max(1, CHUNK // n)):
+        part = idx[r0 : r0 + max(1, CHUNK // n)]
+        for p, e in _factors(n):
+            rows, Q = np.arange(len(part)), n
+            for _ in range(e):
+                Q //= p
+                rows = rows[(part[rows, Q:] == part[rows, :-Q]).all(axis=1)]
+                if not len(rows):
+                    break
+                out[r0 + rows] //= p
+    return out
+
+
+def _distinct(targets: np.ndarray, n_slots: int) -> bool:
+    """Are the slots in ``targets`` all different?"""
+    if targets.size * 8 >= n_slots:  # a mark per slot is cheaper than sorting
+        seen = np.zeros(n_slots, bool)
+        seen[targets] = True
+        return int(np.count_nonzero(seen)) == targets.size
+    return len(np.unique(targets)) == targets.size
 
 
 class NumpyExecutor:
@@ -117,28 +191,28 @@ class NumpyExecutor:
             grid = None
             if hi - lo > SCALAR_WIDTH:
                 nodes = order[lo:hi]
-                a = int(arity[nodes[0]])
-                E, Q, kinds = _grid(tape.args[tape.start[nodes][None, :] + np.arange(a)[:, None]])
+                E, Q, kinds = _grid(operands(tape, nodes, int(arity[nodes[0]])))
                 if E > Q:
                     order[lo:hi] = nodes.reshape(E, Q).T.reshape(-1)
                     E, Q, kinds = Q, E, [{"e": "q", "q": "e"}.get(x, x) for x in kinds]
                 grid = (E, Q, kinds)
             grids.append(grid)
-        new_slot = np.arange(tape.n_slots, dtype=np.int64)
-        new_slot[L + order] = L + np.arange(n)
-        old_slot = np.argsort(new_slot)  # schedule slot -> tape slot
-        needs = _needs_grad(tape)[old_slot]
+        new_slot = np.arange(tape.n_slots, dtype=np.int32)
+        new_slot[L + order] = L + np.arange(n, dtype=np.int32)
+        needs = np.zeros(tape.n_slots, bool)  # per schedule slot: needs a gradient (below)
+        needs[: tape.n_params] = True
         k_all = np.zeros(n)
         k_all[tape.k_node] = tape.k_value
         self.groups: list[_Group] = []
-        for (lo, hi), grid in zip(bounds, grids):
+        for (lo, hi), grid in zip(bounds, grids):  # by depth: operands' needs come first
             nodes = order[lo:hi]
             a = int(arity[nodes[0]])
-            rows = tape.start[nodes][None, :] + np.arange(a)[:, None]  # (arity, n)
-            idx = new_slot[tape.args[rows]].astype(np.intp)
+            idx = operands(tape, nodes, a)
+            remap(new_slot, idx, idx)
             op = ops.OPS[int(code[nodes[0]])]
             k = k_all[nodes] if op.param else None
             self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid))
+            del idx
         self._backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
         self.outputs = new_slot[list(tape.outputs)].tolist()
         self.template = np.zeros(tape.n_slots)
@@ -206,12 +280,3 @@ class NumpyExecutor:
         op_slots = mask[len(mask) - sum(g.hi - g.lo for g in self.groups) :]
         return None if op_slots.all() and mask[: self.n_params].all() else mask
 
-
-def _needs_grad(tape: Tape) -> np.ndarray:
-    """Per slot: is it a parameter, or computed from one?"""
-    needs = [False] * tape.n_slots
-    needs[: tape.n_params] = [True] * tape.n_params
-    L, start, args = tape.n_leaves, tape.start.tolist(), tape.args.tolist()
-    for j in range(tape.n_ops):
-        needs[L + j] = any([needs[a] for a in args[start[j] : start[j + 1]]])
-    return np.array(needs, dtype=bool)

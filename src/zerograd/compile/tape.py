@@ -8,15 +8,22 @@ node in topological order (operands before results, as ``engine.topological_orde
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, not_
 
 import numpy as np
 
 from .. import engine, ops
-from ..engine import Value, topological_order
+from ..engine import Value
 
 OP_CODE = {op.name: i for i, op in enumerate(ops.OPS)}
+_CODE_OF_ID = {id(op): i for i, op in enumerate(ops.OPS)}
+_PARAM_CODES = [i for i, op in enumerate(ops.OPS) if op.param]
+_CHILDREN, _FN, _DATA, _ARG = (attrgetter(a) for a in ("_children", "_fn", "data", "_arg"))
+CHUNK = 1 << 16  # operand slots gathered at a time (bounds the temporary arrays)
 
 
 @dataclass
@@ -86,92 +93,198 @@ def record(
     """The graph behind ``outs`` as a Tape; ``inputs`` are the placeholders (in order).
 
     ``sites`` (``id(node) -> (file, line)``, as ``detect_anomaly()`` keeps) gives every op
-    node's creation site, recorded in ``Tape.sites``.
+    node's creation site, recorded in ``Tape.sites``. Apart from the walk of the graph,
+    every pass over the nodes and operands runs in C (``map``, ``np.fromiter``).
     """
-    root = Value.__new__(Value)  # a stand-in joining all results; never computed
-    root._children = tuple(outs)
-    order = topological_order(root)
+    paused = gc.isenabled()
+    gc.disable()  # the walk makes many small objects and no cycles (as Value.backward)
+    try:
+        return _record(outs, inputs, consts, sites)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _topological_order(outs: list[Value]) -> list[Value]:
+    """``engine.topological_order`` of all of ``outs`` (the same order, without the root).
+    A node whose operands are all seen already (a leaf, or most nodes of a wide graph) is
+    finished at once: ``set.issuperset`` checks its operands in C."""
+    order: list[Value] = []
+    seen: set = set()
+    covered, add, done = seen.issuperset, seen.add, order.append
+    nodes: list = [None]  # the root, a stand-in joining the results
+    its = [iter(outs)]
+    while its:
+        for child in its[-1]:
+            if child not in seen:
+                add(child)
+                ch = child._children
+                if covered(ch):
+                    done(child)
+                    continue
+                nodes.append(child)
+                its.append(iter(ch))
+                break
+        else:
+            its.pop()
+            done(nodes.pop())
     order.pop()
-    input_slot = {id(v): i for i, v in enumerate(inputs)}
-    const_ids = {id(v) for v in consts}
-    codes = {id(op): i for i, op in enumerate(ops.OPS)}
-    # one pass with provisional slots: kind * B + index, fixed up once the counts are known
-    B = 1 << 40
-    slot: dict[int, int] = {}
-    params: list[Value] = []
-    const_data: list[float] = []
-    code: list[int] = []
-    arity: list[int] = []
-    args: list[int] = []
-    k_node: list[int] = []
-    k_value: list[float] = []
-    for v in order:
-        fn = v._fn
-        if fn is None and v._children:
-            from .trace import TraceError
+    return order
 
-            raise TraceError(
-                f"zg.compile: op '{v._op}' was made micrograd's way (Value(data, children, "
-                f"op) with its own _backward), which the compiler cannot replay; write it "
-                f"with zerograd's ops, or add it to the op table in zerograd/ops.py"
-            )
-        if fn is None:
-            i = id(v)
-            if i in input_slot:
-                slot[i] = B + input_slot[i]
-            elif i in const_ids:
-                slot[i] = 2 * B + len(const_data)
-                const_data.append(v.data)
-            else:
-                slot[i] = len(params)
-                params.append(v)
-            continue
-        j = len(code)
-        slot[id(v)] = 3 * B + j
-        code.append(codes[id(fn)])
-        ch = v._children
-        arity.append(len(ch))
-        args.extend([slot[id(c)] for c in ch])
-        if fn.param:
-            k_node.append(j)
-            k_value.append(v._arg)
+
+def _record(outs: list[Value], inputs: list[Value], consts: list[Value],
+            sites: dict | None) -> Tape:
+    """``record``'s work: slots by kind and order, then the operands mapped in one pass."""
+    order = _topological_order(outs)
+    N = len(order)
+    is_op = list(map(is_not, map(_FN, order), repeat(None)))
+    op_mask = np.fromiter(is_op, bool, N)
+    arity = np.fromiter(map(len, map(_CHILDREN, order)), np.int64, N)
+    bad = np.flatnonzero(~op_mask & (arity > 0))
+    if bad.size:
+        from .trace import TraceError
+
+        v = order[int(bad[0])]
+        raise TraceError(
+            f"zg.compile: op '{v._op}' was made micrograd's way (Value(data, children, "
+            f"op) with its own _backward), which the compiler cannot replay; write it "
+            f"with zerograd's ops, or add it to the op table in zerograd/ops.py"
+        )
+    leaves = list(compress(order, map(not_, is_op)))
+    input_slot = {v: i for i, v in enumerate(inputs)}
+    where = np.fromiter(map(input_slot.get, leaves, repeat(-1)), np.int64, len(leaves))
+    is_const = np.fromiter(map(set(consts).__contains__, leaves), bool, len(leaves))
+    is_const &= where < 0
+    is_param = (where < 0) & ~is_const
+    params = list(compress(leaves, is_param))
+    const_data = np.fromiter(map(_DATA, compress(leaves, is_const)), np.float64)
     P, n_in, C = len(params), len(inputs), len(const_data)
-    base = np.array([0, P, P + n_in, P + n_in + C], dtype=np.int64)
-
-    def final(a: np.ndarray) -> np.ndarray:
-        return base[a >> 40] + (a & (B - 1))
-
+    L = P + n_in + C
+    leaf_slot = where + P
+    leaf_slot[is_param] = np.arange(P)
+    leaf_slot[is_const] = P + n_in + np.arange(C)
+    slot = np.empty(N, np.int64)
+    slot[~op_mask] = leaf_slot
+    n_ops = N - len(leaves)
+    slot[op_mask] = L + np.arange(n_ops)
+    del leaves, where, is_const, is_param, leaf_slot
+    slot_of = dict(zip(order, slot.tolist()))
+    del slot
+    arity = arity[op_mask]
+    start = np.zeros(n_ops + 1, np.int64)
+    np.cumsum(arity, out=start[1:])
+    del arity
+    # leaves have no operands, so this is every op node's operands in tape order
+    refs = chain.from_iterable(map(_CHILDREN, order))
+    args = np.fromiter(map(slot_of.__getitem__, refs), np.int32, int(start[-1]))
+    op_nodes = list(compress(order, is_op))
+    del order, is_op
+    code = np.fromiter(map(_CODE_OF_ID.__getitem__, map(id, map(_FN, op_nodes))), np.uint8,
+                       n_ops)
+    k_node = np.flatnonzero(np.isin(code, _PARAM_CODES)).astype(np.int32)
     return Tape(
         params=params,
         n_inputs=n_in,
-        consts=np.array(const_data, dtype=np.float64),
-        code=np.array(code, dtype=np.uint8),
-        start=np.concatenate([[0], np.cumsum(arity, dtype=np.int64)]),
-        args=final(np.array(args, dtype=np.int64)).astype(np.int32),
-        k_node=np.array(k_node, dtype=np.int32),
-        k_value=np.array(k_value, dtype=np.float64),
-        outputs=tuple(final(np.array([slot[id(v)] for v in outs], dtype=np.int64)).tolist()),
-        sites=None if sites is None else [
-            sites.get(id(v), engine._OUTSIDE) for v in order if v._fn is not None],
+        consts=const_data,
+        code=code,
+        start=start,
+        args=args,
+        k_node=k_node,
+        k_value=np.array([op_nodes[j]._arg for j in k_node.tolist()], dtype=np.float64),
+        outputs=tuple(map(slot_of.__getitem__, outs)),
+        sites=None if sites is None else [sites.get(id(v), engine._OUTSIDE) for v in op_nodes],
     )
+
+
+def remap(table: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``table[a]`` as int32 (into ``out`` if given), CHUNK entries at a time, so the index
+    and result temporaries stay small whatever the size of ``a``."""
+    flat = a.reshape(-1)
+    res = np.empty(flat.shape, np.int32) if out is None else out.reshape(-1)
+    for i in range(0, len(flat), CHUNK):
+        res[i : i + CHUNK] = table[flat[i : i + CHUNK]]
+    return res.reshape(a.shape)
+
+
+def operands(tape: Tape, nodes: np.ndarray, a: int) -> np.ndarray:
+    """int32 (a, len(nodes)): row i holds operand i of each of ``nodes`` (all of arity a)."""
+    out = np.empty((a, len(nodes)), np.int32)
+    step = max(1, CHUNK // max(a, 1))
+    offsets = np.arange(a)[:, None]
+    for i in range(0, len(nodes), step):
+        out[:, i : i + step] = tape.args[tape.start[nodes[i : i + step]][None, :] + offsets]
+    return out
 
 
 def levels(tape: Tape) -> np.ndarray:
     """Depth of every op node: 1 + the deepest operand (leaves are at depth 0)."""
     if tape._levels is None:
-        depth = [0] * tape.n_slots
-        L, start, args = tape.n_leaves, tape.start.tolist(), tape.args.tolist()
-        for j in range(tape.n_ops):
+        tape._levels = _levels(tape)
+    return tape._levels
+
+
+def _levels(tape: Tape) -> np.ndarray:
+    """Depth by depth: a pass over the operands (CHUNK at a time) finds the nodes not done
+    whose operands all are; they are the next depth. Passes skip stretches of the tape that
+    are done; once they have cost as much as 16 scans of the whole tape (a deep, narrow
+    graph), the rest is done node by node in tape order."""
+    L, n = tape.n_leaves, tape.n_ops
+    depth = np.zeros(n, np.int64)
+    done = np.zeros(tape.n_slots, bool)  # per slot
+    done[:L] = True
+    start, args = tape.start, tape.args
+    chunks = _chunks(start)
+    budget = 16 * (len(args) + n)
+    d = 0
+    while chunks:
+        d += 1
+        ready = []
+        for j0, j1 in chunks:
+            s0, s1 = start[j0], start[j1]  # (every op node has an operand)
+            ok = np.logical_and.reduceat(done[args[s0:s1]], start[j0:j1] - s0)
+            ok &= ~done[L + j0 : L + j1]
+            ready.append(j0 + np.flatnonzero(ok))
+            budget -= s1 - s0 + j1 - j0
+        ready = np.concatenate(ready)
+        if not len(ready):
+            break  # not reached: the tape is topologically ordered
+        depth[ready] = d
+        done[L + ready] = True
+        chunks = [(j0, j1) for j0, j1 in chunks if not done[L + j0 : L + j1].all()]
+        if budget < 0 and chunks:
+            return _levels_loop(tape, depth, done[L:])
+    return depth
+
+
+def _chunks(start: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of nodes (first, end) with about CHUNK operands each (at least one node)."""
+    n = len(start) - 1
+    cuts = np.searchsorted(start, np.arange(CHUNK, start[-1], CHUNK), side="right") - 1
+    cuts = np.unique(np.concatenate([[0], cuts, [n]])).tolist()
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _levels_loop(tape: Tape, depth: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """The depths not yet found, node by node in tape order (CHUNK operands at a time)."""
+    L = tape.n_leaves
+    dl = [0] * L + depth.tolist()
+    for j0, j1 in _chunks(tape.start):
+        todo = np.flatnonzero(~done[j0:j1])
+        if not len(todo):
+            continue
+        s0 = int(tape.start[j0])
+        start = (tape.start[j0 : j1 + 1] - s0).tolist()
+        args = tape.args[s0 : tape.start[j1]].tolist()
+        for j in todo.tolist():
             s, e = start[j], start[j + 1]
             if e - s == 1:
-                depth[L + j] = depth[args[s]] + 1
+                dl[L + j0 + j] = dl[args[s]] + 1
             elif e - s == 2:
-                a, b = depth[args[s]], depth[args[s + 1]]
-                depth[L + j] = (a if a > b else b) + 1
+                a, b = dl[args[s]], dl[args[s + 1]]
+                dl[L + j0 + j] = (a if a > b else b) + 1
             else:
-                depth[L + j] = 1 + max([depth[a] for a in args[s:e]])
-        tape._levels = np.array(depth[L:], dtype=np.int64)
-    return tape._levels
+                dl[L + j0 + j] = 1 + max([dl[a] for a in args[s:e]])
+    return np.array(dl[L:], dtype=np.int64)
 
 
 def fuse_sums(tape: Tape) -> Tape:
@@ -189,41 +302,90 @@ def fuse_sums(tape: Tape) -> Tape:
 
 
 def _fuse_sums(tape: Tape) -> Tape:
+    """Array ops over the whole tape: each merging node's chain head is found by pointer
+    jumping; the operands of nodes in no chain are copied as they are, those of each chain
+    are gathered (in tape order, first operands dropped) into its head's place."""
     add, vsum = OP_CODE["add"], OP_CODE["sum"]
     L, n = tape.n_leaves, tape.n_ops
-    uses = np.bincount(tape.args, minlength=tape.n_slots)
-    uses[list(tape.outputs)] += 2
-    start, args, code = tape.start.tolist(), tape.args.tolist(), tape.code.tolist()
-    operands: list[list[int] | None] = [None] * n
-    fused_code = list(code)
-    for j in range(n):
-        a = args[start[j] : start[j + 1]]
-        first = a[0] - L
-        if code[j] in (add, vsum) and first >= 0 and fused_code[first] in (add, vsum) \
-                and uses[a[0]] == 1:
-            lst = operands[first]
-            lst.extend(a[1:])
-            operands[j], operands[first] = lst, None
-            fused_code[j] = vsum
-        else:
-            operands[j] = a
-    keep = [j for j in range(n) if operands[j] is not None]
-    if len(keep) == n:
+    start, args, code = tape.start, tape.args, tape.code
+    arity = np.diff(start)
+    if n == 0 or len(args) == 0:
         return tape
-    new_slot = np.arange(tape.n_slots, dtype=np.int64)
-    new_slot[L + np.array(keep, dtype=np.int64)] = L + np.arange(len(keep))
-    lens = [len(operands[j]) for j in keep]
-    flat = [s for j in keep for s in operands[j]]
-    k_map = tape.k_of()
-    k_node = [i for i, j in enumerate(keep) if j in k_map]
+    is_sum = (code == add) | (code == vsum)
+    cand = np.flatnonzero(is_sum & (arity > 0))
+    first = args[start[cand]].astype(np.int64)
+    ok = first >= L
+    cand, first = cand[ok], first[ok]
+    ok = is_sum[first - L]
+    cand, first = cand[ok], first[ok]
+    counted = np.zeros(tape.n_slots, bool)  # count the uses of these slots only
+    counted[first] = True
+    uses = np.bincount(args[counted[args]], minlength=tape.n_slots)
+    uses[list(tape.outputs)] += 2
+    ok = uses[first] == 1
+    merging, inner = cand[ok], first[ok] - L  # node merging[i] absorbs node inner[i]
+    if not len(merging):
+        return tape
+    up = np.arange(n)
+    up[inner] = merging
+    while True:  # pointer jumping: every node's chain head (itself if in no chain)
+        nxt = up[up]
+        if np.array_equal(nxt, up):
+            break
+        up = nxt
+    keep = np.ones(n, bool)
+    keep[inner] = False
+    new_index = np.cumsum(keep) - 1
+    in_chain = np.zeros(n, bool)
+    in_chain[inner] = in_chain[merging] = True
+    drop_first = np.zeros(n, bool)
+    drop_first[merging] = True
+    # chain members' operand counts go to their head: len - 1 for each merging node
+    own = np.where(in_chain, 0, arity)
+    members = np.flatnonzero(in_chain)
+    chain_len = np.bincount(up[members], weights=arity[members] - drop_first[members],
+                            minlength=n).astype(np.int64)
+    lens = (own + chain_len)[keep]
+    new_start = np.zeros(len(lens) + 1, np.int64)
+    np.cumsum(lens, out=new_start[1:])
+    # the chain operands, grouped by head: (member, position) in tape order, first
+    # operands of merging nodes out
+    m_arity = arity[members]
+    ref = np.repeat(start[members] - np.cumsum(m_arity) + m_arity, m_arity)
+    ref += np.arange(len(ref))
+    owner = np.repeat(members, m_arity)
+    kept = ~(drop_first[owner] & (ref == start[owner]))
+    ref, owner = ref[kept], owner[kept]
+    chain_vals = args[ref[np.argsort(new_index[up[owner]], kind="stable")]]
+    del ref, owner, kept
+    # each new node's operands are a slice of args (a node in no chain) or of chain_vals (a
+    # head; positions from len(args) on)
+    old = np.flatnonzero(keep)
+    head = in_chain[old]
+    src = start[old]
+    src[head] = len(args) + np.concatenate([[0], np.cumsum(lens[head])[:-1]])
+    new_slot = np.arange(tape.n_slots, dtype=np.int32)
+    new_slot[L:][keep] = L + np.arange(len(lens), dtype=np.int32)
+    out = np.empty(int(new_start[-1]), np.int32)
+    M = len(args)
+    for k0, k1 in _chunks(new_start):
+        s0, s1 = new_start[k0], new_start[k1]
+        pos = np.repeat(src[k0:k1] - new_start[k0:k1], lens[k0:k1]) + np.arange(s0, s1)
+        inside = pos < M
+        vals = np.empty(len(pos), np.int32)
+        vals[inside] = args[pos[inside]]
+        vals[~inside] = chain_vals[pos[~inside] - M]
+        out[s0:s1] = new_slot[vals]
+    new_code = code[keep].copy()
+    new_code[new_index[merging[keep[merging]]]] = vsum
     return Tape(
         params=tape.params,
         n_inputs=tape.n_inputs,
         consts=tape.consts,
-        code=np.array([fused_code[j] for j in keep], dtype=np.uint8),
-        start=np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
-        args=new_slot[np.array(flat, dtype=np.int64)].astype(np.int32),
-        k_node=np.array(k_node, dtype=np.int32),
-        k_value=np.array([k_map[keep[i]] for i in k_node], dtype=np.float64),
+        code=new_code,
+        start=new_start,
+        args=out,
+        k_node=new_index[tape.k_node].astype(np.int32),
+        k_value=tape.k_value,
         outputs=tuple(int(new_slot[s]) for s in tape.outputs),
     )
