@@ -83,13 +83,6 @@ class ScalarMath:
         return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)  # sign(nan) = 0, as torch
 
     @staticmethod
-    def sigmoid(x: float) -> float:
-        if x >= 0:
-            return 1.0 / (1.0 + ScalarMath.exp(-x))
-        e = ScalarMath.exp(x)
-        return e / (1.0 + e)
-
-    @staticmethod
     def maximum(x: float, y: float) -> float:
         return x if (x >= y or x != x) else y
 

@@ -36,12 +36,6 @@ class ArrayMath:
         return np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0))
 
     @staticmethod
-    def sigmoid(x: Any) -> Any:
-        """1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below: never overflows."""
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-    @staticmethod
     def maximum(x: Any, y: Any) -> Any:
         """x if x >= y or x is nan, else y (the scalar rule, not np.maximum's)."""
         return np.where((x >= y) | (x != x), x, y)

@@ -323,6 +323,17 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
     return _define(fwd, bwd, ns, op.name)
 
 
+def scatter_into(G: np.ndarray, targets: np.ndarray, c: Any, scatter: str) -> None:
+    """Add the contributions ``c`` into ``G`` at rows ``targets`` (what
+    :func:`_scatter_line` writes into generated code)."""
+    if scatter == "distinct":
+        G[targets] += c
+    elif scatter == "bincount":
+        G += np.bincount(targets, c, minlength=len(G))
+    else:
+        np.add.at(G, targets, c)
+
+
 def _scatter_line(scatter: str) -> str:
     """The statement adding the contributions ``c`` into ``G`` at rows ``T``."""
     return {"distinct": "G[T] += c",
@@ -381,12 +392,7 @@ def build_direct(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
         c = [parts[j][r] for r in back for j in range(n)]
         if m is not None:  # several results: nodes the differentiated one does not use
             c = np.where(np.tile(m[lo:hi], len(back)), c, 0.0)
-        if scatter == "distinct":
-            G[targets] += c
-        elif scatter == "bincount":
-            G += np.bincount(targets, c, minlength=len(G))
-        else:
-            np.add.at(G, targets, c)
+        scatter_into(G, targets, c, scatter)
 
     return forward, (backward if targets is not None else None)
 
@@ -450,11 +456,6 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, sc
             gq = np.vstack([g.sum(axis=0), gq]) if kb == "q" else gq
             parts.append(gq[sel_q].reshape(-1))
         c = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        if scatter == "distinct":
-            G[targets] += c
-        elif scatter == "bincount":
-            G += np.bincount(targets, c, minlength=len(G))
-        else:
-            np.add.at(G, targets, c)
+        scatter_into(G, targets, c, scatter)
 
     return forward, backward
