@@ -213,6 +213,30 @@ def test_a_learning_rate_that_saturates_the_lecture_net_is_named(seed, lr):
     assert caught[0].filename == __file__
 
 
+@pytest.mark.parametrize("executor", ["python", "numpy", "scalar"])
+@pytest.mark.parametrize("lr, warned", [(10.0, True), (0.05, False)])
+def test_a_compiled_loss_in_the_lecture_loop_is_watched_too(executor, lr, warned):
+    random.seed(2)
+    n = MLP.lecture(3, [4, 4, 1])
+    loss_fn = zg.compile(lambda X: sum((n(x) - y) ** 2 for x, y in zip(X, YS)),
+                         executor=executor)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(50):
+            loss = loss_fn(XS)
+            for p in n.parameters():
+                p.grad = 0.0
+            loss.backward()
+            for p in n.parameters():
+                p.data += -lr * p.grad
+    texts = [str(w.message) for w in caught]
+    if warned:
+        assert len(texts) == 1 and "gradients vanished" in texts[0]
+        assert "learning rate" in texts[0] and caught[0].filename == __file__
+    else:
+        assert texts == [] and loss.data < 0.05
+
+
 def _stuck_fit(opt: str, lr: float, compile: bool, seed: int = 2):
     random.seed(seed)
     model = MLP.lecture(3, [4, 4, 1])

@@ -129,29 +129,39 @@ class _Run(Watch):
 def after_backward(root: Any, topo: list[Any]) -> str | None:
     """Note the loss of one backward() pass; return a warning text the first time its loop
     is seen stuck (gradients vanished, loss high) or blown up, else None."""
+    return _note(len(topo), topo, root.data, lambda: saturation(topo))
+
+
+def after_compiled(owner: Any, loss: float, params: list[Any]) -> str | None:
+    """The same for a ``zg.compile``d function's backward: its run is the function's, its
+    leaves are the parameters (the replayed graph has no nodes to count saturation on)."""
+    return _note(("compiled", id(owner)), params, loss, None)
+
+
+def _note(key: Any, nodes: list[Any], loss: float,
+          units: Callable[[], tuple[int, int, str]] | None) -> str | None:
+    """One pass of the loop ``key`` over ``nodes`` (its leaves at the same places each pass)."""
     state = modes.current  # each thread watches its own loops
     if state.watch_paused:
         return None
     runs = state.runs
-    key = len(topo)
     run = runs.get(key)
-    leaves = run.leaves(topo) if run is not None else None
+    leaves = run.leaves(nodes) if run is not None else None
     if not leaves:
         if run is None and len(runs) >= MAX_RUNS:
             del runs[next(iter(runs))]
-        run = runs[key] = _Run(topo)
-        leaves = run.leaves(topo)
+        run = runs[key] = _Run(nodes)
+        leaves = run.leaves(nodes)
     if run.warned:
         return None
     data = [v.data for v in leaves]
     if data == run.seen:
         return None  # no update since the last pass: evaluation or accumulation
     run.seen = data
-    loss = root.data
     if not math.isfinite(loss):  # on a first pass no update can be the cause
         run.warned = run.step >= 0
         return blown_up(loss, run.step + 1, run.best) if run.warned else None
-    if run.see(loss, size([v.grad for v in leaves]), lambda: saturation(topo)):
+    if run.see(loss, size([v.grad for v in leaves]), units):
         run.warned = True
         return run.message(loss)
     return None

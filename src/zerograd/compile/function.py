@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import engine, modes
+from .. import engine, modes, monitor
 from . import trace
 from .anomaly import Checked, CheckedExecutor
 from .npexec import NumpyExecutor
@@ -137,8 +137,9 @@ class CompiledFunction:
         outs, values = ex.forward([p.data for p in ex.tape.params], flat)
         return outs, Checked(ex, values)
 
-    def _backward(self, saved: Any, out: int) -> None:
-        """Add result ``out``'s gradients into the parameters, as ``Value.backward`` does."""
+    def _backward(self, saved: Any, out: int, value: float) -> None:
+        """Add result ``out``'s gradients into the parameters, as ``Value.backward`` does
+        (``value``: its data, for the training watch)."""
         ex, params = self.executor, self._params
         if saved.__class__ is Checked:  # computed inside detect_anomaly()
             ex, saved = saved.executor, saved.values
@@ -154,6 +155,9 @@ class CompiledFunction:
             p.grad += g
         if stale:
             engine.warn_stale(stale, params)
+        alarm = monitor.after_compiled(self, value, self._params)
+        if alarm is not None:
+            engine.warn(alarm)
 
     def __repr__(self) -> str:
         state = "not traced yet" if self.executor is None else (
@@ -174,7 +178,7 @@ class CompiledValue:
 
     def backward(self) -> None:
         """Add d(this result)/d(parameter) into every parameter's ``grad``, as eager does."""
-        self._owner._backward(self._saved, self._index)
+        self._owner._backward(self._saved, self._index, self.data)
         self.grad = 1.0
 
     def item(self) -> float:
