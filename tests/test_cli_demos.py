@@ -265,8 +265,8 @@ def test_compiled_scores_match_eager_scores_on_any_number_of_rows(outputs):
     random.seed(0)
     model = nn.MLP(2, [8, outputs])
     X = np.random.default_rng(0).normal(size=(2 * demos.CHUNK + 5, 2))  # 3 chunks, 1 padded
-    eager = demos._scorer(model, False)(X)
-    compiled = demos._scorer(model, True)(X)
+    eager = demos.scorer(model, False)(X)
+    compiled = demos.scorer(model, True)(X)
     assert compiled.shape == eager.shape == ((len(X),) if outputs == 1 else (len(X), outputs))
     np.testing.assert_allclose(compiled, eager, rtol=1e-12, atol=1e-12)
 

@@ -38,6 +38,7 @@ def test_seeded_sets_do_not_touch_the_global_random_state():
     data.spiral(20, 3, 4)
     data.circles(40, 0.1, seed=5)
     data.blobs(30, seed=6)
+    data.xor(30, seed=7)
     assert np.array_equal(np.random.get_state()[1], before)
     assert random.getstate() == r
 
@@ -53,6 +54,7 @@ def test_seeded_sets_do_not_touch_the_global_random_state():
         (lambda s: data.spiral(10, 5, s), 50, 2, {0, 1, 2, 3, 4}),
         (lambda s: data.blobs(90, 4, seed=s), 90, 2, {0, 1, 2, 3}),
         (lambda s: data.blobs(30, 2, features=5, seed=s), 30, 5, {0, 1}),
+        (lambda s: data.xor(70, 0.1, seed=s), 70, 2, {0, 1}),
     ],
 )
 def test_shapes_labels_and_seeding(make, n, features, labels):
@@ -64,6 +66,14 @@ def test_shapes_labels_and_seeding(make, n, features, labels):
     assert np.array_equal(X, X2) and np.array_equal(y, y2)
     X3, _ = make(8)
     assert not np.array_equal(X, X3)
+
+
+def test_xor_labels_are_the_quadrants_before_the_noise():
+    X, y = data.xor(500, noise=0.0, seed=3)
+    assert np.array_equal(y, (X[:, 0] * X[:, 1] > 0).astype(np.int64))
+    assert np.abs(X).max() <= 1.0 and 0.4 < y.mean() < 0.6
+    Xn, yn = data.xor(500, noise=0.1, seed=3)
+    assert np.array_equal(yn, y) and 0.05 < np.abs(Xn - X).mean() < 0.15
 
 
 def test_spiral_classes_are_balanced_and_inside_the_unit_disc():

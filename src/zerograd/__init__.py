@@ -11,9 +11,17 @@ from .viz import draw_dot
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    if name == "playground":  # imported on first use: zg.playground() shows it in a notebook
+        import importlib
+
+        return importlib.import_module(".playground", __name__)
+    raise AttributeError(f"module 'zerograd' has no attribute {name!r}")
+
 __all__ = [
     "Value", "compile", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
     "draw_dot", "viz", "data", "io", "save", "load", "interop", "train", "TrainingDiverged",
-    "optim", "TrainingWarning",
+    "optim", "TrainingWarning", "playground",
 ]

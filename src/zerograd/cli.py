@@ -1,4 +1,4 @@
-"""The ``zerograd`` command line: train, demo, graph, lr-find."""
+"""The ``zerograd`` command line: train, demo, graph, lr-find, playground."""
 
 from __future__ import annotations
 
@@ -231,10 +231,42 @@ def _add_lr_find(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_lr_find)
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    """Serve the playground (the lecture's training, live in the browser) until Ctrl-C."""
+    from .playground import server
+
+    server.serve(args.host, args.port, open_browser=args.browser)
+    return 0
+
+
+def _port(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0: a free one), got {n}")
+    return n
+
+
+def _add_playground(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("playground", help="watch training live in the browser",
+                       description="Start the playground's web server on this machine and "
+                       "open its page: train the lecture's networks live, make the lecture's "
+                       "mistakes, walk backprop node by node, take the code. Ctrl-C stops it.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; any "
+                   "other needs the access token printed at start)")
+    p.add_argument("--port", type=_port, default=0, help="port (default 0: a free one)")
+    p.add_argument("--no-browser", dest="browser", action="store_false",
+                   help="print the address without opening a browser")
+    p.set_defaults(func=cmd_playground)
+
+
 # Each entry adds one subcommand to the parser; other modules' commands register here.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train]
 COMMANDS += [_add_lr_find]
-COMMANDS += [_add_demo, _add_graph]
+COMMANDS += [_add_demo, _add_graph, _add_playground]
 
 
 class _Parser(argparse.ArgumentParser):

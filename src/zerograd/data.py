@@ -109,6 +109,15 @@ def blobs(n: int = 100, centers: int = 3, std: float = 1.0, features: int = 2,
     return _out(X, y)
 
 
+def xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The XOR pattern: points uniform in [-1, 1]², class 1 where ``x * y > 0`` (the first and
+    third quadrants), then moved by ``noise * N(0, 1)`` in each coordinate."""
+    rng = np.random.default_rng(_seed(seed))
+    X = rng.uniform(-1.0, 1.0, size=(_count(n, "n", 2), 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return _out(X + _nonneg(noise, "noise") * rng.standard_normal(X.shape), y)
+
+
 def digits(scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled 8x8 handwritten digits: 1797 images as 64 pixels, 10 classes.
 
@@ -137,4 +146,4 @@ def train_test_split(X: Any, y: Any, test_fraction: float = 0.2,
     return X[train], X[test], y[train], y[test]
 
 
-__all__ = ["lecture", "moons", "circles", "spiral", "blobs", "digits", "train_test_split"]
+__all__ = ["lecture", "moons", "circles", "spiral", "blobs", "xor", "digits", "train_test_split"]

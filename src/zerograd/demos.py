@@ -139,7 +139,7 @@ def _make_step(objective: Callable, model: nn.Module, compile: bool | str,
 CHUNK = 64  # rows per call of the compiled scorer: a small graph traces fast, replays cheaply
 
 
-def _scorer(model: nn.Module, compile: bool | str) -> Callable[[np.ndarray], np.ndarray]:
+def scorer(model: nn.Module, compile: bool | str) -> Callable[[np.ndarray], np.ndarray]:
     """``scores(X)``: the model's outputs on the rows of ``X``, shape (n,) for one output or
     (n, k) for k, from the current parameters. Eager: row by row under ``no_grad``.
     Compiled: a ``zg.compile``d forward over ``CHUNK`` rows, called chunk by chunk (the last
@@ -295,7 +295,7 @@ def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
     model = nn.MLP(2, [16, 16, 1])
     log(f"moons: {len(X)} points, {_describe(2, [16, 16, 1], model)}, "
         f"{steps} steps{_mode(compile)}")
-    step, scores = _make_step(_hinge_objective, model, compile), _scorer(model, compile)
+    step, scores = _make_step(_hinge_objective, model, compile), scorer(model, compile)
 
     def sgd_step(k: int) -> tuple[float, float]:
         loss, acc = step(X, y)
@@ -360,7 +360,7 @@ def spiral(steps: int = 100, seed: int = 0, n_per_class: int = 50, lr: float = 0
     log(f"spiral: {len(X)} points in 3 classes, {_describe(2, [16, 16, 3], model)}, "
         f"{steps} steps of Adam (lr {lr}){_mode(compile)}")
     step = _adam_step(model, X, y, 3, steps, lr, None, seed, compile)
-    scores = _scorer(model, compile)
+    scores = scorer(model, compile)
     history: dict[str, Any] = {"loss": [], "accuracy": []}
     with _plots_if_interrupted("spiral", scores, X, y, history, out, log):
         seconds = _train("spiral", steps, step, history, "accuracy", progress, print_every,
@@ -398,7 +398,7 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
     if not compile and steps * batch_size > 5000:
         log("(the eager engine takes a while here: add --compile to train through zg.compile)")
     step = _adam_step(model, X_train, y_train, 10, steps, lr, batch_size, seed, compile)
-    scores = _scorer(model, compile)
+    scores = scorer(model, compile)
     acc = "batch accuracy" if batch_size < len(X_train) else "accuracy"
     history: dict[str, Any] = {"loss": [], acc: [], "test accuracy": {}}
     with _plots_if_interrupted("digits", scores, X_train, y_train, history, out, log):
@@ -416,4 +416,4 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
 DEMOS: dict[str, Callable[..., DemoResult]] = {"moons": moons, "spiral": spiral,
                                                "digits": digits}
 
-__all__ = ["DemoResult", "DEMOS", "moons", "spiral", "digits"]
+__all__ = ["DemoResult", "DEMOS", "moons", "spiral", "digits", "scorer"]

@@ -69,6 +69,16 @@ def layout(source: str, fmt: str) -> bytes:
     """Lay ``source`` (DOT) out with Graphviz's dot and return the file's bytes in ``fmt``."""
     if _check_format(fmt) == "dot":
         return source.encode()
+    return _dot(source, fmt)
+
+
+def plain(source: str) -> str:
+    """Graphviz's ``plain`` output for ``source``: each node's centre and size and each
+    edge's spline, in inches, for drawing the layout with something else."""
+    return _dot(source, "plain").decode()
+
+
+def _dot(source: str, fmt: str) -> bytes:
     which = backend()
     if which == "dot":
         done = subprocess.run(["dot", f"-T{fmt}"], input=source.encode(), capture_output=True)

@@ -1,0 +1,170 @@
+"""The graph panel: a computation graph laid out by Graphviz, and backprop walked through it
+one node at a time, each gradient from the chain rule with the op table's local derivatives.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import numpy as np
+
+from .. import drawing, viz
+from ..engine import Value, topological_order
+from ..ops import SCALAR
+from . import config
+
+MAX_VALUES = 300  # larger graphs are too dense to read node by node
+PT = 72.0  # Graphviz's plain output is in inches
+_NODE = re.compile(r"^node (\S+) (\S+) (\S+) (\S+) (\S+)")
+
+
+def lecture_neuron() -> Value:
+    """The lecture's neuron, with its numbers and labels: ``o = tanh(x1*w1 + x2*w2 + b)``."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    x1w1 = x1 * w1
+    x1w1.label = "x1*w1"
+    x2w2 = x2 * w2
+    x2w2.label = "x2*w2"
+    s = x1w1 + x2w2
+    s.label = "x1*w1 + x2*w2"
+    n = s + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    return o
+
+
+def one_example(model: Any, x: np.ndarray, t: float, loss: str) -> Value:
+    """The loss of one example through a copy of ``model`` (the model itself is not touched:
+    its gradients belong to training)."""
+    twin = copy.deepcopy(model)
+    for p in twin.parameters():
+        p.grad, p._passes = 0.0, None
+    inputs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x)]
+    out = config.data_loss(twin, [inputs], [float(t)], loss)
+    out.label = "loss"
+    return out
+
+
+def _layout(root: Value, nodes: list[Value]) -> tuple[dict, list, float, float]:
+    """Node boxes and edge splines of ``viz.draw_dot``'s drawing of ``root`` (points, origin
+    top left): ({name: (x, y, w, h)}, [(tail, head, points)], width, height)."""
+    text = drawing.plain(viz.draw_dot(root, format="dot", max_nodes=len(nodes)).source)
+    boxes: dict[str, tuple[float, float, float, float]] = {}
+    edges: list = []
+    height = width = 0.0
+    for line in text.splitlines():
+        if line.startswith("graph "):
+            _, _, w, h = line.split()[:4]
+            width, height = float(w) * PT, float(h) * PT
+        elif line.startswith("node "):
+            m = _NODE.match(line)
+            name, x, y, w, h = m.groups()
+            boxes[name] = (float(x) * PT, height - float(y) * PT, float(w) * PT, float(h) * PT)
+        elif line.startswith("edge "):
+            parts = line.split()
+            n = int(parts[3])
+            xy = [float(v) for v in parts[4:4 + 2 * n]]
+            pts = [[round(xy[i] * PT, 2), round(height - xy[i + 1] * PT, 2)]
+                   for i in range(0, 2 * n, 2)]
+            edges.append((parts[1], parts[2], pts))
+    return boxes, edges, width, height
+
+
+def _local(parent: Value, k: int, g: float) -> float:
+    """The gradient ``parent``'s op sends its ``k``-th operand for an incoming ``g``: the op
+    table's backward, as ``Value._backward`` calls it (``g = 1`` gives the local derivative)."""
+    op, ch = parent._fn, parent._children
+    if op.param:
+        return op.backward(SCALAR, g, parent.data, ch[0].data, parent._arg)[k]
+    return op.backward(SCALAR, g, parent.data, *[c.data for c in ch])[k]
+
+
+class Walk:
+    """Backprop through ``root``'s graph one node at a time, output first, in the order
+    ``backward()`` finishes them (reverse topological). A node's gradient is the sum, over
+    the nodes that used it, of local derivative x their gradient, added in the engine's
+    order, so each one equals what ``root.backward()`` gives it."""
+
+    def __init__(self, root: Value, title: str):
+        self.root, self.title = root, title
+        self.topo = topological_order(root)
+        if len(self.topo) > MAX_VALUES:
+            raise ValueError(
+                f"this graph has {len(self.topo)} values, too many to follow node by node "
+                f"(at most {MAX_VALUES}); use fewer or narrower hidden layers, or draw the "
+                f"lecture's neuron")
+        self.name = {id(v): f"v{i}" for i, v in enumerate(self.topo)}
+        self.order = [v for v in reversed(self.topo)]
+        self.users: dict[int, list[tuple[Value, int]]] = {id(v): [] for v in self.topo}
+        for p in reversed(self.topo):  # the order backward() adds contributions in
+            for k, c in enumerate(p._children):
+                self.users[id(c)].append((p, k))
+        self.boxes, self.edges, self.width, self.height = _layout(root, self.topo)
+        self.reset()
+
+    def reset(self) -> None:
+        self.grads: dict[int, float] = {}
+        self.at = 0
+
+    def _title(self, v: Value) -> str:
+        if v.label:
+            label = str(v.label)
+            return label if re.fullmatch(r"[\w.]+", label) else f"({label})"
+        if not v._children:
+            return f"the constant {v.data:g}"
+        return f"the {v._op} node {self.name[id(v)]}"
+
+    def drawing(self) -> dict[str, Any]:
+        """The graph as the page draws it, with the gradients found so far (others 0)."""
+        nodes = []
+        for v in self.topo:
+            uid = self.name[id(v)]
+            x, y, w, h = self.boxes[uid]
+            nodes.append({"id": uid, "kind": "value", "label": str(v.label or ""),
+                          "data": v.data, "grad": self.grads.get(id(v), 0.0),
+                          "x": x, "y": y, "w": w, "h": h})
+            if v._children:
+                x, y, w, h = self.boxes[uid + "op"]
+                nodes.append({"id": uid + "op", "kind": "op", "label": v._op, "x": x, "y": y,
+                              "w": w, "h": h})
+        return {"title": self.title, "width": self.width, "height": self.height,
+                "nodes": nodes,
+                "edges": [{"from": a, "to": b, "points": p} for a, b, p in self.edges],
+                "order": [self.name[id(v)] for v in self.order], "steps": len(self.order),
+                "done": self.at}
+
+    def step(self) -> dict[str, Any]:
+        """Fill in the next node's gradient; what it was made of (``terms``) and a sentence."""
+        if self.at >= len(self.order):
+            raise ValueError("backprop is done: every node has its gradient; reset to walk "
+                             "it again")
+        v = self.order[self.at]
+        me = self._title(v)
+        terms = []
+        if v is self.root:
+            grad = 0.0 + 1.0  # backward() starts from d(root)/d(root) = 1
+            text = f"{me} is the output: d{me}/d{me} = 1, where backprop starts"
+        else:
+            grad, parts = 0.0, []
+            for p, k in self.users[id(v)]:
+                up = self.grads[id(p)]
+                local, product = _local(p, k, 1.0), _local(p, k, up)
+                grad += product
+                terms.append({"parent": self.name[id(p)], "op": p._op, "local": local,
+                              "upstream": up, "product": product})
+                parts.append(f"{local:.4f} × {up:.4f} (∂{self._title(p)}/∂{me} through "
+                             f"'{p._op}', × {self._title(p)}.grad)")
+            text = f"{me}.grad = " + " + ".join(parts) + f" = {grad:.4f}"
+        self.grads[id(v)] = grad
+        self.at += 1
+        return {"index": self.at - 1, "node": self.name[id(v)], "grad": grad, "terms": terms,
+                "text": text, "done": self.at == len(self.order)}
+
+    def rest(self) -> list[dict[str, Any]]:
+        """Every step left, to the end."""
+        return [self.step() for _ in range(len(self.order) - self.at)]

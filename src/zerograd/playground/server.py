@@ -1,0 +1,228 @@
+"""The playground's web server: Starlette on uvicorn, the page at ``/``, its files at
+``/static/``, and one WebSocket per tab at ``/ws`` (the protocol: ``protocol.md``).
+
+Loopback only unless told otherwise; on any other address every request needs the access
+token printed at start. The WebSocket refuses pages from other sites (its Origin header must
+name this server) and, on loopback, hosts other than this machine's names (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .session import Outbox, Session
+
+STATIC = os.path.join(os.path.dirname(__file__), "static")
+MAX_MESSAGE = 16 * 1024  # bytes a page message may have; longer ones get an error
+MAX_FRAME = 1024 * 1024  # the WebSocket itself closes on anything longer
+LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
+NEEDS = 'the playground needs its web server: pip install "zerograd[playground]"'
+
+
+def _imports() -> Any:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise ImportError(NEEDS) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse(text: Any) -> dict[str, Any]:
+    """A page message as a dict with a string ``type``; ValueError saying what was wrong."""
+    if not isinstance(text, str):
+        raise ValueError("send messages as JSON text, not binary")
+    if len(text.encode()) > MAX_MESSAGE:
+        raise ValueError(f"a message of {len(text.encode())} bytes is too large: at most "
+                         f"{MAX_MESSAGE} bytes")
+    try:
+        msg = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"a message must be JSON: {e}") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise ValueError('a message must be a JSON object with a "type", e.g. {"type": "play"}')
+    return msg
+
+
+def app(token: str | None = None, loopback: bool = True) -> Any:
+    """The Starlette application; ``token``: required on every request when not None."""
+    _imports()
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse, PlainTextResponse
+    from starlette.routing import Mount, Route, WebSocketRoute
+    from starlette.staticfiles import StaticFiles
+    from starlette.websockets import WebSocket
+
+    def refused(headers: Any, query: Any) -> str:
+        """Why a request may not come in ('' if it may)."""
+        host = urlsplit("//" + headers.get("host", "")).hostname or ""
+        if loopback and host not in LOCAL_NAMES:
+            return f"this playground answers to 127.0.0.1 or localhost, not {host[:60]!r}"
+        if token is not None and not secrets.compare_digest(query.get("token", ""), token):
+            return ("this playground needs its access token: open the address that "
+                    "`zerograd playground` printed (it ends in ?token=...)")
+        return ""
+
+    async def page(request: Any) -> Any:
+        why = refused(request.headers, request.query_params)
+        if why:
+            return PlainTextResponse(why, status_code=403)
+        return FileResponse(os.path.join(STATIC, "index.html"),
+                            headers={"Cache-Control": "no-store"})
+
+    async def live(ws: WebSocket) -> None:
+        origin = ws.headers.get("origin")
+        why = refused(ws.headers, ws.query_params)
+        if not why and origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
+            why = "pages from other sites may not use this playground"
+        if why:
+            await ws.close(code=1008, reason=why[:120])
+            return
+        await ws.accept()
+        await _converse(ws)
+
+    return Starlette(routes=[
+        Route("/", page),
+        WebSocketRoute("/ws", live),
+        Mount("/static", StaticFiles(directory=STATIC)),
+    ])
+
+
+async def _converse(ws: Any) -> None:
+    """Run one tab's session: page messages to its worker, its outbox to the page."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def ring() -> None:
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # the server has stopped
+            pass
+
+    outbox = Outbox(ring)
+    session = Session(outbox)
+
+    async def send() -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            for msg in outbox.take():
+                await ws.send_text(json.dumps(msg))
+
+    sender = asyncio.create_task(send())
+    try:
+        while True:
+            got = await ws.receive()
+            if got["type"] == "websocket.disconnect":
+                break
+            try:
+                session.submit(parse(got.get("text")))
+            except ValueError as e:
+                outbox.put({"type": "error", "text": str(e)})
+    finally:
+        session.close()  # a closed tab stops its training
+        sender.cancel()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port "
+                      f"(0 takes a free one)") from None
+    sock.listen(128)
+    return sock
+
+
+@dataclass
+class Running:
+    """A playground server in a background thread: ``url`` to open, ``stop()`` to end it."""
+
+    url: str
+    host: str
+    port: int
+    token: str | None
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket, str]:
+    """A uvicorn server for the app, its listening socket, and the page's address."""
+    _imports()
+    import uvicorn
+
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be a whole number from 0 to 65535 (0: a free one), "
+                         f"got {port!r}")
+    loopback = is_loopback(host)
+    if not loopback and token is None:
+        token = secrets.token_urlsafe(24)
+    sock = _bind(host, port)
+    port = sock.getsockname()[1]
+    cfg = uvicorn.Config(app(token, loopback), log_level="warning", lifespan="off",
+                         ws_max_size=MAX_FRAME, timeout_graceful_shutdown=2)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    return uvicorn.Server(cfg), sock, url
+
+
+def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Running:
+    """Serve the playground from a background thread (port 0: a free one); returns at once,
+    once it accepts connections."""
+    server, sock, url = _server(host, port, token)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                              name="zerograd-playground-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the playground server did not start")
+        time.sleep(0.01)
+    port = sock.getsockname()[1]
+    return Running(url, host, port, _token_of(url), server, thread)
+
+
+def _token_of(url: str) -> str | None:
+    return url.split("?token=", 1)[1] if "?token=" in url else None
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
+    """Serve the playground in this thread until Ctrl-C, printing its address (and opening
+    it in the browser)."""
+    server, sock, url = _server(host, port, None)
+    print(f"zerograd playground: {url}\n(Ctrl-C stops it)", flush=True)
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    print("zerograd playground stopped", flush=True)

@@ -1,0 +1,372 @@
+"""One browser tab's session: a worker thread that trains its setup with zerograd and puts
+what it computed (frames, warnings, graphs) into an outbox the server sends from.
+
+The worker thread owns the model: every message from the page is queued to it, so training,
+drawing and backprop never run on the server's event loop, and never at the same time.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import queue
+import random
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import optim
+from ..compile import compile as zg_compile
+from ..demos import scorer
+from ..engine import TrainingWarning
+from . import config, graphview, script
+
+FRAME_EVERY = 0.05  # seconds between frames while training: 20 a second
+CHUNK_TIME = 0.02  # seconds of training between looks at the inbox
+GRID = 40  # the decision boundary is the model's output on GRID x GRID points
+MAX_LOSSES = 500  # loss points per frame at most (thinned evenly)
+KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code")
+
+
+class Trainer:
+    """A setup made real: data, model, compiled loss, optimizer; :meth:`step` is the lecture's
+    loop (forward, zero the gradients unless told to forget, backward, update)."""
+
+    def __init__(self, cfg: dict[str, Any]):
+        self.cfg = cfg
+        self.data = config.make_data(cfg)
+        self.model = config.make_model(cfg, self.data.X.shape[1])
+        self.params = self.model.parameters()
+        self.loss_fn = zg_compile(
+            lambda X, t: config.objective(self.model, self.params, X, t, cfg))
+        self.test_fn = zg_compile(
+            lambda X, t: config.data_loss(self.model, X, t, cfg["loss"]))
+        self.scores = scorer(self.model, True)
+        self.opt: optim.Optimizer | None = None
+        if cfg["optimizer"] == "momentum":
+            self.opt = optim.SGD(self.params, lr=cfg["lr"], momentum=config.MOMENTUM)
+        elif cfg["optimizer"] == "adam":
+            self.opt = optim.Adam(self.params, lr=cfg["lr"])
+        self.rng = random.Random(cfg["seed"])
+        self.steps = 0
+        self.loss = math.nan
+
+    def step(self) -> float:
+        """One update; returns the loss it was computed from."""
+        d, cfg = self.data, self.cfg
+        rows = config.batch_rows(self.rng, len(d.X), cfg["batch"])
+        X, t = (d.X, d.t) if rows is None else (d.X[rows], d.t[rows])
+        loss = self.loss_fn(X, t)
+        if not cfg["forget_zero_grad"]:
+            if self.opt is None:
+                for p in self.params:
+                    p.grad = 0.0
+            else:
+                self.opt.zero_grad()
+        loss.backward()
+        if self.opt is None:
+            lr = cfg["lr"]
+            for p in self.params:
+                p.data += -lr * p.grad
+        else:
+            self.opt.step()
+        self.steps += 1
+        self.loss = loss.data
+        return loss.data
+
+    def test_loss(self) -> float | None:
+        d = self.data
+        return None if d.X_test is None else self.test_fn(d.X_test, d.t_test).data
+
+    def extent(self) -> list[float] | None:
+        """[xmin, xmax, ymin, ymax] of the boundary view: the data plus a margin (2-D only)."""
+        if self.data.X.shape[1] != 2:
+            return None
+        X = self.data.X if self.data.X_test is None else np.vstack([self.data.X,
+                                                                     self.data.X_test])
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        pad = 0.15 * (hi - lo) + 1e-9
+        return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]),
+                float(hi[1] + pad[1])]
+
+    def data_message(self) -> dict[str, Any]:
+        d = self.data
+        test = None if d.X_test is None else {"X": d.X_test.tolist(), "y": d.y_test.tolist()}
+        return {"type": "data", "features": int(d.X.shape[1]),
+                "train": {"X": d.X.tolist(), "y": d.y.tolist()}, "test": test,
+                "extent": self.extent()}
+
+    def view(self) -> dict[str, Any]:
+        """What the page draws of the model now: boundary or predictions, accuracy, the
+        network's weights and each layer's largest gradient."""
+        d = self.data
+        train = self.scores(d.X)
+        acc = {"train": float(np.mean((train > 0) == (d.y == 1))), "test": None}
+        if d.X_test is not None:
+            acc["test"] = float(np.mean((self.scores(d.X_test) > 0) == (d.y_test == 1)))
+        boundary = predictions = None
+        box = self.extent()
+        if box is None:
+            predictions = [[float(s), float(t)] for s, t in zip(train, d.t)]
+        else:
+            gx, gy = np.meshgrid(np.linspace(box[0], box[1], GRID),
+                                 np.linspace(box[2], box[3], GRID))
+            grid = np.column_stack([gx.ravel(), gy.ravel()])
+            s = self.scores(grid)
+            boundary = {"nx": GRID, "ny": GRID, "scores": np.where(np.isfinite(s), s, 0.0)
+                        .round(5).tolist()}
+        layers = self.model.layers
+        return {
+            "accuracy": acc, "boundary": boundary, "predictions": predictions,
+            "network": {
+                "sizes": [len(layers[0].neurons[0].w)] + [len(ly.neurons) for ly in layers],
+                "weights": [[[w.data for w in n.w] for n in ly.neurons] for ly in layers],
+                "biases": [[n.b.data for n in ly.neurons] for ly in layers],
+            },
+            "grad_norms": [max(abs(p.grad) for p in ly.parameters()) for ly in layers],
+        }
+
+
+class Outbox:
+    """Messages for the page, thread-safe. Frames waiting to be sent merge into one (their
+    loss points joined), so a slow page gets the latest state, not a backlog."""
+
+    def __init__(self, wake: Callable[[], None]):
+        self._lock = threading.Lock()
+        self._items: list[dict[str, Any]] = []
+        self._wake = wake
+
+    def put(self, msg: dict[str, Any]) -> None:
+        msg = _finite(msg)
+        with self._lock:
+            last = self._items[-1] if self._items else None
+            if msg["type"] == "frame" and last is not None and last["type"] == "frame":
+                msg["losses"] = last["losses"] + msg["losses"]
+                self._items[-1] = msg
+            else:
+                self._items.append(msg)
+        self._wake()
+
+    def take(self) -> list[dict[str, Any]]:
+        """Everything waiting, oldest first (frames with at most MAX_LOSSES loss points)."""
+        with self._lock:
+            items, self._items = self._items, []
+        for m in items:
+            if m["type"] == "frame" and len(m["losses"]) > MAX_LOSSES:
+                keep = np.linspace(0, len(m["losses"]) - 1, MAX_LOSSES).round().astype(int)
+                m["losses"] = [m["losses"][i] for i in keep]
+        return items
+
+
+# Warnings are issued in a session's worker thread; the hook hands zerograd's to its session.
+_sinks: dict[int, Callable[[str], None]] = {}
+_hook_lock = threading.Lock()
+_hooked: list = []  # [the showwarning replaced] while the hook is in
+
+
+def _show(message: Any, category: type, filename: str, lineno: int, file: Any = None,
+          line: Any = None) -> None:
+    sink = _sinks.get(threading.get_ident())
+    if sink is not None and issubclass(category, TrainingWarning):
+        sink(str(message))
+    else:
+        _hooked[0](message, category, filename, lineno, file, line)
+
+
+def hook_warnings() -> None:
+    """Route TrainingWarnings raised in session threads to their pages (every time: a warning
+    at the same line in another session is not "already shown")."""
+    with _hook_lock:
+        if not _hooked:
+            _hooked.append(warnings.showwarning)
+            warnings.showwarning = _show
+            warnings.filterwarnings("always", category=TrainingWarning)
+
+
+class Session:
+    """One page's setup and training, run by a worker thread; ``submit`` queues a checked
+    message from the page, ``close`` stops it."""
+
+    def __init__(self, outbox: Outbox, cfg: dict[str, Any] | None = None):
+        self.out = outbox
+        self.cfg = dict(config.DEFAULTS if cfg is None else cfg)
+        self.trainer: Trainer | None = None
+        self.walk: graphview.Walk | None = None
+        self.running = False
+        self.inbox: queue.Queue = queue.Queue()
+        self._recent: collections.deque = collections.deque(maxlen=64)  # (time, steps)
+        self._losses: list = []
+        self._last_frame = 0.0
+        self.thread = threading.Thread(target=self._run, name="zerograd-playground",
+                                       daemon=True)
+        hook_warnings()
+        self.thread.start()
+
+    def submit(self, msg: dict[str, Any]) -> None:
+        """Queue ``msg`` (a dict) for the worker; ValueError for a type the page may not send."""
+        if msg.get("type") not in KINDS:
+            raise ValueError(f"unknown message type {str(msg.get('type'))[:40]!r}; send one "
+                             f"of {', '.join(KINDS)}")
+        self.inbox.put(msg)
+
+    def close(self) -> None:
+        self.inbox.put(None)
+
+    # -- the worker thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        _sinks[threading.get_ident()] = self._warned
+        try:
+            self._handle({"type": "hello"})
+            while True:
+                try:
+                    msg = self.inbox.get(block=not self.running)
+                except queue.Empty:
+                    msg = {"type": "_train"}
+                if msg is None:
+                    return
+                self._handle(msg)
+        finally:
+            _sinks.pop(threading.get_ident(), None)
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        try:
+            getattr(self, "_on_" + msg["type"])(msg)
+        except ValueError as e:
+            self.out.put({"type": "error", "text": str(e)})
+        except Exception as e:  # a bug: say so on the page, keep the session
+            traceback.print_exc()
+            self.out.put({"type": "error", "text": f"internal error: {type(e).__name__}: {e}"})
+
+    def _warned(self, text: str) -> None:
+        step = self.trainer.steps + 1 if self.trainer is not None else 0
+        self.out.put({"type": "warning", "step": step, "category": "TrainingWarning",
+                      "text": text})
+
+    def _restart(self, cfg: dict[str, Any]) -> None:
+        """Training from step 0 with ``cfg`` (made in full before anything is replaced)."""
+        trainer = Trainer(cfg)
+        self.cfg, self.trainer, self.walk = cfg, trainer, None
+        self._losses, self._recent = [], collections.deque(maxlen=64)
+        self.out.put({"type": "config", "config": cfg})
+        self.out.put(trainer.data_message())
+        self._frame()
+
+    def _on_hello(self, msg: dict[str, Any]) -> None:
+        from .. import __version__
+
+        self.out.put({"type": "hello", "config": self.cfg, "limits": config.limits(),
+                      "version": __version__})
+        self._restart(self.cfg)
+
+    def _on_config(self, msg: dict[str, Any]) -> None:
+        self.running = False
+        self._restart(config.check(msg.get("config"), self.cfg))
+
+    def _on_reset(self, msg: dict[str, Any]) -> None:
+        self.running = False
+        self._restart(self.cfg)
+
+    def _on_reseed(self, msg: dict[str, Any]) -> None:
+        self.running = False
+        self._restart(dict(self.cfg, seed=random.SystemRandom().randrange(2**31)))
+
+    def _on_play(self, msg: dict[str, Any]) -> None:
+        self.running = True
+        self._last_frame = time.perf_counter()
+
+    def _on_pause(self, msg: dict[str, Any]) -> None:
+        self.running = False
+        self._frame()
+
+    def _on_step(self, msg: dict[str, Any]) -> None:
+        self.running = False
+        self._one_step()
+        self._frame()
+
+    def _on__train(self, msg: dict[str, Any]) -> None:
+        end = time.perf_counter() + CHUNK_TIME
+        while self.running and time.perf_counter() < end:
+            self._one_step()
+        if not self.running or time.perf_counter() - self._last_frame >= FRAME_EVERY:
+            self._frame()
+
+    def _one_step(self) -> None:
+        tr = self.trainer
+        loss = tr.step()
+        self._losses.append([tr.steps, loss, None])
+        self._recent.append((time.perf_counter(), tr.steps))
+        if not math.isfinite(loss):
+            self.running = False
+            self.out.put({"type": "status", "text": f"paused: the loss is {loss} at step "
+                          f"{tr.steps}; lower the learning rate and press reset"})
+
+    def _frame(self) -> None:
+        tr = self.trainer
+        now = time.perf_counter()
+        self._last_frame = now
+        test = tr.test_loss() if tr.steps else None
+        if self._losses and test is not None:
+            self._losses[-1][2] = test
+        sps = 0.0
+        if self.running and len(self._recent) > 1:
+            (t0, s0), (t1, s1) = self._recent[0], self._recent[-1]
+            sps = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+        frame = {"type": "frame", "step": tr.steps, "running": self.running,
+                 "steps_per_second": sps, "lr": self.cfg["lr"], "losses": self._losses,
+                 "loss": None if not tr.steps else tr.loss, "test_loss": test}
+        frame.update(tr.view())
+        self._losses = []
+        self.out.put(frame)
+
+    def _on_graph(self, msg: dict[str, Any]) -> None:
+        which, index = msg.get("which"), msg.get("index", 0)
+        if which == "neuron":
+            self.walk = graphview.Walk(graphview.lecture_neuron(), "the lecture's neuron")
+        elif which == "example":
+            d = self.trainer.data
+            if not isinstance(index, int) or isinstance(index, bool) or not (
+                    0 <= index < len(d.X)):
+                raise ValueError(f"index must be a training example's number, 0 to "
+                                 f"{len(d.X) - 1}; got {index!r}"[:200])
+            root = graphview.one_example(self.trainer.model, d.X[index], d.t[index],
+                                         self.cfg["loss"])
+            self.walk = graphview.Walk(root, f"example {index} through the network, with "
+                                             f"its loss")
+        else:
+            raise ValueError(f"graph: which must be 'neuron' or 'example'; got {which!r}"[:200])
+        self.out.put(dict(self.walk.drawing(), type="graph", which=which))
+
+    def _on_backprop(self, msg: dict[str, Any]) -> None:
+        action = msg.get("action")
+        if self.walk is None:
+            raise ValueError("backprop: draw a graph first (send graph)")
+        if action == "step":
+            self.out.put(dict(self.walk.step(), type="backprop"))
+        elif action == "all":
+            self.out.put({"type": "backprop", "steps": self.walk.rest()})
+        elif action == "reset":
+            self.walk.reset()
+            self.out.put(dict(self.walk.drawing(), type="graph", which="again"))
+        else:
+            raise ValueError(f"backprop: action must be 'step', 'all' or 'reset'; "
+                             f"got {action!r}"[:200])
+
+    def _on_code(self, msg: dict[str, Any]) -> None:
+        steps = max(1, self.trainer.steps)
+        self.out.put({"type": "code", "steps": steps, "text": script.script(self.cfg, steps)})
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with nan and inf made None (JSON has no such numbers)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    return x
