@@ -360,7 +360,12 @@ def warn_stale(stale: int, leaves: Iterable[Value]) -> None:
 
 
 def warn(message: str) -> None:
-    """Issue a :class:`TrainingWarning` pointing at the first line of user code."""
+    """Issue a :class:`TrainingWarning` pointing at the first line of user code (or hand it to
+    the calling thread's ``modes.current.on_warning``, where the playground listens)."""
+    listener = modes.current.on_warning
+    if listener is not None:
+        listener(message)
+        return
     f, level = sys._getframe(1), 2
     while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
         f, level = f.f_back, level + 1

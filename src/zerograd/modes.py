@@ -23,6 +23,7 @@ class _Modes(threading.local):
     on_constant: Callable[[Any], None] | None = None  # told of every number made a constant
     check_zero_grad = True  # warn when backward() adds to gradients older than an update
     watch_paused = 0  # > 0 while fit() watches its own run
+    on_warning: Callable[[str], None] | None = None  # takes this thread's TrainingWarnings
 
     def __init__(self) -> None:
         self.open: dict[str, list[tuple[object, Any]]] = {}  # mode -> (token, value), inner last

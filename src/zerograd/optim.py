@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import numbers
 import types
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -179,14 +178,12 @@ class Optimizer:
         self._warned = True
         passes = [engine.passes(p) for p in self.params]
         most, hit = max(passes), sum(n > 1 for n in passes)
-        warnings.warn(
+        engine.warn(
             f"{type(self).__name__}.step(): the gradients of {hit} of {len(passes)} parameters "
             f"hold the sum of {most} backward() passes, because grads were not zeroed between "
             f"them, so this step uses summed gradients. Call optimizer.zero_grad() (or "
             f"model.zero_grad()) before loss.backward(); if you accumulate gradients on "
-            f"purpose, pass accumulate=True to the optimizer. (Warned once per optimizer.)",
-            TrainingWarning,
-            stacklevel=3,
+            f"purpose, pass accumulate=True to the optimizer. (Warned once per optimizer.)"
         )
 
     # -- state ------------------------------------------------------------------------
@@ -492,12 +489,10 @@ class LRScheduler:
     def step(self) -> None:
         """Move to the next epoch and set the optimizer's lr. Call after ``optimizer.step()``."""
         if self._step_count == 1 and self.optimizer._steps == self._opt_steps:
-            warnings.warn(
+            engine.warn(
                 f"{type(self).__name__}.step() was called before optimizer.step(), so the "
                 f"first learning rate of the schedule is skipped. Call optimizer.step() "
-                f"first, then scheduler.step().",
-                TrainingWarning,
-                stacklevel=2,
+                f"first, then scheduler.step()."
             )
         self._advance()
 

@@ -14,16 +14,14 @@ import random
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .. import optim
+from .. import modes, optim
 from ..compile import compile as zg_compile
 from ..demos import scorer
-from ..engine import TrainingWarning
 from . import config, graphview, script
 
 FRAME_EVERY = 0.05  # seconds between frames while training: 20 a second
@@ -163,31 +161,6 @@ class Outbox:
         return items
 
 
-# Warnings are issued in a session's worker thread; the hook hands zerograd's to its session.
-_sinks: dict[int, Callable[[str], None]] = {}
-_hook_lock = threading.Lock()
-_hooked: list = []  # [the showwarning replaced] while the hook is in
-
-
-def _show(message: Any, category: type, filename: str, lineno: int, file: Any = None,
-          line: Any = None) -> None:
-    sink = _sinks.get(threading.get_ident())
-    if sink is not None and issubclass(category, TrainingWarning):
-        sink(str(message))
-    else:
-        _hooked[0](message, category, filename, lineno, file, line)
-
-
-def hook_warnings() -> None:
-    """Route TrainingWarnings raised in session threads to their pages (every time: a warning
-    at the same line in another session is not "already shown")."""
-    with _hook_lock:
-        if not _hooked:
-            _hooked.append(warnings.showwarning)
-            warnings.showwarning = _show
-            warnings.filterwarnings("always", category=TrainingWarning)
-
-
 class Session:
     """One page's setup and training, run by a worker thread; ``submit`` queues a checked
     message from the page, ``close`` stops it."""
@@ -204,7 +177,6 @@ class Session:
         self._last_frame = 0.0
         self.thread = threading.Thread(target=self._run, name="zerograd-playground",
                                        daemon=True)
-        hook_warnings()
         self.thread.start()
 
     def submit(self, msg: dict[str, Any]) -> None:
@@ -219,19 +191,16 @@ class Session:
 
     # -- the worker thread ---------------------------------------------------------------
     def _run(self) -> None:
-        _sinks[threading.get_ident()] = self._warned
-        try:
-            self._handle({"type": "hello"})
-            while True:
-                try:
-                    msg = self.inbox.get(block=not self.running)
-                except queue.Empty:
-                    msg = {"type": "_train"}
-                if msg is None:
-                    return
-                self._handle(msg)
-        finally:
-            _sinks.pop(threading.get_ident(), None)
+        modes.current.on_warning = self._warned  # zerograd's warnings, word for word
+        self._handle({"type": "hello"})
+        while True:
+            try:
+                msg = self.inbox.get(block=not self.running)
+            except queue.Empty:
+                msg = {"type": "_train"}
+            if msg is None:
+                return
+            self._handle(msg)
 
     def _handle(self, msg: dict[str, Any]) -> None:
         try:

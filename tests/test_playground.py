@@ -1,0 +1,352 @@
+"""The playground's server side, through a real server and WebSocket: setups are checked,
+training streams frames, zerograd's own warnings reach the page, backprop's walk gives the
+engine's gradients, the exported script reproduces the losses, bad input is refused and
+other sites are kept out. (The page itself: test_playground_browser.py.)"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+
+import pytest
+from websockets.sync.client import connect
+
+import zerograd as zg
+from zerograd.engine import topological_order
+from zerograd.playground import config, graphview, script, session, start
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = start()
+    yield running
+    running.stop()
+
+
+class Page:
+    """A WebSocket client speaking the playground's protocol, as the page does."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.seen: list[dict] = []
+
+    def send(self, **msg) -> None:
+        self.ws.send(json.dumps(msg))
+
+    def wait(self, kind: str, timeout: float = 30.0, where=lambda m: True) -> dict:
+        end = time.monotonic() + timeout
+        while True:
+            m = json.loads(self.ws.recv(timeout=max(0.01, end - time.monotonic())))
+            self.seen.append(m)
+            if m["type"] == kind and where(m):
+                return m
+
+
+@contextlib.contextmanager
+def page(server, **headers):
+    with connect(server.url.replace("http://", "ws://") + "ws",
+                 additional_headers=headers or None) as ws:
+        p = Page(ws)
+        p.wait("frame")  # hello, config, data, then the first frame
+        yield p
+
+
+# -- setups ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("update, words", [
+    ({"hidden": [99]}, "hidden must be a list of 0 to 6 layer widths"),
+    ({"hidden": [4] * 7}, "hidden must be"),
+    ({"hidden": "8,8"}, "hidden must be"),
+    ({"lr": 100.0}, "lr must be a number from 0.0001 to 10"),
+    ({"lr": float("nan")}, "lr must be a number"),
+    ({"lr": True}, "lr must be a number"),
+    ({"points": 10.5}, "points must be a whole number from 10 to 1000"),
+    ({"dataset": "mnist"}, "dataset must be one of lecture, moons"),
+    ({"forget_zero_grad": 1}, "forget_zero_grad must be true or false"),
+    ({"activations": "tanh"}, "unknown setup key 'activations'"),
+    ([1, 2], "config must be an object"),
+])
+def test_a_bad_setup_says_what_is_allowed_and_changes_nothing(update, words):
+    current = dict(config.DEFAULTS)
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        config.check(update, current)
+    assert current == config.DEFAULTS
+
+
+def test_a_good_setup_replaces_only_its_keys():
+    new = config.check({"hidden": [3, 16], "lr": 1, "dataset": "xor"}, config.DEFAULTS)
+    assert new == dict(config.DEFAULTS, hidden=[3, 16], lr=1.0, dataset="xor")
+    assert isinstance(new["lr"], float)
+
+
+SETUPS = [
+    {},
+    {"dataset": "lecture", "hidden": [4, 4]},
+    {"batch": 16, "optimizer": "adam", "l2": 0.001, "lr": 0.01},
+    {"dataset": "xor", "loss": "hinge", "activation": "relu", "optimizer": "momentum",
+     "test_fraction": 0.0},
+    {"dataset": "spiral", "loss": "cross_entropy", "activation": "sigmoid", "hidden": []},
+    {"dataset": "blobs", "forget_zero_grad": True, "batch": 500},
+    {"dataset": "circles", "lr": 10.0, "points": 60},
+]
+
+
+@pytest.mark.parametrize("update", SETUPS)
+def test_the_exported_script_prints_the_sessions_losses(update, tmp_path):
+    cfg = config.check(update, config.DEFAULTS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", zg.TrainingWarning)
+        trainer = session.Trainer(cfg)
+        losses = [trainer.step() for _ in range(12)]
+        path = tmp_path / "train.py"
+        path.write_text(script.script(cfg, 12))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            ns = runpy.run_path(str(path), run_name="__main__")
+    printed = [ln.split("loss ")[1] for ln in out.getvalue().splitlines()
+               if ln.startswith("step ")]
+    assert printed == [f"{x:.6g}" for x in losses]
+    assert [p.data for p in ns["params"]] == [p.data for p in trainer.params]  # bit for bit
+    if trainer.data.X_test is not None:
+        assert out.getvalue().splitlines()[-1] == f"test loss {trainer.test_loss():.6g}"
+
+
+def test_the_exported_script_needs_only_zerograd(tmp_path):
+    text = script.script(config.DEFAULTS, 3)
+    imports = {ln.split()[1] for ln in text.splitlines() if ln.startswith(("import ", "from "))}
+    assert imports == {"random", "numpy", "zerograd", "zerograd.nn"}
+    path = tmp_path / "train.py"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("step 1: loss ") and "step 3: loss" in done.stdout
+
+
+# -- backprop, node by node ------------------------------------------------------------------
+def _engine_grads(root):
+    root.backward()
+    return [v.grad for v in topological_order(root)]
+
+
+def test_backprop_walk_of_the_lecture_neuron_gives_the_engines_grads():
+    walk = graphview.Walk(graphview.lecture_neuron(), "neuron")
+    steps = walk.rest()
+    assert [s["node"] for s in steps] == walk.drawing()["order"]
+    assert steps[-1]["done"] and not steps[0]["terms"]
+    shown = {n["label"]: n["grad"] for n in walk.drawing()["nodes"] if n["kind"] == "value"}
+    expected = dict(zip([v.label for v in topological_order(graphview.lecture_neuron())],
+                        _engine_grads(graphview.lecture_neuron())))
+    assert shown == expected  # exactly: the same products, added in the same order
+    assert shown["w1"] == pytest.approx(1.0) and shown["x1"] == pytest.approx(-1.5)
+    n_step = next(s for s in steps if s["node"] == walk.name[id(walk.root._children[0])])
+    assert n_step["terms"][0]["local"] == pytest.approx(0.5)  # 1 - tanh(n)**2 = 1 - 0.7071**2
+    assert "n.grad = 0.5000 × 1.0000" in n_step["text"]
+    with pytest.raises(ValueError, match="backprop is done"):
+        walk.step()
+
+
+@pytest.mark.parametrize("loss", ["mse", "hinge", "cross_entropy"])
+def test_backprop_walk_through_the_network_gives_the_engines_grads(loss):
+    cfg = dict(config.DEFAULTS, loss=loss, hidden=[3, 2])
+    model = config.make_model(cfg, 2)
+    before = [p.grad for p in model.parameters()]
+    walk = graphview.Walk(graphview.one_example(model, [0.3, -1.2], 1.0, loss), "example")
+    walk.rest()
+    twin = graphview.one_example(model, [0.3, -1.2], 1.0, loss)
+    assert [walk.grads[id(v)] for v in walk.topo] == _engine_grads(twin)
+    assert [p.grad for p in model.parameters()] == before  # training's grads are untouched
+
+
+def test_a_graph_too_large_to_follow_is_refused_with_the_reason():
+    model = config.make_model(dict(config.DEFAULTS, hidden=[16] * 3), 2)
+    with pytest.raises(ValueError, match="too many to follow node by node"):
+        graphview.Walk(graphview.one_example(model, [0.0, 0.0], 1.0, "mse"), "big")
+
+
+# -- the live channel ------------------------------------------------------------------------
+def test_hello_gives_setup_limits_and_data(server):
+    with connect(server.url.replace("http://", "ws://") + "ws") as ws:
+        p = Page(ws)
+        hello = p.wait("hello")
+        assert hello["config"] == config.DEFAULTS and hello["version"] == zg.__version__
+        assert hello["limits"]["lr"] == {"kind": "number", "min": 1e-4, "max": 10.0}
+        data = p.wait("data")
+        assert data["features"] == 2 and len(data["train"]["X"]) == 160
+        assert len(data["test"]["y"]) == 40
+        frame = p.wait("frame")
+        assert frame["step"] == 0 and len(frame["boundary"]["scores"]) == 40 * 40
+        assert frame["network"]["sizes"] == [2, 8, 8, 1]
+
+
+def test_play_streams_at_least_ten_frames_a_second_and_the_loss_falls(server):
+    with page(server) as p:
+        p.send(type="play")
+        first = p.wait("frame", where=lambda m: m["step"] > 0)
+        start_, frames = time.monotonic(), 0
+        while time.monotonic() - start_ < 2.0:
+            last = p.wait("frame")
+            frames += 1
+        p.send(type="pause")
+        paused = p.wait("frame", where=lambda m: not m["running"])
+        assert frames / 2.0 >= 10
+        assert last["loss"] < first["loss"] and last["steps_per_second"] > 0
+        losses = [pt for m in p.seen if m["type"] == "frame" for pt in m["losses"]]
+        assert [s for s, _, _ in losses] == sorted(s for s, _, _ in losses)
+        assert any(t is not None for _, _, t in losses)  # test losses come along
+        p.send(type="step")
+        assert p.wait("frame")["step"] == paused["step"] + 1
+
+
+def test_forgetting_zero_grad_shows_zerogreds_own_warning(server):
+    with page(server) as p:
+        p.send(type="config", config={"forget_zero_grad": True})
+        p.wait("frame")
+        p.send(type="play")
+        w = p.wait("warning")
+        assert w["text"].startswith("backward() added new gradients to old ones")
+        assert w["category"] == "TrainingWarning" and w["step"] == 2
+
+
+def test_a_learning_rate_of_10_on_the_lecture_shows_the_stuck_warning(server):
+    with page(server) as p:
+        p.send(type="config", config={"dataset": "lecture", "hidden": [4, 4], "lr": 10.0})
+        assert p.wait("data")["extent"] is None
+        p.send(type="play")
+        w = p.wait("warning")
+        assert "gradients vanished" in w["text"] and "learning rate" in w["text"]
+        frame = p.wait("frame")
+        assert frame["boundary"] is None and len(frame["predictions"]) == 4
+
+
+def test_two_sessions_at_the_same_line_both_get_their_warning(server):
+    for _ in range(2):
+        with page(server) as p:
+            p.send(type="config", config={"forget_zero_grad": True})
+            p.send(type="step")
+            p.send(type="step")
+            assert "added new gradients" in p.wait("warning", timeout=30)["text"]
+
+
+def test_bad_messages_get_an_error_and_the_session_goes_on(server):
+    with page(server) as p:
+        for bad, words in [("{not json", "must be JSON"),
+                           ("x" * 20000, "too large"),
+                           (json.dumps([1]), "a JSON object"),
+                           (json.dumps({"type": "exec", "code": "1/0"}), "unknown message type"),
+                           (json.dumps({"type": "config", "config": {"hidden": [99]}}),
+                            "hidden must be"),
+                           (json.dumps({"type": "graph", "which": "example", "index": 10**6}),
+                            "index must be"),
+                           (json.dumps({"type": "backprop", "action": "step"}),
+                            "draw a graph first"),
+                           (b"\x00\x01", "JSON text, not binary")]:
+            p.ws.send(bad)
+            assert words in p.wait("error")["text"]
+        p.send(type="step")
+        assert p.wait("frame")["step"] == 1
+
+
+def test_graph_and_backprop_over_the_socket(server):
+    with page(server) as p:
+        p.send(type="graph", which="neuron")
+        g = p.wait("graph")
+        assert g["steps"] == 10 and {n["label"] for n in g["nodes"]} >= {"x1", "w1", "o", "n"}
+        assert all(n["x"] > 0 and n["y"] > 0 for n in g["nodes"])
+        assert all(len(e["points"]) % 3 == 1 for e in g["edges"])
+        p.send(type="backprop", action="step")
+        first = p.wait("backprop")
+        assert first["index"] == 0 and first["grad"] == 1.0
+        p.send(type="backprop", action="all")
+        rest = p.wait("backprop", where=lambda m: "steps" in m)["steps"]
+        assert len(rest) == 9 and rest[-1]["done"]
+        p.send(type="code")
+        assert "zg.compile(loss_fn)" in p.wait("code")["text"]
+
+
+def test_a_closed_tab_stops_its_training(server):
+    def workers():
+        return [t for t in threading.enumerate() if t.name == "zerograd-playground"]
+
+    before = len(workers())
+    with page(server) as p:
+        p.send(type="play")
+        p.wait("frame", where=lambda m: m["step"] > 0)
+        assert len(workers()) == before + 1
+    end = time.monotonic() + 10
+    while len(workers()) > before and time.monotonic() < end:
+        time.sleep(0.05)
+    assert len(workers()) == before
+
+
+# -- who may come in -------------------------------------------------------------------------
+def test_other_sites_pages_are_refused(server):
+    host = server.url.split("/")[2]
+    with page(server, Origin=f"http://{host}"):
+        pass  # the playground's own page is let in
+    with pytest.raises(Exception, match="403"):
+        with connect(server.url.replace("http://", "ws://") + "ws",
+                     additional_headers={"Origin": "http://evil.example"}) as ws:
+            ws.recv(timeout=5)
+
+
+def test_another_host_name_is_refused_on_loopback(server):
+    req = urllib.request.Request(server.url, headers={"Host": "attacker.example"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 403 and b"127.0.0.1 or localhost" in e.value.read()
+
+
+def test_a_token_is_required_when_one_is_set():
+    running = start(token="s3cret")
+    try:
+        assert running.url.endswith("/?token=s3cret")
+        bare = running.url.split("?")[0]
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(bare, timeout=10)
+        assert e.value.code == 403 and b"access token" in e.value.read()
+        assert urllib.request.urlopen(running.url, timeout=10).status == 200
+        with pytest.raises(Exception, match="403"):
+            with connect(bare.replace("http://", "ws://") + "ws") as ws:
+                ws.recv(timeout=5)
+        ws_url = running.url.replace("http://", "ws://").replace("/?", "/ws?")
+        with connect(ws_url) as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "hello"
+    finally:
+        running.stop()
+
+
+def test_the_command_prints_its_address_serves_the_page_and_stops_on_ctrl_c():
+    proc = subprocess.Popen([sys.executable, "-m", "zerograd", "playground", "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("zerograd playground: http://127.0.0.1:")
+        url = line.split(": ", 1)[1].strip()
+        body = urllib.request.urlopen(url, timeout=20).read().decode()
+        assert "<html" in body.lower()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+
+
+def test_a_taken_port_is_a_clear_error(server):
+    done = subprocess.run([sys.executable, "-m", "zerograd", "playground", "--no-browser",
+                           "--port", str(server.port)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{server.port}" in done.stderr and "--port" in done.stderr
