@@ -13,7 +13,6 @@ import runpy
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -185,7 +184,7 @@ def test_hello_gives_setup_limits_and_data(server):
         assert data["features"] == 2 and len(data["train"]["X"]) == 160
         assert len(data["test"]["y"]) == 40
         frame = p.wait("frame")
-        assert frame["step"] == 0 and len(frame["boundary"]["scores"]) == 40 * 40
+        assert frame["step"] == 0 and len(frame["boundary"]["scores"]) == 32 * 32
         assert frame["network"]["sizes"] == [2, 8, 8, 1]
 
 
@@ -275,18 +274,15 @@ def test_graph_and_backprop_over_the_socket(server):
 
 
 def test_a_closed_tab_stops_its_training(server):
-    def workers():
-        return [t for t in threading.enumerate() if t.name == "zerograd-playground"]
-
-    before = len(workers())
+    before = server.sessions()
     with page(server) as p:
         p.send(type="play")
         p.wait("frame", where=lambda m: m["step"] > 0)
-        assert len(workers()) == before + 1
-    end = time.monotonic() + 10
-    while len(workers()) > before and time.monotonic() < end:
+        assert server.sessions() == before + 1
+    end = time.monotonic() + 10  # the worker says when the session's thread has ended
+    while server.sessions() > before and time.monotonic() < end:
         time.sleep(0.05)
-    assert len(workers()) == before
+    assert server.sessions() == before
 
 
 # -- who may come in -------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .session import Outbox, Session
+from .session import KINDS
+from .workers import Pool
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 MAX_MESSAGE = 16 * 1024  # bytes a page message may have; longer ones get an error
@@ -59,10 +60,58 @@ def parse(text: Any) -> dict[str, Any]:
         raise ValueError(f"a message must be JSON: {e}") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ValueError('a message must be a JSON object with a "type", e.g. {"type": "play"}')
+    if msg["type"] not in KINDS:
+        raise ValueError(f"unknown message type {msg['type'][:40]!r}; send one of "
+                         f"{', '.join(KINDS)}")
     return msg
 
 
-def app(token: str | None = None, loopback: bool = True) -> Any:
+class Relay:
+    """Each open tab's queue of texts from the worker processes; ``deliver`` is called from
+    the pool's reader threads and hands the text to the tab's event loop."""
+
+    def __init__(self) -> None:
+        self.tabs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
+        self._ids = iter(range(1, 2**62))
+        self.pool: Pool | None = None
+
+    def deliver(self, sid: int, text: str | None) -> None:
+        tab = self.tabs.get(sid)
+        if tab is None:
+            return
+        if text is None:
+            self.tabs.pop(sid, None)
+        try:
+            tab[0].call_soon_threadsafe(tab[1].put_nowait, text)
+        except RuntimeError:  # that loop has stopped
+            pass
+
+    async def converse(self, ws: Any) -> None:
+        """One tab: page messages to its session's worker, the worker's texts to the page."""
+        sid, queue = next(self._ids), asyncio.Queue()
+        self.tabs[sid] = (asyncio.get_running_loop(), queue)
+        self.pool.open(sid)
+
+        async def send() -> None:
+            while (text := await queue.get()) is not None:
+                await ws.send_text(text)
+
+        sender = asyncio.create_task(send())
+        try:
+            while True:
+                got = await ws.receive()
+                if got["type"] == "websocket.disconnect":
+                    break
+                try:
+                    self.pool.send(sid, parse(got.get("text")))
+                except ValueError as e:
+                    queue.put_nowait(json.dumps({"type": "error", "text": str(e)}))
+        finally:
+            self.pool.close(sid)  # a closed tab stops its training
+            sender.cancel()
+
+
+def app(relay: Relay, token: str | None = None, loopback: bool = True) -> Any:
     """The Starlette application; ``token``: required on every request when not None."""
     _imports()
     from starlette.applications import Starlette
@@ -97,49 +146,13 @@ def app(token: str | None = None, loopback: bool = True) -> Any:
             await ws.close(code=1008, reason=why[:120])
             return
         await ws.accept()
-        await _converse(ws)
+        await relay.converse(ws)
 
     return Starlette(routes=[
         Route("/", page),
         WebSocketRoute("/ws", live),
         Mount("/static", StaticFiles(directory=STATIC)),
     ])
-
-
-async def _converse(ws: Any) -> None:
-    """Run one tab's session: page messages to its worker, its outbox to the page."""
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-
-    def ring() -> None:
-        try:
-            loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:  # the server has stopped
-            pass
-
-    outbox = Outbox(ring)
-    session = Session(outbox)
-
-    async def send() -> None:
-        while True:
-            await wake.wait()
-            wake.clear()
-            for msg in outbox.take():
-                await ws.send_text(json.dumps(msg))
-
-    sender = asyncio.create_task(send())
-    try:
-        while True:
-            got = await ws.receive()
-            if got["type"] == "websocket.disconnect":
-                break
-            try:
-                session.submit(parse(got.get("text")))
-            except ValueError as e:
-                outbox.put({"type": "error", "text": str(e)})
-    finally:
-        session.close()  # a closed tab stops its training
-        sender.cancel()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -164,16 +177,23 @@ class Running:
     host: str
     port: int
     token: str | None
+    relay: Relay
     _server: Any
     _thread: threading.Thread
+
+    def sessions(self) -> int:
+        """Sessions open now (a closed tab's counts until its training has stopped)."""
+        return self.relay.pool.sessions()
 
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self.relay.pool.stop()
 
 
-def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket, str]:
-    """A uvicorn server for the app, its listening socket, and the page's address."""
+def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket, str, Relay]:
+    """A uvicorn server for the app, its listening socket, the page's address, and the relay
+    to the worker processes (started here)."""
     _imports()
     import uvicorn
 
@@ -185,17 +205,19 @@ def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket
         token = secrets.token_urlsafe(24)
     sock = _bind(host, port)
     port = sock.getsockname()[1]
-    cfg = uvicorn.Config(app(token, loopback), log_level="warning", lifespan="off",
+    relay = Relay()
+    cfg = uvicorn.Config(app(relay, token, loopback), log_level="warning", lifespan="off",
                          ws_max_size=MAX_FRAME, timeout_graceful_shutdown=2)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    return uvicorn.Server(cfg), sock, url
+    relay.pool = Pool(relay.deliver)
+    return uvicorn.Server(cfg), sock, url, relay
 
 
 def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Running:
     """Serve the playground from a background thread (port 0: a free one); returns at once,
     once it accepts connections."""
-    server, sock, url = _server(host, port, token)
+    server, sock, url, relay = _server(host, port, token)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="zerograd-playground-server", daemon=True)
     thread.start()
@@ -205,7 +227,7 @@ def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> R
             raise RuntimeError("the playground server did not start")
         time.sleep(0.01)
     port = sock.getsockname()[1]
-    return Running(url, host, port, _token_of(url), server, thread)
+    return Running(url, host, port, _token_of(url), relay, server, thread)
 
 
 def _token_of(url: str) -> str | None:
@@ -215,7 +237,7 @@ def _token_of(url: str) -> str | None:
 def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
     """Serve the playground in this thread until Ctrl-C, printing its address (and opening
     it in the browser)."""
-    server, sock, url = _server(host, port, None)
+    server, sock, url, relay = _server(host, port, None)
     print(f"zerograd playground: {url}\n(Ctrl-C stops it)", flush=True)
     if open_browser:
         import webbrowser
@@ -225,4 +247,6 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> 
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
+    finally:
+        relay.pool.stop()
     print("zerograd playground stopped", flush=True)

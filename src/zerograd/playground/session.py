@@ -24,9 +24,9 @@ from ..compile import compile as zg_compile
 from ..demos import scorer
 from . import config, graphview, script
 
-FRAME_EVERY = 0.05  # seconds between frames while training: 20 a second
+FRAME_EVERY = 1 / 15  # seconds between frames while training: 15 a second
 CHUNK_TIME = 0.02  # seconds of training between looks at the inbox
-GRID = 40  # the decision boundary is the model's output on GRID x GRID points
+GRID = 32  # the decision boundary is the model's output on GRID x GRID points
 MAX_LOSSES = 500  # loss points per frame at most (thinned evenly)
 KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code")
 
@@ -117,7 +117,7 @@ class Trainer:
             grid = np.column_stack([gx.ravel(), gy.ravel()])
             s = self.scores(grid)
             boundary = {"nx": GRID, "ny": GRID, "scores": np.where(np.isfinite(s), s, 0.0)
-                        .round(5).tolist()}
+                        .round(3).tolist()}
         layers = self.model.layers
         return {
             "accuracy": acc, "boundary": boundary, "predictions": predictions,
@@ -165,8 +165,10 @@ class Session:
     """One page's setup and training, run by a worker thread; ``submit`` queues a checked
     message from the page, ``close`` stops it."""
 
-    def __init__(self, outbox: Outbox, cfg: dict[str, Any] | None = None):
+    def __init__(self, outbox: Outbox, cfg: dict[str, Any] | None = None,
+                 on_end: Callable[[], None] | None = None):
         self.out = outbox
+        self.on_end = on_end
         self.cfg = dict(config.DEFAULTS if cfg is None else cfg)
         self.trainer: Trainer | None = None
         self.walk: graphview.Walk | None = None
@@ -180,10 +182,7 @@ class Session:
         self.thread.start()
 
     def submit(self, msg: dict[str, Any]) -> None:
-        """Queue ``msg`` (a dict) for the worker; ValueError for a type the page may not send."""
-        if msg.get("type") not in KINDS:
-            raise ValueError(f"unknown message type {str(msg.get('type'))[:40]!r}; send one "
-                             f"of {', '.join(KINDS)}")
+        """Queue ``msg`` (a dict whose type is one of ``KINDS``) for the worker thread."""
         self.inbox.put(msg)
 
     def close(self) -> None:
@@ -192,15 +191,19 @@ class Session:
     # -- the worker thread ---------------------------------------------------------------
     def _run(self) -> None:
         modes.current.on_warning = self._warned  # zerograd's warnings, word for word
-        self._handle({"type": "hello"})
-        while True:
-            try:
-                msg = self.inbox.get(block=not self.running)
-            except queue.Empty:
-                msg = {"type": "_train"}
-            if msg is None:
-                return
-            self._handle(msg)
+        try:
+            self._handle({"type": "hello"})
+            while True:
+                try:
+                    msg = self.inbox.get(block=not self.running)
+                except queue.Empty:
+                    msg = {"type": "_train"}
+                if msg is None:
+                    return
+                self._handle(msg)
+        finally:
+            if self.on_end is not None:
+                self.on_end()
 
     def _handle(self, msg: dict[str, Any]) -> None:
         try:
@@ -258,10 +261,12 @@ class Session:
         self._frame()
 
     def _on__train(self, msg: dict[str, Any]) -> None:
-        end = time.perf_counter() + CHUNK_TIME
+        """Train until the next frame is due (or CHUNK_TIME passes: a look at the inbox)."""
+        due = self._last_frame + FRAME_EVERY
+        end = min(time.perf_counter() + CHUNK_TIME, due)
         while self.running and time.perf_counter() < end:
             self._one_step()
-        if not self.running or time.perf_counter() - self._last_frame >= FRAME_EVERY:
+        if not self.running or time.perf_counter() >= due:
             self._frame()
 
     def _one_step(self) -> None:
