@@ -346,3 +346,17 @@ def test_a_taken_port_is_a_clear_error(server):
                           timeout=60)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{server.port}" in done.stderr and "--port" in done.stderr
+
+
+def test_zg_playground_shows_the_page_inline_in_a_notebook():
+    from IPython.display import IFrame
+
+    import zerograd.playground as pg
+
+    shown = zg.playground()
+    try:
+        assert isinstance(shown, IFrame) and shown.src.startswith("http://127.0.0.1:")
+        assert urllib.request.urlopen(shown.src, timeout=20).status == 200
+        assert zg.playground().src == shown.src  # one server for the notebook
+    finally:
+        pg._running.pop().stop()

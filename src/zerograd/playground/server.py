@@ -215,8 +215,9 @@ def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket
 
 
 def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Running:
-    """Serve the playground from a background thread (port 0: a free one); returns at once,
-    once it accepts connections."""
+    """Serve the playground from a background thread (port 0: a free one); returns once it
+    accepts connections. Its worker processes are started with ``spawn``, so a script that
+    calls this at import time needs ``if __name__ == "__main__":`` around the call."""
     server, sock, url, relay = _server(host, port, token)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="zerograd-playground-server", daemon=True)

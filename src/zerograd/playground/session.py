@@ -271,7 +271,12 @@ class Session:
 
     def _one_step(self) -> None:
         tr = self.trainer
+        if tr.steps == 0:
+            self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
+                          "traces the loss once, then replays it"})
         loss = tr.step()
+        if tr.steps == 1:
+            self.out.put({"type": "status", "text": ""})
         self._losses.append([tr.steps, loss, None])
         self._recent.append((time.perf_counter(), tr.steps))
         if not math.isfinite(loss):

@@ -1,0 +1,727 @@
+// zerograd playground: draws what the server sends over /ws (see protocol.md).
+// Nothing of the model is computed here: every number on the page came from zerograd.
+"use strict";
+
+const ORANGE = [238, 138, 28];   // class 1, positive weights
+const BLUE = [31, 119, 192];     // class 0, negative weights
+const INK = "#1c2330";
+const MUTED = "#5d6778";
+const TEST_LINE = "#d9621e";
+const MAX_HISTORY = 6000;        // loss points kept before thinning the older ones
+
+const $ = (id) => document.getElementById(id);
+
+// Everything the page knows, all of it sent by the server.
+const state = {
+  config: null, limits: {}, data: null, frame: null, running: false,
+  history: { step: [], train: [], test: [] },
+  graph: null, graphNodes: new Map(), current: null, viewBox: null,
+  dirty: true,
+};
+window.__frames = 0;               // frames applied (the browser tests read it)
+
+// ---------------------------------------------------------------- the socket
+let socket = null;
+
+function connect() {
+  const url = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws" + location.search;
+  socket = new WebSocket(url);
+  socket.onopen = () => setConn("connected", "ok");
+  socket.onclose = () => { setConn("disconnected", "down"); state.running = false; showPlay(); };
+  socket.onmessage = (ev) => dispatch(JSON.parse(ev.data));
+}
+
+function setConn(text, cls) {
+  const el = $("conn");
+  el.textContent = text;
+  el.className = "conn " + cls;
+  el.title = cls === "down" ? "the server closed the connection: click to reload" : "";
+}
+
+// Send one message; `fromUser` clears the last error (a new action starts).
+function send(msg, fromUser = true) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    showError("not connected to the server: reload the page");
+    return;
+  }
+  if (fromUser) clearError();
+  socket.send(JSON.stringify(msg));
+}
+window.__zg_send = (msg) => send(msg, false);   // test hook: send any message as is
+
+function sendConfig(part) { send({ type: "config", config: part }); }
+
+const handlers = {
+  hello(m) { state.limits = m.limits || {}; applyLimits(); onConfig(m); },
+  config: onConfig,
+  data(m) { state.data = m; state.dirty = true; },
+  frame: onFrame,
+  warning: addWarning,
+  status(m) { $("status").textContent = m.text; },
+  error(m) { showError(m.text); },
+  graph: renderGraph,
+  backprop(m) { (m.steps || [m]).forEach(applyBackprop); },
+  code: showCode,
+};
+
+function dispatch(m) {
+  const h = handlers[m.type];
+  if (h) h(m);
+}
+
+// ---------------------------------------------------------------- numbers as text
+const fmt6 = (x) => (x === null || x === undefined ? "–" : Number.isFinite(x) ? x.toPrecision(6) : String(x));
+const fmt4 = (x) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+const pct = (a) => (a === null || a === undefined ? "–" : (100 * a).toFixed(1) + "%");
+
+function fmtShort(x) {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-3 ? x.toExponential(1).replace("e+", "e") : String(+x.toPrecision(3));
+}
+
+// ---------------------------------------------------------------- messages that change the run
+function onConfig(m) {
+  state.config = m.config;
+  clearHistory();
+  fillControls(m.config);
+  state.dirty = true;
+}
+
+function clearHistory() {
+  state.history = { step: [], train: [], test: [] };
+}
+
+function onFrame(m) {
+  window.__frames += 1;
+  state.frame = m;
+  state.running = !!m.running;
+  appendLosses(m.losses || []);
+  $("step").textContent = m.step;
+  $("sps").textContent = m.running ? fmtShort(m.steps_per_second || 0) : "0";
+  $("loss").textContent = fmt6(m.loss);
+  $("test-loss").textContent = fmt6(m.test_loss);
+  const acc = m.accuracy || {};
+  $("accuracy").textContent = pct(acc.train) + (acc.test === null || acc.test === undefined ? "" : " / " + pct(acc.test));
+  $("lr-now").textContent = "lr " + fmtShort(m.lr);
+  showPlay();
+  state.dirty = true;
+}
+
+// Keep the loss history; a step at or before the last one means a new run.
+function appendLosses(rows) {
+  const h = state.history;
+  for (const [s, train, test] of rows) {
+    if (h.step.length && s <= h.step[h.step.length - 1]) {
+      if (s < h.step[h.step.length - 1]) clearHistory(); else continue;
+    }
+    state.history.step.push(s);
+    state.history.train.push(train);
+    state.history.test.push(test);
+  }
+  if (state.history.step.length > MAX_HISTORY) thinHistory();
+}
+
+// Drop every other point of the older half, so a long run keeps its shape.
+function thinHistory() {
+  const h = state.history, half = h.step.length >> 1;
+  for (const k of ["step", "train", "test"]) {
+    h[k] = h[k].slice(0, half).filter((_, i) => i % 2 === 0).concat(h[k].slice(half));
+  }
+}
+
+function showPlay() {
+  $("play").innerHTML = state.running ? "&#10073;&#10073; Pause" : "&#9654; Play";
+  $("step-btn").disabled = state.running;
+}
+
+function addWarning(m) {
+  const box = $("warnings");
+  const empty = box.querySelector(".empty");
+  if (empty) empty.remove();
+  const div = document.createElement("div");
+  div.className = "warning fresh";
+  const s = document.createElement("span");
+  s.className = "wstep";
+  s.textContent = "step " + m.step;
+  div.append(s, document.createTextNode(m.text));
+  box.prepend(div);
+  while (box.children.length > 30) box.lastChild.remove();
+  $("warn-count").textContent = "(" + box.children.length + ")";
+}
+
+let errorTimer = 0;
+function showError(text) {
+  $("errors").textContent = text;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(clearError, 8000);
+}
+function clearError() { $("errors").textContent = ""; }
+
+// ---------------------------------------------------------------- controls
+// Read one limit, whatever its shape: a list of choices, [min, max], or {min, max}.
+function limitOf(key) {
+  const l = state.limits[key];
+  if (Array.isArray(l)) {
+    return typeof l[0] === "string" ? { choices: l } : { min: l[0], max: l[1] };
+  }
+  if (l && typeof l === "object") {
+    return { choices: l.choices || l.values || l.options, min: l.min, max: l.max, ...l };
+  }
+  return {};
+}
+
+const DEFAULT_CHOICES = {
+  dataset: ["lecture", "moons", "circles", "spiral", "blobs", "xor"],
+  activation: ["tanh", "relu", "sigmoid"], loss: ["mse", "hinge", "cross_entropy"],
+  optimizer: ["gd", "momentum", "adam"],
+};
+
+function hiddenLimits() {
+  const l = limitOf("hidden");
+  return {
+    maxLayers: l.max_layers ?? l.max_len ?? l.max_length ?? (Array.isArray(l.length) ? l.length[1] : 6),
+    minWidth: l.min_width ?? (Array.isArray(l.width) ? l.width[0] : l.min ?? 1),
+    maxWidth: l.max_width ?? (Array.isArray(l.width) ? l.width[1] : l.max ?? 16),
+  };
+}
+
+// Fill the selects, set min/max on the number inputs and list the limits.
+function applyLimits() {
+  for (const el of document.querySelectorAll("[data-key]")) {
+    const key = el.dataset.key, l = limitOf(key);
+    if (el.tagName === "SELECT") {
+      el.replaceChildren(...(l.choices || DEFAULT_CHOICES[key] || []).map((c) => new Option(c, c)));
+    } else if (el.type === "number") {
+      if (l.min !== undefined) el.min = l.min;
+      if (l.max !== undefined) el.max = l.max;
+    }
+  }
+  const lr = limitOf("lr");
+  if (lr.min > 0 && lr.max > 0) {
+    $("lr-slider").min = Math.log10(lr.min);
+    $("lr-slider").max = Math.log10(lr.max);
+  }
+  // each number's range beside its name, from the server's limits
+  for (const el of document.querySelectorAll("[data-lim]")) {
+    const l = limitOf(el.dataset.lim);
+    el.textContent = l.min === undefined ? "" : `${fmtShort(l.min)}–${fmtShort(l.max)}`;
+  }
+  const h = hiddenLimits();
+  $("layers-lim").textContent = `0–${h.maxLayers}, ${h.minWidth}–${h.maxWidth} wide`;
+}
+
+// Show the setup in force (from `hello` and `config`), without sending anything.
+function fillControls(c) {
+  for (const el of document.querySelectorAll("[data-key]")) {
+    const v = c[el.dataset.key];
+    if (v === undefined) continue;
+    if (el.type === "checkbox") el.checked = !!v; else el.value = v;
+  }
+  $("forget_zero_grad").checked = !!c.forget_zero_grad;
+  $("lr-slider").value = Math.log10(c.lr);
+  const lecture = c.dataset === "lecture";
+  $("points").disabled = lecture;
+  $("test_fraction").disabled = lecture;
+  buildWidths(c.hidden || []);
+}
+
+function buildWidths(hidden) {
+  const h = hiddenLimits();
+  $("layer-count").textContent = hidden.length;
+  $("layer-minus").disabled = hidden.length === 0;
+  $("layer-plus").disabled = hidden.length >= h.maxLayers;
+  $("widths").replaceChildren(...hidden.map((w, i) => {
+    const el = document.createElement("input");
+    Object.assign(el, { type: "number", min: h.minWidth, max: h.maxWidth, step: 1, value: w, title: `neurons in hidden layer ${i + 1}` });
+    el.addEventListener("change", () => sendConfig({ hidden: currentWidths() }));
+    return el;
+  }));
+}
+
+const currentWidths = () => [...$("widths").querySelectorAll("input")].map((el) => Number(el.value));
+
+// The value of one control, or undefined (and an error shown) if it is not a number.
+function controlValue(el) {
+  if (el.type === "checkbox") return el.checked;
+  if (el.tagName === "SELECT") return el.value;
+  const v = Number(el.value);
+  if (el.value.trim() === "" || !Number.isFinite(v)) { showError(`${el.dataset.key}: enter a number`); return undefined; }
+  return v;
+}
+
+function wireControls() {
+  for (const el of document.querySelectorAll("[data-key]")) {
+    el.addEventListener("change", () => {
+      const v = controlValue(el);
+      if (v !== undefined) sendConfig({ [el.dataset.key]: v });
+    });
+  }
+  // the learning-rate slider is log10(lr); it sends when let go
+  $("lr-slider").addEventListener("input", (e) => { $("lr").value = +Math.pow(10, +e.target.value).toPrecision(3); });
+  $("lr-slider").addEventListener("change", () => sendConfig({ lr: Number($("lr").value) }));
+  $("layer-plus").addEventListener("click", () => {
+    const w = currentWidths();
+    sendConfig({ hidden: w.concat([w.length ? w[w.length - 1] : 4]) });
+  });
+  $("layer-minus").addEventListener("click", () => sendConfig({ hidden: currentWidths().slice(0, -1) }));
+  $("lr1").addEventListener("click", () => sendConfig({ lr: 1 }));
+  $("lr10").addEventListener("click", () => sendConfig({ lr: 10 }));
+  $("reseed").addEventListener("click", () => send({ type: "reseed" }));
+  $("play").addEventListener("click", () => send({ type: state.running ? "pause" : "play" }));
+  $("step-btn").addEventListener("click", () => send({ type: "step" }));
+  $("reset").addEventListener("click", () => send({ type: "reset" }));
+  $("show-code").addEventListener("click", () => send({ type: "code" }));
+  $("graph-neuron").addEventListener("click", () => send({ type: "graph", which: "neuron" }));
+  $("graph-example").addEventListener("click", () => send({ type: "graph", which: "example", index: 0 }));
+  $("bp-step").addEventListener("click", () => send({ type: "backprop", action: "step" }));
+  $("bp-all").addEventListener("click", () => send({ type: "backprop", action: "all" }));
+  $("bp-reset").addEventListener("click", () => { send({ type: "backprop", action: "reset" }); resetBackprop(); });
+  $("graph-fit").addEventListener("click", fitGraph);
+  $("copy-code").addEventListener("click", copyCode);
+  $("close-code").addEventListener("click", () => $("code-dialog").close());
+  $("conn").addEventListener("click", () => { if (socket && socket.readyState === WebSocket.CLOSED) location.reload(); });
+  $("logscale").addEventListener("change", () => { state.dirty = true; });
+  document.addEventListener("keydown", (e) => {
+    const typing = ["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(document.activeElement.tagName);
+    if (e.code === "Space" && !typing && !$("code-dialog").open) { e.preventDefault(); $("play").click(); }
+  });
+}
+
+// ---------------------------------------------------------------- drawing (on animation frames)
+function drawLoop() {
+  if (state.dirty) {
+    state.dirty = false;
+    drawBoundaryOrBars();
+    drawLossCurve();
+    drawNetwork();
+    drawGradBars();
+  }
+  requestAnimationFrame(drawLoop);
+}
+
+// Size a canvas's bitmap to its box (for sharp lines) and return its 2D context.
+function fitCanvas(c) {
+  const dpr = window.devicePixelRatio || 1, r = c.getBoundingClientRect();
+  const w = Math.max(1, Math.round(r.width * dpr)), h = Math.max(1, Math.round(r.height * dpr));
+  if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+  const ctx = c.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, r.width, r.height);
+  return { ctx, w: r.width, h: r.height };
+}
+
+const rgba = (c, a) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
+
+function drawBoundaryOrBars() {
+  const lecture = state.data && state.data.features !== 2 && !state.data.extent;
+  $("boundary-title").textContent = lecture ? "Predictions vs targets" : "Decision boundary";
+  $("legend-boundary").hidden = lecture;
+  $("legend-lecture").hidden = !lecture;
+  if (lecture) drawPredictions(); else drawBoundary();
+}
+
+// The decision boundary: the model's scores as a heatmap, the data as circles.
+const heat = document.createElement("canvas");
+function drawBoundary() {
+  const { ctx, w, h } = fitCanvas($("boundary"));
+  const d = state.data, b = state.frame && state.frame.boundary;
+  if (!d || !d.extent) return;
+  if (b && b.nx && b.ny) {
+    heat.width = b.nx; heat.height = b.ny;
+    const hctx = heat.getContext("2d"), img = hctx.createImageData(b.nx, b.ny);
+    for (let r = 0; r < b.ny; r++) {
+      for (let c = 0; c < b.nx; c++) {
+        const s = b.scores[r * b.nx + c], k = 4 * ((b.ny - 1 - r) * b.nx + c);   // row 0 is ymin: bottom
+        const col = s > 0 ? ORANGE : BLUE, t = Number.isFinite(s) ? 0.15 + 0.6 * Math.abs(Math.tanh(s)) : 0;
+        img.data[k] = 255 + (col[0] - 255) * t;
+        img.data[k + 1] = 255 + (col[1] - 255) * t;
+        img.data[k + 2] = 255 + (col[2] - 255) * t;
+        img.data[k + 3] = 255;
+      }
+    }
+    hctx.putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(heat, 0, 0, w, h);
+  } else {
+    ctx.fillStyle = "#f4f6f9"; ctx.fillRect(0, 0, w, h);
+  }
+  const [x0, x1, y0, y1] = d.extent;
+  const px = (x) => ((x - x0) / (x1 - x0)) * w, py = (y) => h - ((y - y0) / (y1 - y0)) * h;
+  const rad = Math.max(2.5, Math.min(4.5, 900 / (d.train.X.length + 40)));
+  drawPoints(ctx, d.train, px, py, rad, false);
+  if (d.test) drawPoints(ctx, d.test, px, py, rad, true);
+  ctx.strokeStyle = "#b9c1ce"; ctx.lineWidth = 1; ctx.strokeRect(0.5, 0.5, w - 1, h - 1);
+}
+
+function drawPoints(ctx, set, px, py, rad, hollow) {
+  for (let i = 0; i < set.X.length; i++) {
+    const col = set.y[i] ? ORANGE : BLUE;
+    ctx.beginPath();
+    ctx.arc(px(set.X[i][0]), py(set.X[i][1]), rad, 0, 2 * Math.PI);
+    if (hollow) {
+      ctx.fillStyle = "rgba(255,255,255,0.85)"; ctx.fill();
+      ctx.strokeStyle = rgba(col, 1); ctx.lineWidth = 2; ctx.stroke();
+    } else {
+      ctx.fillStyle = rgba(col, 1); ctx.fill();
+      ctx.strokeStyle = "#fff"; ctx.lineWidth = 1; ctx.stroke();
+    }
+  }
+}
+
+// For the lecture's 4 examples: each prediction (filled) beside its target (dashed).
+function drawPredictions() {
+  const { ctx, w, h } = fitCanvas($("boundary"));
+  const rows = (state.frame && state.frame.predictions) || [];
+  ctx.fillStyle = "#fbfcfd"; ctx.fillRect(0, 0, w, h);
+  if (!rows.length) return;
+  const top = Math.max(1, ...rows.map((r) => Math.abs(r[0])).filter(Number.isFinite)) * 1.1;
+  const pad = 30, T = 36, B = 8, zero = T + (h - T - B) / 2, scale = (h - T - B) / 2 / top;
+  const slot = (w - pad - 4) / rows.length;
+  ctx.font = "11px system-ui"; ctx.fillStyle = MUTED; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  for (const v of [-1, 0, 1]) {
+    axisLine(ctx, pad, zero - v * scale, w - 4, zero - v * scale, v === 0 ? "#7b8698" : "#e2e6ec");
+    ctx.fillText(String(v), pad - 5, zero - v * scale);
+  }
+  rows.forEach(([p, t], i) => {
+    const bw = slot * 0.3, x = pad + i * slot + (slot - 2 * bw - 3) / 2, mid = x + bw + 1.5;
+    ctx.strokeStyle = rgba(t > 0 ? ORANGE : BLUE, 1); ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
+    ctx.strokeRect(x, Math.min(zero, zero - t * scale), bw, Math.abs(t * scale));
+    ctx.setLineDash([]);
+    if (Number.isFinite(p)) {
+      ctx.fillStyle = rgba(p > 0 ? ORANGE : BLUE, 0.9);
+      ctx.fillRect(x + bw + 3, Math.min(zero, zero - p * scale), bw, Math.abs(p * scale));
+    }
+    ctx.textAlign = "center"; ctx.fillStyle = MUTED; ctx.fillText(`ex ${i + 1}`, mid, 9);
+    ctx.fillStyle = INK; ctx.font = "bold 11px system-ui"; ctx.fillText(fmtShort(p), mid, 23);
+    ctx.font = "11px system-ui";
+  });
+}
+
+function axisLine(ctx, x0, y0, x1, y1, color) {
+  ctx.strokeStyle = color; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
+}
+
+// The loss curve: train (solid) and test (dashed) against the step, linear or log10.
+function drawLossCurve() {
+  const { ctx, w, h } = fitCanvas($("losscurve"));
+  const hist = state.history, n = hist.step.length, log = $("logscale").checked;
+  const L = 48, R = 10, T = 6, B = 20, pw = w - L - R, ph = h - T - B;
+  const tr = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v);
+  let lo = Infinity, hi = -Infinity;
+  for (const arr of [hist.train, hist.test]) {
+    for (const v of arr) { const t = tr(v); if (Number.isFinite(t)) { lo = Math.min(lo, t); hi = Math.max(hi, t); } }
+  }
+  if (!Number.isFinite(lo)) { lo = log ? -2 : 0; hi = log ? 0 : 1; }
+  if (log) { lo = Math.floor(lo); hi = Math.max(Math.ceil(hi), lo + 1); } else { lo = Math.min(0, lo); hi = hi > lo ? hi * 1.05 : lo + 1; }
+  const s0 = n ? hist.step[0] : 0, s1 = n ? Math.max(hist.step[n - 1], s0 + 1) : 1;
+  const X = (s) => L + ((s - s0) / (s1 - s0)) * pw, Y = (t) => T + ph - ((t - lo) / (hi - lo)) * ph;
+  // grid and tick labels
+  ctx.font = "11px system-ui"; ctx.fillStyle = MUTED; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  const yt = log ? range(lo, hi, Math.max(1, Math.ceil((hi - lo) / 5))) : niceTicks(lo, hi, 4);
+  for (const t of yt) { axisLine(ctx, L, Y(t), L + pw, Y(t), "#e6e9ef"); ctx.fillText(log ? (t === 0 ? "1" : "1e" + t) : fmtShort(t), L - 5, Y(t)); }
+  ctx.textAlign = "center"; ctx.textBaseline = "top";
+  for (const s of niceTicks(s0, s1, 6)) if (s >= s0 && Number.isInteger(s)) ctx.fillText(String(s), X(s), T + ph + 4);
+  axisLine(ctx, L, T + ph, L + pw, T + ph, "#9aa3b2");
+  axisLine(ctx, L, T, L, T + ph, "#9aa3b2");
+  if (!n) return;
+  if (n === 1) { ctx.fillStyle = INK; ctx.beginPath(); ctx.arc(X(hist.step[0]), Y(tr(hist.train[0])), 3, 0, 2 * Math.PI); ctx.fill(); }
+  plotLine(ctx, hist.step, hist.train, X, (v) => Y(tr(v)), INK, [], false);
+  plotLine(ctx, hist.step, hist.test, X, (v) => Y(tr(v)), TEST_LINE, [5, 4], true);
+}
+
+// A polyline; a missing value (null) lifts the pen, unless `bridge` (the test loss comes
+// once a frame, so its points are joined across the steps between).
+function plotLine(ctx, xs, vs, X, Y, color, dash, bridge) {
+  ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dash); ctx.beginPath();
+  let pen = false;
+  for (let i = 0; i < xs.length; i++) {
+    const v = vs[i];
+    if ((v === null || v === undefined) && bridge) continue;
+    const y = v === null || v === undefined ? NaN : Y(v);
+    if (!Number.isFinite(y)) { pen = false; continue; }
+    if (pen) ctx.lineTo(X(xs[i]), y); else ctx.moveTo(X(xs[i]), y);
+    pen = true;
+  }
+  ctx.stroke(); ctx.setLineDash([]);
+}
+
+const range = (a, b, step) => { const r = []; for (let t = a; t <= b + 1e-9; t += step) r.push(t); return r; };
+
+function niceTicks(lo, hi, count) {
+  const raw = (hi - lo) / count, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= raw) || raw;
+  return range(Math.ceil(lo / step) * step, hi, step).map((t) => +t.toPrecision(12));
+}
+
+// The network: neurons in layers; edges orange (w > 0) or blue (w < 0), thickness |w|.
+function drawNetwork() {
+  const { ctx, w, h } = fitCanvas($("network"));
+  const net = state.frame && state.frame.network;
+  if (!net) return;
+  const sizes = net.sizes, layers = sizes.length, maxN = Math.max(...sizes);
+  const padX = 34, padY = 14, r = Math.max(4, Math.min(11, (h - 2 * padY) / (maxN * 2.6)));
+  const pos = sizes.map((n, l) => {
+    const x = padX + (layers === 1 ? 0 : (l / (layers - 1)) * (w - 2 * padX));
+    const gap = Math.min((h - 2 * padY) / Math.max(1, n), 8 * r);
+    return Array.from({ length: n }, (_, j) => [x, h / 2 + (j - (n - 1) / 2) * gap]);
+  });
+  let maxW = 1e-12;
+  for (const layer of net.weights) for (const row of layer) for (const v of row) if (Number.isFinite(v)) maxW = Math.max(maxW, Math.abs(v));
+  // edges first, so the nodes sit on top
+  net.weights.forEach((layer, l) => layer.forEach((row, j) => row.forEach((v, i) => {
+    const t = Number.isFinite(v) ? Math.abs(v) / maxW : 0;
+    ctx.strokeStyle = rgba(v > 0 ? ORANGE : BLUE, 0.2 + 0.8 * t);
+    ctx.lineWidth = 0.4 + 4.6 * t;
+    ctx.beginPath(); ctx.moveTo(...pos[l][i]); ctx.lineTo(...pos[l + 1][j]); ctx.stroke();
+  })));
+  // nodes: inputs plain, the others shaded by their bias
+  let maxB = 1e-12;
+  for (const layer of net.biases) for (const v of layer) if (Number.isFinite(v)) maxB = Math.max(maxB, Math.abs(v));
+  ctx.font = "11px system-ui"; ctx.textBaseline = "middle";
+  pos.forEach((layer, l) => layer.forEach(([x, y], j) => {
+    const b = l > 0 ? net.biases[l - 1][j] : 0;
+    ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = l > 0 && Number.isFinite(b) ? rgba(b > 0 ? ORANGE : BLUE, 0.12 + 0.7 * Math.abs(b) / maxB) : "#fff";
+    ctx.fill(); ctx.strokeStyle = INK; ctx.lineWidth = 1.2; ctx.stroke();
+    ctx.fillStyle = MUTED;
+    if (l === 0) { ctx.textAlign = "right"; ctx.fillText("x" + (j + 1), x - r - 4, y); }
+    if (l === layers - 1) { ctx.textAlign = "left"; ctx.fillText("out", x + r + 4, y); }
+  }));
+  ctx.textAlign = "center"; ctx.textBaseline = "alphabetic"; ctx.fillStyle = MUTED;
+  ctx.fillText(sizes.join(" → ") + "   (node fill: bias)", w / 2, h - 2);
+}
+
+// The largest |grad| per layer, on a log10 axis: vanishing gradients show as short red bars.
+function drawGradBars() {
+  const { ctx, w, h } = fitCanvas($("gradbars"));
+  const g = (state.frame && state.frame.grad_norms) || [];
+  if (!g.length) return;
+  const lo = -8, hi = 2, L = 52, R = 54, row = Math.min(30, (h - 20) / g.length), bw = w - L - R;
+  const y0 = Math.max(4, (h - 20 - row * g.length) / 2);
+  ctx.font = "12px system-ui"; ctx.textBaseline = "middle";
+  g.forEach((v, i) => {
+    const y = y0 + i * row + row / 2, name = i === g.length - 1 ? "output" : "layer " + (i + 1);
+    const t = v > 0 && Number.isFinite(v) ? Math.min(1, Math.max(0, (Math.log10(v) - lo) / (hi - lo))) : Number.isFinite(v) ? 0 : 1;
+    ctx.fillStyle = "#edf0f4"; ctx.fillRect(L, y - row * 0.35, bw, row * 0.7);
+    ctx.fillStyle = v < 1e-5 || !Number.isFinite(v) ? "#d64545" : "#2f3b52";
+    ctx.fillRect(L, y - row * 0.35, Math.max(1, t * bw), row * 0.7);
+    ctx.fillStyle = INK; ctx.textAlign = "right"; ctx.fillText(name, L - 6, y);
+    ctx.textAlign = "left"; ctx.fillText(fmtShort(v), L + bw + 6, y);
+  });
+  ctx.fillStyle = MUTED; ctx.textAlign = "left"; ctx.fillText("1e-8", L, h - 6);
+  ctx.textAlign = "right"; ctx.fillText("100", L + bw, h - 6);
+  ctx.textAlign = "center"; ctx.fillText("log scale · red: vanished (< 1e-5)", L + bw / 2, h - 6);
+}
+
+// ---------------------------------------------------------------- the graph and backprop (SVG)
+const SVG = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs, parent) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (parent) parent.appendChild(el);
+  return el;
+}
+
+function renderGraph(g) {
+  state.graph = g;
+  state.graphNodes = new Map();
+  state.current = null;
+  const svg = svgEl("svg", { preserveAspectRatio: "xMidYMid meet", role: "img", "aria-label": g.title || "graph" });
+  const defs = svgEl("defs", {}, svg);
+  const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+  svgEl("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8a94a6" }, marker);
+  const edges = svgEl("g", {}, svg), nodes = svgEl("g", {}, svg);
+  for (const e of g.edges) drawEdge(edges, e);
+  for (const n of g.nodes) (n.kind === "op" ? drawOpNode : drawValueNode)(nodes, n);
+  $("graph").replaceChildren(svg);
+  enableZoom(svg);
+  firstView(g);
+  $("graph-title").textContent = g.title || "";
+  for (const id of ["bp-step", "bp-all", "bp-reset"]) $(id).disabled = false;
+  explainIdle();
+}
+
+// An edge: cubic Bézier segments from p0, 3 control points each.
+function drawEdge(parent, e) {
+  const p = e.points;
+  if (!p || p.length < 2) return;
+  let d = `M${p[0][0]},${p[0][1]}`;
+  for (let i = 1; i + 2 < p.length; i += 3) d += ` C${p[i][0]},${p[i][1]} ${p[i + 1][0]},${p[i + 1][1]} ${p[i + 2][0]},${p[i + 2][1]}`;
+  if (p.length < 4) d += ` L${p[p.length - 1][0]},${p[p.length - 1][1]}`;
+  svgEl("path", { d, class: "edge", "marker-end": "url(#arrow)" }, parent);
+}
+
+function drawOpNode(parent, n) {
+  const grp = svgEl("g", { class: "onode", "data-id": n.id }, parent);
+  svgEl("ellipse", { cx: n.x, cy: n.y, rx: n.w / 2, ry: n.h / 2 }, grp);
+  const t = svgEl("text", { x: n.x, y: n.y, "font-size": Math.min(n.h * 0.55, (n.w * 0.9) / Math.max(1, n.label.length * 0.62)) }, grp);
+  t.textContent = n.label;
+}
+
+// A value node: a box of three fields, `label | data d | grad g`.
+function drawValueNode(parent, n) {
+  const grp = svgEl("g", { class: "vnode", "data-id": n.id }, parent);
+  const x0 = n.x - n.w / 2, y0 = n.y - n.h / 2;
+  svgEl("rect", { class: "box", x: x0, y: y0, width: n.w, height: n.h, rx: 3 }, grp);
+  const texts = [n.label, "data " + fmt4(n.data), "grad " + fmt4(n.grad)];
+  // each field's width in proportion to its text (the grad field as wide as data's)
+  const chars = [Math.max(1, n.label.length), Math.max(texts[1].length, 11), Math.max(texts[1].length, 11)];
+  const fr = chars.map((c) => (c + 2) / (chars[0] + chars[1] + chars[2] + 6));
+  const fs = Math.min(n.h * 0.5, ...texts.map((s, i) => (fr[i] * n.w - 4) / Math.max(1, s.length * 0.62)));
+  let x = x0;
+  const cls = ["label", "data", "grad"];
+  texts.forEach((s, i) => {
+    const cw = fr[i] * n.w;
+    if (i > 0) svgEl("line", { x1: x, y1: y0, x2: x, y2: y0 + n.h }, grp);
+    const t = svgEl("text", { class: cls[i], x: x + cw / 2, y: n.y, "font-size": fs.toFixed(2) }, grp);
+    t.textContent = s;
+    if (i === 2) t.setAttribute("data-grad", String(n.grad));
+    x += cw;
+  });
+  state.graphNodes.set(String(n.id), grp);
+}
+
+// One node's gradient is final: highlight it, fill its grad field, explain the chain rule.
+function applyBackprop(s) {
+  if (s.node === undefined || s.node === null) { resetBackprop(); return; }
+  const grp = state.graphNodes.get(String(s.node));
+  if (!grp) return;
+  if (state.current) state.current.classList.remove("current");
+  grp.classList.add("current", "done");
+  state.current = grp;
+  const t = grp.querySelector("text.grad");
+  t.textContent = "grad " + fmt4(s.grad);
+  t.setAttribute("data-grad", String(s.grad));
+  explainStep(s);
+  showNode(s.node);
+  if (s.done) { $("bp-step").disabled = true; $("bp-all").disabled = true; }
+}
+
+// The chain rule for one node: the server's sentence, then each term as a chip.
+function explainStep(s) {
+  const box = $("bp-explain"), total = state.graph ? state.graph.steps : "?";
+  const p = document.createElement("p");
+  p.className = "sentence";
+  const b = document.createElement("b");
+  b.textContent = `node ${s.index + 1} of ${total}${s.done ? " (done)" : ""}: `;
+  p.append(b, document.createTextNode(s.text));
+  box.replaceChildren(p);
+  if (s.terms && s.terms.length) {
+    const terms = document.createElement("div");
+    terms.className = "terms";
+    for (const t of s.terms) {
+      const chip = document.createElement("span");
+      chip.textContent = `via ${nodeLabel(t.parent)} (${t.op}): local ${fmt4(t.local)} × upstream ${fmt4(t.upstream)} = ${fmt4(t.product)}`;
+      terms.appendChild(chip);
+    }
+    box.appendChild(terms);
+  }
+}
+
+function nodeLabel(id) {
+  const n = state.graph && state.graph.nodes.find((x) => String(x.id) === String(id));
+  return n && n.label ? n.label : String(id);
+}
+
+function explainIdle() {
+  const g = state.graph;
+  $("bp-explain").replaceChildren(Object.assign(document.createElement("p"), {
+    className: "sentence",
+    textContent: g ? `Forward pass done. Press "Backward one node" to walk the ${g.steps} value nodes from the output back: each grad is the sum of local derivative × upstream grad.` : "",
+  }));
+}
+
+// Back to the graph as it arrived: no grads final yet.
+function resetBackprop() {
+  const g = state.graph;
+  if (!g) return;
+  for (const n of g.nodes) {
+    const grp = state.graphNodes.get(String(n.id));
+    if (!grp) continue;
+    grp.classList.remove("current", "done");
+    const t = grp.querySelector("text.grad");
+    t.textContent = "grad " + fmt4(n.grad);
+    t.setAttribute("data-grad", String(n.grad));
+  }
+  state.current = null;
+  $("bp-step").disabled = false; $("bp-all").disabled = false;
+  explainIdle();
+}
+
+// Zoom with the wheel around the pointer, pan by dragging; "fit" shows it all.
+function setViewBox(vb) { state.viewBox = vb; $("graph").querySelector("svg").setAttribute("viewBox", vb.join(" ")); }
+function fitGraph() {
+  const g = state.graph;
+  if (g && $("graph").querySelector("svg")) setViewBox([-4, -4, g.width + 8, g.height + 8]);
+}
+
+// Fit a small graph; show a large one readable (0.7 px a point) around its output,
+// where backprop starts.
+function firstView(g) {
+  const r = $("graph").getBoundingClientRect();
+  if (Math.min(r.width / (g.width + 8), r.height / (g.height + 8)) >= 0.45) { fitGraph(); return; }
+  const w = r.width / 0.7, h = r.height / 0.7;
+  const root = g.nodes.find((n) => n.id === g.order[0]) || g.nodes[g.nodes.length - 1];
+  setViewBox([root.x + root.w / 2 + 16 - w, root.y - h / 2, w, h]);
+}
+
+// Keep the node backprop is at in view (centre on it when it is outside).
+function showNode(id) {
+  const n = state.graph.nodes.find((x) => String(x.id) === String(id)), vb = state.viewBox;
+  if (!n || !vb) return;
+  const inside = n.x - n.w / 2 >= vb[0] && n.x + n.w / 2 <= vb[0] + vb[2] && n.y - n.h / 2 >= vb[1] && n.y + n.h / 2 <= vb[1] + vb[3];
+  if (!inside) setViewBox([n.x - vb[2] / 2, n.y - vb[3] / 2, vb[2], vb[3]]);
+}
+
+function enableZoom(svg) {
+  svg.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const [x, y, w, h] = state.viewBox, r = svg.getBoundingClientRect();
+    const k = e.deltaY > 0 ? 1.15 : 1 / 1.15;
+    const scale = Math.max(w / r.width, h / r.height);        // svg units per pixel (meet)
+    const cx = x + w / 2 + (e.clientX - r.left - r.width / 2) * scale;
+    const cy = y + h / 2 + (e.clientY - r.top - r.height / 2) * scale;
+    setViewBox([cx - (cx - x) * k, cy - (cy - y) * k, w * k, h * k]);
+  }, { passive: false });
+  let drag = null;
+  svg.addEventListener("pointerdown", (e) => { drag = [e.clientX, e.clientY, ...state.viewBox]; svg.classList.add("dragging"); svg.setPointerCapture(e.pointerId); });
+  svg.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const r = svg.getBoundingClientRect(), scale = Math.max(drag[4] / r.width, drag[5] / r.height);
+    setViewBox([drag[2] - (e.clientX - drag[0]) * scale, drag[3] - (e.clientY - drag[1]) * scale, drag[4], drag[5]]);
+  });
+  const end = () => { drag = null; svg.classList.remove("dragging"); };
+  svg.addEventListener("pointerup", end);
+  svg.addEventListener("pointercancel", end);
+}
+
+// ---------------------------------------------------------------- the code dialog
+function showCode(m) {
+  $("code").textContent = m.text;
+  $("code-steps").textContent = `(runs ${m.steps} step${m.steps === 1 ? "" : "s"}, prints the losses the page shows)`;
+  const dlg = $("code-dialog");
+  if (!dlg.open) dlg.showModal();
+}
+
+function copyCode() {
+  const text = $("code").textContent, btn = $("copy-code");
+  const done = (ok) => { btn.textContent = ok ? "copied" : "select and copy"; setTimeout(() => { btn.textContent = "copy"; }, 1500); };
+  const fallback = () => {
+    const sel = window.getSelection(), r = document.createRange();
+    r.selectNodeContents($("code")); sel.removeAllRanges(); sel.addRange(r);
+    let ok = false;
+    try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+    done(ok);
+  };
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(() => done(true), fallback);
+  else fallback();
+}
+
+// ---------------------------------------------------------------- start
+applyLimits();
+wireControls();
+window.addEventListener("resize", () => { state.dirty = true; });
+connect();
+requestAnimationFrame(drawLoop);

@@ -1,0 +1,305 @@
+"""The playground page in a real browser (Playwright + Debian's chromium): it trains, shows
+zerograd's warnings, walks backprop to the engine's gradients and exports a script that prints
+the loss the page shows. Any JavaScript console error or page error fails the test."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+IN_CI = bool(os.environ.get("ZEROGRAD_CI"))
+
+
+def _unavailable(why: str) -> None:
+    """Skip on a developer's machine without a browser; in CI a missing browser is a failure."""
+    if IN_CI:
+        pytest.fail(f"browser tests cannot run in CI: {why}", pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+
+
+if not os.path.exists(CHROMIUM):
+    _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+try:
+    from playwright.sync_api import sync_playwright
+
+    from zerograd.playground.server import start
+except ImportError as e:  # chromium is here, so the Python side must be too
+    pytest.fail(f"the playground's browser tests need playwright and the server: {e}",
+                pytrace=False)
+
+from zerograd.engine import Value  # noqa: E402
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    srv = start(host="127.0.0.1", port=0)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(server: Any, browser: Any) -> Iterator[Any]:
+    """A fresh tab (its own session on the server) at 1280x800, connected and showing the
+    default setup; fails the test on any console error or page error."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+          if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.goto(server.url)
+    pg.wait_for_selector("#conn.ok", timeout=10_000)
+    wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
+    yield pg
+    ctx.close()
+    assert not problems, "JavaScript errors on the page:\n" + "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------ helpers
+def wait_until(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    end = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def step_of(page: Any) -> int:
+    return int(page.text_content("#step"))
+
+
+def loss_of(page: Any) -> float:
+    return float(page.text_content("#loss"))
+
+
+def warnings_of(page: Any) -> list[str]:
+    return page.eval_on_selector_all("#warnings .warning", "els => els.map(e => e.textContent)")
+
+
+def shot(page: Any, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / f"{name}.png"))
+
+
+def set_config(page: Any, action: Callable[[], None]) -> None:
+    """Do ``action`` (a control change) and wait for the server's fresh start at step 0."""
+    before = page.evaluate("window.__frames")
+    action()
+    wait_until(lambda: page.evaluate("window.__frames") > before and step_of(page) == 0,
+               what="the new setup's first frame")
+
+
+def type_in(page: Any, selector: str, text: str) -> None:
+    """Type into a number field and press Enter (a field sends its value on change)."""
+    page.fill(selector, text)
+    page.press(selector, "Enter")
+
+
+def press_step(page: Any) -> int:
+    """Press Step and wait for the counter to go up by one; returns the new step."""
+    s = step_of(page)
+    page.click("#step-btn")
+    wait_until(lambda: step_of(page) == s + 1, what=f"step {s + 1}")
+    return s + 1
+
+
+def six_digits(text: str) -> str:
+    """A number's text rounded to 6 significant digits (``0.5`` and ``0.500000`` agree)."""
+    return f"{float(text):.6g}"
+
+
+# ------------------------------------------------------------------------------ tests
+def test_moons_trains_loss_falls_and_pause_stops(page: Any, tmp_path: Path) -> None:
+    assert page.input_value("#dataset") == "moons"
+    page.click("#play")
+    wait_until(lambda: step_of(page) >= 20, what="step 20")
+    early = loss_of(page)
+    wait_until(lambda: step_of(page) >= 200, timeout=60, what="step 200")
+    time.sleep(0.5)
+    later = loss_of(page)
+    assert later < early, f"the loss did not fall: {early} at step ~20, {later} later"
+    assert float(page.text_content("#sps")) > 0
+    shot(page, tmp_path, "moons_training")
+    page.click("#play")  # now Pause
+    wait_until(lambda: "Play" in page.text_content("#play"), what="the Play button back")
+    time.sleep(0.3)
+    paused_at = step_of(page)
+    time.sleep(1.0)
+    assert step_of(page) == paused_at, "training went on after Pause"
+    assert page.text_content("#sps") == "0"
+    assert page.is_enabled("#step-btn")
+
+
+def test_page_applies_at_least_ten_frames_a_second(page: Any, tmp_path: Path) -> None:
+    page.click("#play")
+    wait_until(lambda: step_of(page) > 0, what="training to start")
+    f0, t0 = page.evaluate("window.__frames"), time.monotonic()
+    time.sleep(2.0)
+    f1, t1 = page.evaluate("window.__frames"), time.monotonic()
+    rate = (f1 - f0) / (t1 - t0)
+    shot(page, tmp_path, "frames")
+    page.click("#play")
+    assert rate >= 10, f"the page applied {rate:.1f} frames a second"
+
+
+def test_forget_zero_grad_shows_the_warning(page: Any, tmp_path: Path) -> None:
+    set_config(page, lambda: page.check("#forget_zero_grad"))
+    assert page.is_checked("#forget_zero_grad")
+    page.click("#play")
+    wait_until(lambda: any("backward() added new gradients to old ones" in w
+                           for w in warnings_of(page)), what="the zero_grad warning")
+    page.click("#play")
+    first = page.text_content("#warnings .warning .wstep")
+    assert re.fullmatch(r"step \d+", first), first
+    shot(page, tmp_path, "forget_zero_grad")
+
+
+def test_lecture_at_lr_10_warns_about_the_learning_rate(page: Any, tmp_path: Path) -> None:
+    set_config(page, lambda: page.select_option("#dataset", "lecture"))
+    assert page.is_disabled("#points")
+    set_config(page, lambda: page.click("#lr10"))
+    assert float(page.input_value("#lr")) == 10
+    page.click("#play")
+    wait_until(lambda: any("learning rate" in w for w in warnings_of(page)), timeout=30,
+               what="the learning-rate warning")
+    shot(page, tmp_path, "lecture_lr10")
+    if "Pause" in page.text_content("#play"):
+        page.click("#play")
+
+
+def lecture_neuron_grads() -> dict[str, float]:
+    """The lecture's neuron, built and backpropagated by zerograd itself: label -> grad."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    x1w1, x2w2 = x1 * w1, x2 * w2
+    x1w1.label, x2w2.label = "x1*w1", "x2*w2"
+    s = x1w1 + x2w2
+    s.label = "x1*w1 + x2*w2"
+    n = s + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    return {v.label: v.grad for v in (x1, x2, w1, w2, b, x1w1, x2w2, s, n, o)}
+
+
+def test_backprop_walk_ends_at_the_engines_grads(page: Any, tmp_path: Path) -> None:
+    page.click("#graph-neuron")
+    page.wait_for_selector("#graph svg g.vnode")
+    steps = page.evaluate("document.querySelectorAll('#graph g.vnode').length")
+    for i in range(steps + 5):
+        if page.is_disabled("#bp-step"):
+            break
+        page.click("#bp-step")
+        wait_until(lambda n=i + 1: f"node {n} of" in page.text_content("#bp-explain"),
+                   what=f"backprop step {i + 1}")
+        current = page.eval_on_selector_all("#graph g.vnode.current", "els => els.length")
+        assert current == 1, f"{current} nodes highlighted as current"
+        if i == 1:
+            shot(page, tmp_path, "backprop_second_node")
+    assert page.is_disabled("#bp-step"), "backprop never said done"
+    assert page.text_content("#bp-explain").strip()
+    shown = page.eval_on_selector_all(
+        "#graph g.vnode",
+        "els => els.map(g => [g.querySelector('text.label').textContent,"
+        " g.querySelector('text.grad').getAttribute('data-grad'), g.dataset.id])")
+    assert all(i for _, _, i in shown), "a value node without data-id"
+    grads = {label: float(g) for label, g, _ in shown if label}
+    want = lecture_neuron_grads()
+    assert set(want) <= set(grads), f"labels shown: {sorted(grads)}"
+    for label, g in want.items():
+        assert math.isclose(grads[label], g, rel_tol=0, abs_tol=1e-12), (label, grads[label], g)
+    shot(page, tmp_path, "backprop_done")
+
+
+def test_show_the_code_prints_the_loss_the_page_shows(page: Any, tmp_path: Path) -> None:
+    set_config(page, lambda: page.click("#reset"))
+    for _ in range(5):
+        press_step(page)
+    shown = page.text_content("#loss")
+    digits = re.sub(r"e.*$", "", shown).replace("-", "").replace(".", "").lstrip("0")
+    assert len(digits) == 6, f"the page shows {shown!r}, not 6 significant digits"
+    page.click("#show-code")
+    page.wait_for_selector("#code-dialog[open]")
+    text = wait_until(lambda: page.text_content("#code"), what="the script")
+    shot(page, tmp_path, "code")
+    path = tmp_path / "script.py"
+    path.write_text(text)
+    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    printed = re.findall(r"^step (\d+): loss (\S+)$", run.stdout, re.M)
+    assert printed, f"no step's loss in the script's output:\n{run.stdout}"
+    assert int(printed[-1][0]) == 5, run.stdout
+    assert six_digits(printed[-1][1]) == six_digits(shown), (printed[-1], shown, run.stdout)
+    page.click("#close-code")
+
+
+def test_controls_send_the_changed_setup(page: Any, tmp_path: Path) -> None:
+    set_config(page, lambda: page.click("#layer-plus"))
+    assert page.eval_on_selector_all("#widths input", "els => els.map(e => +e.value)") == [8, 8, 8]
+    set_config(page, lambda: type_in(page, "#widths input:nth-child(3)", "3"))
+    set_config(page, lambda: page.select_option("#activation", "relu"))
+    set_config(page, lambda: type_in(page, "#lr", "0.03"))
+    assert page.evaluate("state.frame.network.sizes") == [2, 8, 8, 3, 1]
+    assert page.input_value("#activation") == "relu"
+    assert page.text_content("#lr-now") == "lr 0.03"
+    set_config(page, lambda: page.click("#layer-minus"))
+    assert page.evaluate("state.frame.network.sizes") == [2, 8, 8, 1]
+    press_step(page)
+    shot(page, tmp_path, "controls")
+
+
+def test_bad_message_shows_an_error_and_the_session_goes_on(page: Any, tmp_path: Path) -> None:
+    page.evaluate("window.__zg_send({type: 'config', config: {hidden: [99]}})")
+    wait_until(lambda: "hidden" in page.text_content("#errors"), what="the error shown")
+    shot(page, tmp_path, "bad_input")
+    page.evaluate("window.__zg_send({type: 'fly'})")
+    wait_until(lambda: "fly" in page.text_content("#errors"), what="the second error")
+    s = press_step(page)
+    assert s == 1
+    assert page.text_content("#errors") == "", "the error stayed after a valid action"
+    assert page.eval_on_selector_all("#widths input", "els => els.map(e => +e.value)") == [8, 8]
+
+
+def test_a_stopped_server_shows_disconnected(browser: Any, tmp_path: Path) -> None:
+    srv = start(host="127.0.0.1", port=0)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        pg.goto(srv.url)
+        pg.wait_for_selector("#conn.ok", timeout=10_000)
+    finally:
+        srv.stop()
+    pg.wait_for_selector("#conn.down", timeout=10_000)
+    assert pg.text_content("#conn") == "disconnected"
+    shot(pg, tmp_path, "disconnected")
+    ctx.close()
+    assert not errors, errors
