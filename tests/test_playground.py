@@ -150,7 +150,7 @@ def test_backprop_walk_of_the_lecture_neuron_gives_the_engines_grads():
     assert shown["w1"] == pytest.approx(1.0) and shown["x1"] == pytest.approx(-1.5)
     n_step = next(s for s in steps if s["node"] == walk.name[id(walk.root._children[0])])
     assert n_step["terms"][0]["local"] == pytest.approx(0.5)  # 1 - tanh(n)**2 = 1 - 0.7071**2
-    assert "n.grad = 0.5000 × 1.0000" in n_step["text"]
+    assert n_step["text"].startswith("n.grad = 0.5000 × 1.0000 = 0.5000, the chain rule: ∂o/∂n")
     with pytest.raises(ValueError, match="backprop is done"):
         walk.step()
 

@@ -47,6 +47,12 @@ def one_example(model: Any, x: np.ndarray, t: float, loss: str) -> Value:
     inputs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x)]
     out = config.data_loss(twin, [inputs], [float(t)], loss)
     out.label = "loss"
+    for v in topological_order(out):  # name each neuron's sum and output after its bias
+        b = v._children[0] if v._children else None
+        if v._fn is not None and v._fn.name == "linear" and b.label.endswith(".b"):
+            v.label = b.label[:-2] + ".sum"
+        elif len(v._children) == 1 and str(b.label).endswith(".sum") and not v.label:
+            v.label = b.label[:-4] + ".out"
     return out
 
 
@@ -116,8 +122,8 @@ class Walk:
             label = str(v.label)
             return label if re.fullmatch(r"[\w.]+", label) else f"({label})"
         if not v._children:
-            return f"the constant {v.data:g}"
-        return f"the {v._op} node {self.name[id(v)]}"
+            return f"({v.data:g})"
+        return f"[{v._op}]"
 
     def drawing(self) -> dict[str, Any]:
         """The graph as the page draws it, with the gradients found so far (others 0)."""
@@ -150,16 +156,17 @@ class Walk:
             grad = 0.0 + 1.0  # backward() starts from d(root)/d(root) = 1
             text = f"{me} is the output: d{me}/d{me} = 1, where backprop starts"
         else:
-            grad, parts = 0.0, []
+            grad, products, why = 0.0, [], []
             for p, k in self.users[id(v)]:
                 up = self.grads[id(p)]
                 local, product = _local(p, k, 1.0), _local(p, k, up)
                 grad += product
                 terms.append({"parent": self.name[id(p)], "op": p._op, "local": local,
                               "upstream": up, "product": product})
-                parts.append(f"{local:.4f} × {up:.4f} (∂{self._title(p)}/∂{me} through "
-                             f"'{p._op}', × {self._title(p)}.grad)")
-            text = f"{me}.grad = " + " + ".join(parts) + f" = {grad:.4f}"
+                products.append(f"{local:.4f} × {up:.4f}")
+                why.append(f"∂{self._title(p)}/∂{me} through '{p._op}' × {self._title(p)}.grad")
+            text = (f"{me}.grad = {' + '.join(products)} = {grad:.4f}, the chain rule: "
+                    f"{' + '.join(why)}")
         self.grads[id(v)] = grad
         self.at += 1
         return {"index": self.at - 1, "node": self.name[id(v)], "grad": grad, "terms": terms,
