@@ -279,3 +279,12 @@ def test_demos_training_is_silent():
         from zerograd import demos
 
         demos.DEMOS["moons"](out=None, steps=100, progress=False, print_every=1000)
+
+
+def test_the_watch_copes_with_a_compiled_function_reborn_with_fewer_parameters():
+    owner = object()  # a new compiled function may get the id of one that was freed
+    long, short = [Value(float(i)) for i in range(10)], [Value(1.0)]
+    assert zg.monitor.after_compiled(owner, 1.0, long) is None
+    assert zg.monitor.after_compiled(owner, 1.0, short) is None
+    short[0].data = 2.0  # an update: the short run is watched from here on
+    assert zg.monitor.after_compiled(owner, 0.5, short) is None

@@ -96,6 +96,9 @@ def blown_up(loss: float, step: int, best: float) -> str:
             f"one with zg.train.lr_find.")
 
 
+_GONE = object()  # stands for a leaf beyond the end of a shorter graph
+
+
 class _Run(Watch):
     """A hand-written loop's Watch, with the leaves that tell it is the same loop: the first
     pass's first leaves (their places in topo, weak references, their data last seen)."""
@@ -116,7 +119,7 @@ class _Run(Watch):
 
     def leaves(self, topo: list[Any]) -> list[Any]:
         """Its leaves in ``topo``, dropping any that are not the same objects any more."""
-        now = [topo[i] for i in self.places]
+        now = [topo[i] if i < len(topo) else _GONE for i in self.places]
         if any(v is not r() for v, r in zip(now, self.refs)):
             keep = [k for k, (v, r) in enumerate(zip(now, self.refs)) if v is r()]
             self.places = [self.places[k] for k in keep]
