@@ -1,6 +1,7 @@
 """zg.compile against PyTorch, torch.compile, JAX, NumPy/numba by hand and micrograd.
 
 Run: PYTHONPATH=src python benchmarks/bench_compile.py [--quick] [--only W1,W2,grid,W3,W4]
+     [--grid 64x1000,128x100]
 
 Workloads (float64 everywhere):
 W1   the lecture's MLP(3, [4, 4, 1]) tanh (``MLP.lecture``) on its 4 examples, one SGD step,
@@ -451,9 +452,12 @@ def w2(s: Settings) -> Work:
                     user_loop=True, quick=s.quick)
 
 
-def grid(s: Settings) -> list[Work]:
+def grid(s: Settings, only: str | None = None) -> list[Work]:
+    """The grid's workloads; ``only`` ("64x1000,128x100"): just those widths x points."""
     sizes = [(8, 50)] if s.quick else [
         (h, n) for n in (100, 1000) for h in (32, 64, 128)]
+    if only:
+        sizes = [tuple(int(x) for x in hn.split("x")) for hn in only.split(",")]
     works = []
     for h, n in sizes:
         X, y = moons(n)
@@ -676,6 +680,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: small sizes, 1 run, short blocks (under a minute)")
     ap.add_argument("--only", default="W1,W2,grid,W3,W4", help="workloads, comma-separated")
+    ap.add_argument("--grid", default=None,
+                    help="grid sizes to run, width x points, comma-separated (e.g. 128x1000)")
     ap.add_argument("--chain", type=int, default=None, help="W3's depth (default 1,000,000)")
     opts = ap.parse_args()
     s = Settings(block=0.02 if opts.quick else 0.1, warm=0.02 if opts.quick else 0.3,
@@ -689,7 +695,7 @@ def main() -> None:
     if "w2" in only:
         works.append(w2(s))
     if "grid" in only:
-        works += grid(s)
+        works += grid(s, opts.grid)
     if "w3" in only:
         works.append(w3(s, opts.chain or (2_000 if s.quick else 1_000_000)))
     if "w4" in only:

@@ -13,6 +13,7 @@ as one matrix product: the same products, added in another fixed order.
 from __future__ import annotations
 
 import re
+from itertools import permutations
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,60 @@ import numpy as np
 from ..engine import topological_order
 from ..ops import SCALAR
 from .backends import ARRAY, Sym, SymbolicMath, define, lit, namespace
+
+View = tuple[int, int, tuple, tuple]  # slots [lo, hi) as (shape, axes): see view_of
+
+
+def view_of(idx: np.ndarray) -> View | None:
+    """``idx`` as ``buf[lo:hi].reshape(shape).transpose(axes)`` (a view, no gather) when it
+    holds every slot of one run [lo, hi) laid out along its axes in some order; else None."""
+    n = idx.size
+    if n == 0 or idx.ndim > 3:
+        return None
+    lo = int(idx.min())
+    if int(idx.max()) - lo + 1 != n:
+        return None
+    run = np.arange(lo, lo + n)
+    for perm in permutations(range(idx.ndim)):
+        shape = tuple(idx.shape[p] for p in perm)
+        axes = tuple(np.argsort(perm).tolist())
+        if np.array_equal(run.reshape(shape).transpose(axes), idx):
+            return lo, lo + n, shape, axes
+    return None
+
+
+def view_code(buf: str, view: View) -> str:
+    """The expression reading ``view`` of array ``buf``."""
+    lo, hi, shape, axes = view
+    code = f"{buf}[{lo}:{hi}].reshape({shape})"
+    return code if axes == tuple(range(len(axes))) else f"{code}.transpose({axes})"
+
+
+def reader(idx: np.ndarray):
+    """``f(buf) = buf[idx]``, as a view of ``buf`` where :func:`view_of` finds one."""
+    view = view_of(idx)
+    if view is None:
+        return lambda buf: buf[idx]
+    lo, hi, shape, axes = view
+    return lambda buf: buf[lo:hi].reshape(shape).transpose(axes)
+
+
+def scatter_mode(targets: np.ndarray, n_slots: int) -> str:
+    """How to add contributions into slots ``targets`` of a buffer of ``n_slots``:
+    "distinct" (``G[T] += c`` is exact), "bincount" (many targets) or "add.at"."""
+    if _distinct(targets, n_slots):
+        return "distinct"
+    return "bincount" if targets.size * 8 >= n_slots else "add.at"
+
+
+def _distinct(targets: np.ndarray, n_slots: int) -> bool:
+    """Are the slots in ``targets`` all different?"""
+    if targets.size * 8 >= n_slots:  # a mark per slot is cheaper than sorting
+        seen = np.zeros(n_slots, bool)
+        seen[targets] = True
+        return int(np.count_nonzero(seen)) == targets.size
+    return len(np.unique(targets)) == targets.size
+
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
            "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "and": "&", "or": "|"}
@@ -201,9 +256,10 @@ class Emitter:
             code = f"M.{fn}({', '.join(args)})"
         self.lines.append(f"{name} = {code}")
 
-    def reduced(self, kind: str, parts: list) -> list[str]:
-        """1-D expressions, in order, of the contributions ``parts`` to operand rows of
-        ``kind``: whole for "f", summed over Q for "e" and over E for "q"."""
+    def reduced(self, kind: str, parts: list) -> list[tuple[str, int]]:
+        """(1-D expression, operand rows it covers), in order, of the contributions
+        ``parts`` to operand rows of ``kind``: whole for "f", summed over Q for "e" and over
+        E for "q"."""
         runs: list[list] = []  # [batch name or None, first row, last row, part]
         for p in parts:
             where = self.place.get(id(p)) if isinstance(p, Lazy) else None
@@ -219,7 +275,7 @@ class Emitter:
         for name, i0, i1, p in runs:
             fused = self._fused(kind, name, i0, i1)
             if fused is not None:
-                out.append(fused)
+                out.append((fused, i1 + 1 - i0))
                 continue
             if name is None:
                 x, lead = self.expr(p), ()
@@ -233,7 +289,7 @@ class Emitter:
                 x = f"({x} @ onesQ)"
             elif kind == "q" and self.full[0] != 1:
                 x = f"(onesE @ {x})"
-            out.append(f"{x}.reshape(-1)")
+            out.append((f"{x}.reshape(-1)", i1 + 1 - i0))
         return out
 
 
@@ -272,8 +328,9 @@ def _mask(x: np.ndarray, m: np.ndarray | None) -> np.ndarray:
 
 
 def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, back: tuple,
-                targets: Any, scatter: str, lo: int, hi: int):
-    """(forward(v), backward(G, v, mask)) for one group, as generated functions."""
+                targets: Any, n_slots: int, lo: int, hi: int):
+    """(forward(v), backward(G, v, mask)) for one group, as generated functions; operand
+    rows that are runs of slots are read as views (:func:`view_of`), not gathered."""
     names = {"f": "F", "e": "EE", "q": "QQ"}
     counters = {"f": 0, "e": 0, "q": 0}
     shapes = {"f": (E, Q), "e": (E, 1), "q": (1, Q)}
@@ -287,7 +344,9 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
     load = []
     for kd, idx, tail in zip("feq", gather, ("", "[:, :, None]", "[:, None, :]")):
         if idx is not None:
-            load.append(f"{names[kd]} = v[I{kd.upper()}]{tail}")
+            view = view_of(idx)
+            read = f"v[I{kd.upper()}]" if view is None else view_code("v", view)
+            load.append(f"{names[kd]} = {read}{tail}")
     ns = {"np": np, "M": ARRAY, "_mask": _mask, "inf": np.inf, "nan": np.nan, "E": E, "Q": Q,
           "IF": gather[0], "IE": gather[1], "IQ": gather[2], "K": k, "T": targets,
           "onesE": np.ones(E), "onesQ": np.ones(Q)}
@@ -310,15 +369,16 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         parts = op.backward(LAZY, g, o, *leaves, *extra)
         rows = [r for kind_rows in back for r in kind_rows]
         em.emit([parts[r] for r in rows])
-        chunks = []
+        chunks, sizes = [], []
         for kd, kind_rows in zip("feq", back):
-            chunks += em.reduced(kd, [parts[r] for r in kind_rows])
+            for code, rows in em.reduced(kd, [parts[r] for r in kind_rows]):
+                chunks.append(code)
+                sizes.append(rows * {"f": E * Q, "e": E, "q": Q}[kd])
+        ns["add_into"] = scatterer(np.split(targets, np.cumsum(sizes)[:-1]), n_slots)
         body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
                 f"m = None if m is None else m[{lo}:{hi}].reshape(E, Q)",
-                *em.lines]  # after the reductions, which may take lines back
-        c = chunks[0] if len(chunks) == 1 else f"np.concatenate(({', '.join(chunks)}))"
-        body.append(f"c = {c}")
-        body.append(_scatter_line(scatter))
+                *em.lines,  # after the reductions, which may take lines back
+                f"add_into(G, ({', '.join(chunks)},))"]
         bwd = ["def backward(G, v, m):", *body]
     return _define(fwd, bwd, ns, op.name)
 
@@ -332,6 +392,30 @@ def scatter_into(G: np.ndarray, targets: np.ndarray, c: Any, scatter: str) -> No
         G += np.bincount(targets, c, minlength=len(G))
     else:
         np.add.at(G, targets, c)
+
+
+def scatterer(segments: list[np.ndarray], n_slots: int):
+    """``add_into(G, chunks)``: adds each chunk of contributions into ``G`` at its segment
+    of slots, in order; a segment that is a run of slots as a slice (``G[a:b] += c``), the
+    others together as one scatter (:func:`scatter_mode`)."""
+    runs, rest = [], []
+    for i, seg in enumerate(segments):
+        a = int(seg[0]) if len(seg) else 0
+        if len(seg) and int(seg[-1]) == a + len(seg) - 1 and (np.diff(seg) == 1).all():
+            runs.append((i, a, a + len(seg)))
+        else:
+            rest.append(i)
+    T = np.concatenate([segments[i] for i in rest]) if rest else None
+    mode = scatter_mode(T, n_slots) if rest else ""
+
+    def add_into(G: np.ndarray, chunks: tuple) -> None:
+        for i, a, b in runs:
+            G[a:b] += chunks[i]
+        if rest:
+            c = chunks[rest[0]] if len(rest) == 1 else np.concatenate([chunks[i] for i in rest])
+            scatter_into(G, T, c, mode)
+
+    return add_into
 
 
 def _scatter_line(scatter: str) -> str:
@@ -397,6 +481,24 @@ def build_direct(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
     return forward, (backward if targets is not None else None)
 
 
+def build_sum(idx: np.ndarray, back: list[int], targets: Any, scatter: str, lo: int,
+              hi: int) -> tuple:
+    """(forward(v), backward(G, v, mask)) for a few long ``sum`` nodes (operands ``idx``,
+    (a, n)) on arrays: ``sum``'s math (ops.py) is ``x0 + x1 + ...`` left to right, which
+    ``np.add.accumulate`` does in that very order (its last row is the fold, to the bit);
+    backward hands ``g`` to every operand."""
+    read = reader(idx)
+
+    def forward(v: np.ndarray) -> None:
+        v[lo:hi] = np.add.accumulate(read(v), axis=0)[-1]
+
+    def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
+        g = G[lo:hi] if m is None else np.where(m[lo:hi], G[lo:hi], 0.0)
+        scatter_into(G, targets, np.tile(g, len(back)), scatter)
+
+    return forward, (backward if targets is not None else None)
+
+
 def _define(fwd: list[str], bwd: list[str] | None, ns: dict, opname: str) -> tuple:
     """(forward, backward or None), defined from their lines in ``ns``."""
     where = f"<zerograd.compile numpy {opname}>"
@@ -411,28 +513,32 @@ def gemm_kinds(kinds: list[str]) -> bool:
     return len(ws) == 1 and len(xs) == 1 and ws | xs == {"e", "q"}
 
 
-def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, scatter: str,
+def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_slots: int,
                lo: int, hi: int, masked_backward: Any) -> tuple:
     """(forward, backward) of a ``linear`` group laid out as a layer over a batch (see
     :func:`gemm_kinds`): forward ``out = A.T @ B + b``, backward ``B @ g.T`` for the operands
     along the grid's rows and ``A @ g`` for those along its columns, ``g`` summed for ``b``.
 
     ``linear``'s math (ops.py) is ``b + w0*x0 + w1*x1 + ...``; the products are the same and
-    only the order of the additions is BLAS's. A backward restricted to some nodes (``m``,
-    a compiled function with several results) runs ``masked_backward``, the generated
-    node-by-node code, so nodes outside the mask contribute exactly nothing.
+    only the order of the additions is BLAS's. A, B and b are read as views where their
+    slots are runs (:func:`reader`). A backward restricted to some nodes (``m``, a compiled
+    function with several results) runs ``masked_backward``, the generated node-by-node
+    code, so nodes outside the mask contribute exactly nothing.
     """
     _, E, Q = grid.shape
     pairs = range(1, len(kinds))
     e_rows = [r for r in pairs if kinds[r] == "e"]  # one of w_i, x_i per i, in order of i
     q_rows = [r for r in pairs if kinds[r] == "q"]
-    IA = grid[e_rows, :, 0].astype(np.intp)  # (nin, E)
-    IB = grid[q_rows, 0, :].astype(np.intp)  # (nin, Q)
     kb = kinds[0]
-    IBIAS = {"q": grid[0, 0, :], "e": grid[0, :, 0][:, None], "f": grid[0]}[kb].astype(np.intp)
+    A = reader(grid[e_rows, :, 0].astype(np.intp))  # (nin, E)
+    B = reader(grid[q_rows, 0, :].astype(np.intp))  # (nin, Q)
+    bias = reader({"q": grid[0, 0, :], "e": grid[0, :, 0][:, None], "f": grid[0]}[kb]
+                  .astype(np.intp))
 
     def forward(v: np.ndarray) -> None:
-        v[lo:hi].reshape(E, Q)[...] = v[IA].T @ v[IB] + v[IBIAS]
+        out = v[lo:hi].reshape(E, Q)
+        np.matmul(A(v).T, B(v), out=out)
+        out += bias(v)
 
     def select(rows: list[int], kind: str) -> list[int]:
         order = ([0] if kb == kind else []) + (e_rows if kind == "e" else q_rows)
@@ -440,6 +546,13 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, sc
         return [at[r] for r in rows]
 
     sel_e, sel_q = select(back[1], "e"), select(back[2], "q")
+    all_e = sel_e == list(range(len(e_rows) + (kb == "e")))  # every row: no copy to select
+    all_q = sel_q == list(range(len(q_rows) + (kb == "q")))
+    if targets is None:
+        return forward, None
+    sizes = [E * Q] * bool(back[0]) + [len(sel_e) * E] * bool(sel_e) + [len(sel_q) * Q] * bool(
+        sel_q)
+    add_into = scatterer(np.split(targets, np.cumsum(sizes)[:-1]), n_slots)
 
     def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
         if m is not None:
@@ -448,14 +561,13 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, sc
         g = G[lo:hi].reshape(E, Q)
         parts = [g.reshape(-1)] if back[0] else []  # only b can vary with both axes
         if sel_e:
-            ge = v[IB] @ g.T
+            ge = B(v) @ g.T
             ge = np.vstack([g.sum(axis=1), ge]) if kb == "e" else ge
-            parts.append(ge[sel_e].reshape(-1))
+            parts.append((ge if all_e else ge[sel_e]).reshape(-1))
         if sel_q:
-            gq = v[IA] @ g
+            gq = A(v) @ g
             gq = np.vstack([g.sum(axis=0), gq]) if kb == "q" else gq
-            parts.append(gq[sel_q].reshape(-1))
-        c = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        scatter_into(G, targets, c, scatter)
+            parts.append((gq if all_q else gq[sel_q]).reshape(-1))
+        add_into(G, parts)
 
     return forward, backward

@@ -2,13 +2,16 @@
 
 Schedule: op nodes are sorted by depth, op and arity, so every group's outputs are one
 contiguous slice of the value buffer, and ``add`` chains are fused into ``sum`` nodes.
-Each group is laid out as an E x Q grid (see :class:`_Group`) and gets generated code
-(:mod:`.npcode`): forward gathers its operand rows and runs the op's forward from
-``ops.py`` on arrays; backward runs the op's backward and scatters one contribution per
-operand into the gradient buffer, in a fixed order. Groups of a few nodes (a long ``sum``)
-run on Python floats instead, where NumPy's per-call cost would dominate: as generated
-code, or with many operands by calling the op's own functions (compiling straight-line
-code for thousands of operands would cost more than it saves).
+An elementwise group on a whole earlier group takes that group's order (:func:`_follow`),
+so a layer's matrix product, its activation and the next layer's product hand each other
+slices of the buffer. Each group is laid out as an E x Q grid (see :class:`_Group`) and
+gets generated code (:mod:`.npcode`): forward reads its operand rows (as views where they
+are runs of slots, else gathered) and runs the op's forward from ``ops.py`` on arrays;
+backward runs the op's backward and adds one contribution per operand into the gradient
+buffer, in a fixed order. Groups of a few nodes run on Python floats instead, where
+NumPy's per-call cost would dominate: as generated code, or with many operands by calling
+the op's own functions (compiling straight-line code for thousands of operands would cost
+more than it saves); a long ``sum`` is one array fold in its own order.
 
 Building is array work over the whole tape: every group's operand slots are gathered a
 chunk at a time as int32, the grid search tests a prime power at a time, and which slots
@@ -22,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .npcode import build_direct, build_gemm, build_group, build_narrow, gemm_kinds
+from .npcode import (
+    build_direct,
+    build_gemm,
+    build_group,
+    build_narrow,
+    build_sum,
+    gemm_kinds,
+    scatter_mode,
+)
 from .tape import CHUNK, Tape, fuse_sums, levels, operands, remap
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
@@ -70,21 +81,20 @@ class _Group:
             self.targets = np.concatenate([f_, e_, q_]).astype(np.intp)
         if not need_row.any():
             self.targets = None
-            scatter = ""
-        elif _distinct(self.targets, len(needs)):
-            scatter = "distinct"  # G[targets] += c is then exact
-        else:
-            scatter = "bincount" if self.targets.size * 8 >= len(needs) else "add.at"
         if self.narrow:
-            build = build_direct if idx.size > DIRECT_OPERANDS else build_narrow
-            self.run_forward, self.run_backward = build(
-                op, self.idx, self.k, back, self.targets, scatter, lo, hi)
+            scatter = scatter_mode(self.targets, len(needs)) if self.targets is not None else ""
+            if idx.size > DIRECT_OPERANDS and op.name == "sum":  # a long sum: an array fold
+                run = build_sum(self.idx, back, self.targets, scatter, lo, hi)
+            else:
+                build = build_direct if idx.size > DIRECT_OPERANDS else build_narrow
+                run = build(op, self.idx, self.k, back, self.targets, scatter, lo, hi)
+            self.run_forward, self.run_backward = run
         else:
             self.run_forward, self.run_backward = build_group(
-                op, self.E, self.Q, kinds, self.gather, self.k, back, self.targets, scatter, lo, hi)
+                op, E, Q, kinds, self.gather, self.k, back, self.targets, len(needs), lo, hi)
             if op.name == "linear" and gemm_kinds(kinds):  # a layer over a batch
                 self.run_forward, self.run_backward = build_gemm(
-                    kinds, grid, back, self.targets, scatter, lo, hi, self.run_backward)
+                    kinds, grid, back, self.targets, len(needs), lo, hi, self.run_backward)
 
 
 def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
@@ -105,6 +115,23 @@ def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
             kinds = np.where(e & (c == E), "e", np.where(c == n, "f", "q")).tolist()
             best = (cost, E, Q, kinds)
     return best[1], best[2], best[3]
+
+
+def _follow(idx: np.ndarray) -> np.ndarray | None:
+    """The order of nodes that follows their first operand row holding each slot of a run
+    once (an elementwise op on a whole earlier group): its output is then laid out as that
+    group, and both read as a slice, not a gather. None if there is none, or it is kept."""
+    n = idx.shape[1]
+    for row in idx:
+        lo = int(row.min())
+        if int(row.max()) - lo + 1 != n:
+            continue
+        perm = np.full(n, -1, np.int64)
+        perm[row - lo] = np.arange(n)
+        if (perm < 0).any():
+            continue  # a slot twice: not each once
+        return None if (np.diff(row) == 1).all() else perm
+    return None
 
 
 def _factors(n: int) -> list[tuple[int, int]]:
@@ -161,15 +188,6 @@ def _period(idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _distinct(targets: np.ndarray, n_slots: int) -> bool:
-    """Are the slots in ``targets`` all different?"""
-    if targets.size * 8 >= n_slots:  # a mark per slot is cheaper than sorting
-        seen = np.zeros(n_slots, bool)
-        seen[targets] = True
-        return int(np.count_nonzero(seen)) == targets.size
-    return len(np.unique(targets)) == targets.size
-
-
 class NumpyExecutor:
     name = "numpy"
 
@@ -184,47 +202,45 @@ class NumpyExecutor:
         key = np.stack([depth[order], code[order], arity[order]])
         cuts = np.flatnonzero(np.any(key[:, 1:] != key[:, :-1], axis=0)) + 1
         bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), n])) if n else []
-        # the grid of each group, found on the tape's slots (renumbering keeps the pattern);
-        # the longer side goes last, where NumPy's inner loops run
-        grids = []
-        for lo, hi in bounds:
-            grid = None
-            if hi - lo > SCALAR_WIDTH:
-                nodes = order[lo:hi]
-                E, Q, kinds = _grid(operands(tape, nodes, int(arity[nodes[0]])))
-                if E > Q:
-                    order[lo:hi] = nodes.reshape(E, Q).T.reshape(-1)
-                    E, Q, kinds = Q, E, [{"e": "q", "q": "e"}.get(x, x) for x in kinds]
-                grid = (E, Q, kinds)
-            grids.append(grid)
         new_slot = np.arange(tape.n_slots, dtype=np.int32)
-        new_slot[L + order] = L + np.arange(n, dtype=np.int32)
         needs = np.zeros(tape.n_slots, bool)  # per schedule slot: needs a gradient (below)
         needs[: tape.n_params] = True
         k_all = np.zeros(n)
         k_all[tape.k_node] = tape.k_value
         self.groups: list[_Group] = []
-        for (lo, hi), grid in zip(bounds, grids):  # by depth: operands' needs come first
+        for lo, hi in bounds:  # by depth: operands' slots and needs are known first
             nodes = order[lo:hi]
-            a = int(arity[nodes[0]])
-            idx = operands(tape, nodes, a)
-            remap(new_slot, idx, idx)
             op = ops.OPS[int(code[nodes[0]])]
+            a = int(arity[nodes[0]])
+            idx = remap(new_slot, operands(tape, nodes, a))
+            perm = _follow(idx) if op.arity is not None else None
+            if perm is not None:
+                nodes, idx = nodes[perm], idx[:, perm]
+            grid = None
+            if hi - lo > SCALAR_WIDTH:  # the longer side goes last, where NumPy's loops run
+                E, Q, kinds = _grid(idx)
+                if E > Q:
+                    del idx  # gathered again in the new order (one copy at a time)
+                    nodes = nodes.reshape(E, Q).T.reshape(-1)
+                    idx = remap(new_slot, operands(tape, nodes, a))
+                    E, Q, kinds = Q, E, [{"e": "q", "q": "e"}.get(x, x) for x in kinds]
+                grid = (E, Q, kinds)
+            order[lo:hi] = nodes
+            new_slot[L + nodes] = L + np.arange(lo, hi, dtype=np.int32)
             k = k_all[nodes] if op.param else None
             self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid))
             del idx
         self._backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
         self.outputs = new_slot[list(tape.outputs)].tolist()
-        self.template = np.zeros(tape.n_slots)
-        self.template[tape.n_params + tape.n_inputs : L] = tape.consts
+        self.n_slots, self.consts = tape.n_slots, tape.consts
         self._all_params = list(range(tape.n_params))
         # per result, the slots it depends on (made when first needed); None: all of them
         self._masks: dict[int, np.ndarray | None] = {0: None} if len(self.outputs) == 1 else {}
 
     @property
     def nbytes(self) -> int:
-        """Bytes held: the value template and every group's slot and parameter arrays."""
-        total = self.template.nbytes
+        """Bytes held: the constants and every group's slot and parameter arrays."""
+        total = self.consts.nbytes
         for g in self.groups:
             arrays = [g.idx] if g.narrow else [a for a in g.gather if a is not None]
             arrays += [g.targets] if g.targets is not None else []
@@ -234,9 +250,10 @@ class NumpyExecutor:
     def forward(self, pvals: list[float], xvals: Any) -> tuple[list[float], np.ndarray]:
         """(results, every node's number) from the parameters' and inputs' numbers."""
         P = self.n_params
-        v = self.template.copy()
+        v = np.empty(self.n_slots)  # every op slot is written by its group
         v[:P] = pvals
         v[P : P + self.n_inputs] = xvals
+        v[P + self.n_inputs : P + self.n_inputs + len(self.consts)] = self.consts
         with np.errstate(all="ignore"):
             for g in self.groups:
                 g.run_forward(v)
