@@ -360,3 +360,26 @@ def test_zg_playground_shows_the_page_inline_in_a_notebook():
         assert zg.playground().src == shown.src  # one server for the notebook
     finally:
         pg._running.pop().stop()
+
+
+def test_sessions_take_turns_to_train_in_the_order_they_asked():
+    turns, order = session.Turns(), []
+
+    def train(k):
+        with turns:
+            order.append(k)
+
+    import threading
+
+    with turns:
+        threads = []
+        for k in range(4):
+            threads.append(threading.Thread(target=train, args=(k,)))
+            threads[-1].start()
+            end = time.monotonic() + 5
+            while turns.waiting() < k + 1 and time.monotonic() < end:
+                time.sleep(0.001)
+        assert order == []  # nobody trains while the turn is held
+    for t in threads:
+        t.join(5)
+    assert order == [0, 1, 2, 3] and turns.waiting() == 0

@@ -139,10 +139,11 @@ def _make_step(objective: Callable, model: nn.Module, compile: bool | str,
 CHUNK = 64  # rows per call of the compiled scorer: a small graph traces fast, replays cheaply
 
 
-def scorer(model: nn.Module, compile: bool | str) -> Callable[[np.ndarray], np.ndarray]:
+def scorer(model: nn.Module, compile: bool | str,
+           chunk: int = CHUNK) -> Callable[[np.ndarray], np.ndarray]:
     """``scores(X)``: the model's outputs on the rows of ``X``, shape (n,) for one output or
     (n, k) for k, from the current parameters. Eager: row by row under ``no_grad``.
-    Compiled: a ``zg.compile``d forward over ``CHUNK`` rows, called chunk by chunk (the last
+    Compiled: a ``zg.compile``d forward over ``chunk`` rows, called chunk by chunk (the last
     chunk padded with zeros)."""
     from . import viz
 
@@ -154,10 +155,10 @@ def scorer(model: nn.Module, compile: bool | str) -> Callable[[np.ndarray], np.n
                     executor=_executor(compile))
 
     def scores(X: np.ndarray) -> np.ndarray:
-        padded = np.zeros((-(-len(X) // CHUNK) * CHUNK, X.shape[1]))
+        padded = np.zeros((-(-len(X) // chunk) * chunk, X.shape[1]))
         padded[:len(X)] = X
-        s = np.array([[v.data for v in fn(padded[i:i + CHUNK])]
-                      for i in range(0, len(padded), CHUNK)]).reshape(len(padded), -1)[:len(X)]
+        s = np.array([[v.data for v in fn(padded[i:i + chunk])]
+                      for i in range(0, len(padded), chunk)]).reshape(len(padded), -1)[:len(X)]
         return s[:, 0] if s.shape[1] == 1 else s
 
     return scores

@@ -26,6 +26,7 @@ from . import config, graphview, script
 
 FRAME_EVERY = 1 / 15  # seconds between frames while training: 15 a second
 CHUNK_TIME = 0.02  # seconds of training between looks at the inbox
+SCORE_ROWS = 256  # rows per call of the compiled scorer (traced in 0.1 s; 1 ms a frame)
 GRID = 32  # the decision boundary is the model's output on GRID x GRID points
 MAX_LOSSES = 500  # loss points per frame at most (thinned evenly)
 KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code")
@@ -44,7 +45,7 @@ class Trainer:
             lambda X, t: config.objective(self.model, self.params, X, t, cfg))
         self.test_fn = zg_compile(
             lambda X, t: config.data_loss(self.model, X, t, cfg["loss"]))
-        self.scores = scorer(self.model, True)
+        self.scores = scorer(self.model, True, chunk=SCORE_ROWS)
         self.opt: optim.Optimizer | None = None
         if cfg["optimizer"] == "momentum":
             self.opt = optim.SGD(self.params, lr=cfg["lr"], momentum=config.MOMENTUM)
@@ -101,23 +102,26 @@ class Trainer:
 
     def view(self) -> dict[str, Any]:
         """What the page draws of the model now: boundary or predictions, accuracy, the
-        network's weights and each layer's largest gradient."""
-        d = self.data
-        train = self.scores(d.X)
-        acc = {"train": float(np.mean((train > 0) == (d.y == 1))), "test": None}
-        if d.X_test is not None:
-            acc["test"] = float(np.mean((self.scores(d.X_test) > 0) == (d.y_test == 1)))
-        boundary = predictions = None
-        box = self.extent()
-        if box is None:
-            predictions = [[float(s), float(t)] for s, t in zip(train, d.t)]
-        else:
+        network's weights and each layer's largest gradient (the model scored once, on the
+        training and test rows and the boundary's grid together)."""
+        d, box = self.data, self.extent()
+        rows = [d.X] + ([] if d.X_test is None else [d.X_test])
+        if box is not None:
             gx, gy = np.meshgrid(np.linspace(box[0], box[1], GRID),
                                  np.linspace(box[2], box[3], GRID))
-            grid = np.column_stack([gx.ravel(), gy.ravel()])
-            s = self.scores(grid)
-            boundary = {"nx": GRID, "ny": GRID, "scores": np.where(np.isfinite(s), s, 0.0)
-                        .round(3).tolist()}
+            rows.append(np.column_stack([gx.ravel(), gy.ravel()]))
+        s = self.scores(np.vstack(rows))
+        train, s = s[:len(d.X)], s[len(d.X):]
+        acc = {"train": float(np.mean((train > 0) == (d.y == 1))), "test": None}
+        if d.X_test is not None:
+            test, s = s[:len(d.X_test)], s[len(d.X_test):]
+            acc["test"] = float(np.mean((test > 0) == (d.y_test == 1)))
+        boundary = predictions = None
+        if box is None:
+            predictions = [[float(v), float(t)] for v, t in zip(train, d.t)]
+        else:
+            boundary = {"nx": GRID, "ny": GRID,
+                        "scores": np.where(np.isfinite(s), s, 0.0).round(3).tolist()}
         layers = self.model.layers
         return {
             "accuracy": acc, "boundary": boundary, "predictions": predictions,
@@ -128,6 +132,38 @@ class Trainer:
             },
             "grad_norms": [max(abs(p.grad) for p in ly.parameters()) for ly in layers],
         }
+
+
+class Turns:
+    """The sessions of one process take turns to train, in the order they asked, so each gets
+    its frames out however many share the CPU (Python runs one thread at a time anyway)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._busy = False
+
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._busy:
+                self._busy = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # handed straight to the next in line
+            else:
+                self._busy = False
+
+
+TURNS = Turns()
 
 
 class Outbox:
@@ -261,13 +297,15 @@ class Session:
         self._frame()
 
     def _on__train(self, msg: dict[str, Any]) -> None:
-        """Train until the next frame is due (or CHUNK_TIME passes: a look at the inbox)."""
-        due = self._last_frame + FRAME_EVERY
-        end = min(time.perf_counter() + CHUNK_TIME, due)
-        while self.running and time.perf_counter() < end:
-            self._one_step()
-        if not self.running or time.perf_counter() >= due:
-            self._frame()
+        """One turn: train until the next frame is due or the turn's share of CHUNK_TIME is
+        up (shorter while other sessions wait), then send the frame if it is due."""
+        with TURNS:
+            due = self._last_frame + FRAME_EVERY
+            end = min(time.perf_counter() + CHUNK_TIME / (1 + TURNS.waiting()), due)
+            while self.running and time.perf_counter() < end:
+                self._one_step()
+            if not self.running or time.perf_counter() >= due:
+                self._frame()
 
     def _one_step(self) -> None:
         tr = self.trainer
