@@ -13,6 +13,7 @@ import runpy
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -368,8 +369,6 @@ def test_sessions_take_turns_to_train_in_the_order_they_asked():
     def train(k):
         with turns:
             order.append(k)
-
-    import threading
 
     with turns:
         threads = []

@@ -311,6 +311,19 @@ def count_pass(leaf: Value) -> bool:
     return False
 
 
+def add_grads(leaves: list[Value], grads: list[float]) -> int:
+    """Add ``grads`` into ``leaves``' grads as a backward pass does (each noted with
+    :func:`count_pass`); returns how many held a pass taken before their data changed."""
+    stale = 0
+    for p, g in zip(leaves, grads):
+        if not p.grad and p._passes.__class__ is not tuple:  # zeroed since: count_pass's
+            p._passes = p.data                               # first case, inline
+        elif count_pass(p):
+            stale += 1
+        p.grad += g
+    return stale
+
+
 def passes(leaf: Value) -> int:
     """How many backward passes ``leaf.grad`` holds since it was last zero."""
     p = leaf._passes

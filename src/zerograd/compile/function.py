@@ -148,11 +148,7 @@ class CompiledFunction:
         grads = grads.tolist() if hasattr(grads, "tolist") else grads
         if len(which) != len(params):
             params = [params[i] for i in which]
-        stale = 0
-        for p, g in zip(params, grads):
-            if engine.count_pass(p):
-                stale += 1
-            p.grad += g
+        stale = engine.add_grads(params, grads)
         if stale:
             engine.warn_stale(stale, params)
         alarm = monitor.after_compiled(self, value, self._params)
