@@ -123,12 +123,14 @@ function appendLosses(rows) {
   if (state.history.step.length > MAX_HISTORY) thinHistory();
 }
 
-// Drop every other point of the older half, so a long run keeps its shape.
+// Drop every other point of the older half, so a long run keeps its shape; points that
+// carry a test loss (one per frame) are kept.
 function thinHistory() {
   const h = state.history, half = h.step.length >> 1;
-  for (const k of ["step", "train", "test"]) {
-    h[k] = h[k].slice(0, half).filter((_, i) => i % 2 === 0).concat(h[k].slice(half));
-  }
+  const keep = (_, i) => i >= half || i % 2 === 0 || h.test[i] != null;
+  const kept = {};
+  for (const k of ["step", "train", "test"]) kept[k] = h[k].filter(keep);
+  state.history = kept;
 }
 
 function showPlay() {
@@ -329,12 +331,20 @@ function drawBoundary() {
   const d = state.data, b = state.frame && state.frame.boundary;
   if (!d || !d.extent) return;
   if (b && b.nx && b.ny) {
-    heat.width = b.nx; heat.height = b.ny;
-    const hctx = heat.getContext("2d"), img = hctx.createImageData(b.nx, b.ny);
-    for (let r = 0; r < b.ny; r++) {
-      for (let c = 0; c < b.nx; c++) {
-        const s = b.scores[r * b.nx + c], k = 4 * ((b.ny - 1 - r) * b.nx + c);   // row 0 is ymin: bottom
-        const col = s > 0 ? ORANGE : BLUE, t = Number.isFinite(s) ? 0.15 + 0.6 * Math.abs(Math.tanh(s)) : 0;
+    // The server's grid, drawn UP times finer: each pixel's score read off the grid by
+    // bilinear interpolation, so the boundary is a smooth line rather than grid steps.
+    const UP = 4, W = (b.nx - 1) * UP + 1, H = (b.ny - 1) * UP + 1;
+    heat.width = W; heat.height = H;
+    const hctx = heat.getContext("2d"), img = hctx.createImageData(W, H);
+    const at = (r, c) => { const v = b.scores[r * b.nx + c]; return Number.isFinite(v) ? v : 0; };
+    for (let r = 0; r < H; r++) {
+      const gr = Math.min(b.ny - 2, Math.floor(r / UP)), fr = r / UP - gr;
+      for (let c = 0; c < W; c++) {
+        const gc = Math.min(b.nx - 2, Math.floor(c / UP)), fc = c / UP - gc;
+        const s = (1 - fr) * ((1 - fc) * at(gr, gc) + fc * at(gr, gc + 1)) +
+                  fr * ((1 - fc) * at(gr + 1, gc) + fc * at(gr + 1, gc + 1));
+        const k = 4 * ((H - 1 - r) * W + c);   // row 0 is ymin: bottom
+        const col = s > 0 ? ORANGE : BLUE, t = 0.15 + 0.6 * Math.abs(Math.tanh(s));
         img.data[k] = 255 + (col[0] - 255) * t;
         img.data[k + 1] = 255 + (col[1] - 255) * t;
         img.data[k + 2] = 255 + (col[2] - 255) * t;
