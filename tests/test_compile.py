@@ -688,3 +688,20 @@ def test_auto_measures_width_after_fusing_sums():
     f = zg.compile(loss)
     f(X)
     assert f.executor.name == "numpy"
+
+
+def test_int_labels_take_the_known_structure_fast_path_and_give_the_same_numbers():
+    from zerograd.compile import trace
+
+    w = Value(0.5)
+    f = zg.compile(lambda X, y: sum((w * x[0] - t) ** 2 for x, t in zip(X, y)))
+    X = [[1.0, 2.0], [3.0, 4.0]]
+    as_floats = f(X, [1.0, -1.0]).data
+    spec = trace.flatten(((X, [1, -1]), {}), [])
+    fast = trace.extractor(spec)
+    assert fast(((X, [1, -1]), {})) == [1.0, 2.0, 3.0, 4.0, 1.0, -1.0]
+    assert fast(((X, [1, 2.5]), {})) == [1.0, 2.0, 3.0, 4.0, 1.0, 2.5]
+    assert fast(((X, [True, 1.0]), {})) is None  # a bool is not a number here: flatten says
+    assert fast(((X, [1, -1, 0]), {})) is None
+    assert f(X, [1, -1]).data == as_floats
+    assert f._extract(((X, [1, -1]), {})) is not None

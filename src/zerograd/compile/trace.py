@@ -69,6 +69,7 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
 
     def visit(s: Any, x: str) -> None:
         if s == "number":
+            lines.append(f"if type({x}) is int: {x} = float({x})")  # labels are often ints
             lines.append(f"if type({x}) is not float: return None")
             lines.append(f"flat.append({x})")
             return
@@ -103,9 +104,11 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
             lines.append(f"if type({x}) is not type({c}) or {x} != {c}: return None")
 
     visit(spec, "a")
-    if floats:
-        lines.append(f"if {{*map(type, [{', '.join('*' + f for f in floats)}])}} != {{float}}: "
-                     "return None")
+    if floats:  # rows taken whole: floats, or ints made floats as flatten makes them
+        lines.append(f"kinds = {{*map(type, [{', '.join('*' + f for f in floats)}])}}")
+        lines.append("if kinds != {float}:")
+        lines.append("    if not kinds <= {float, int}: return None")
+        lines.append("    flat = [float(v) for v in flat]")
     return define(["def extract(a):", "flat = []", *lines, "return flat"], consts,
                   "<zerograd.compile arguments>")
 
