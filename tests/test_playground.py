@@ -274,16 +274,22 @@ def test_graph_and_backprop_over_the_socket(server):
         assert "zg.compile(loss_fn)" in p.wait("code")["text"]
 
 
+def _settled(server, n: int, timeout: float = 10.0) -> int:
+    """The server's session count once it is ``n`` (or after ``timeout``): a closed tab's
+    session counts until its worker says its training has stopped."""
+    end = time.monotonic() + timeout
+    while server.sessions() != n and time.monotonic() < end:
+        time.sleep(0.05)
+    return server.sessions()
+
+
 def test_a_closed_tab_stops_its_training(server):
-    before = server.sessions()
+    assert _settled(server, 0) == 0  # the tabs of earlier tests have gone
     with page(server) as p:
         p.send(type="play")
         p.wait("frame", where=lambda m: m["step"] > 0)
-        assert server.sessions() == before + 1
-    end = time.monotonic() + 10  # the worker says when the session's thread has ended
-    while server.sessions() > before and time.monotonic() < end:
-        time.sleep(0.05)
-    assert server.sessions() == before
+        assert server.sessions() == 1
+    assert _settled(server, 0) == 0
 
 
 # -- who may come in -------------------------------------------------------------------------
