@@ -99,6 +99,31 @@ def test_parameters_and_named_parameters_agree(restore_random):
     assert names[-1] == "layers.1.neurons.1.b"
 
 
+def test_parameters_fast_cases_find_what_the_general_walk_finds(restore_random):
+    class Sub(Value):
+        pass
+
+    class Odd(Module):
+        def __init__(self):
+            self.name, self.flag, self.count, self.none = "odd", True, 3, None
+            self.pair = (Value(1.0), Value(2.0))  # a tuple vector
+            self.mixed = [Value(3.0), Neuron(2)]  # neither a vector nor modules: no params
+            self.empty = []
+            self.sub = Sub(4.0)
+            self.child = Neuron(1)
+            self.kids = [Neuron(1), Layer(1, 2)]
+            self.w = [Value(5.0)]
+
+    m = Odd()
+    m.late = m.pair  # reassigned attributes keep their (new) place in the order
+    del m.pair
+    m.pair = (Value(6.0),)
+    expected = [m.sub, *m.child.parameters(), *m.kids[0].parameters(),
+                *m.kids[1].parameters(), *m.w, *m.late, *m.pair]
+    assert m.parameters() == expected
+    assert [v for _, v in m.named_parameters()] == expected
+
+
 def test_zero_grad_clears_every_parameter(restore_random):
     model = MLP(2, [3, 1])
     model([1.0, -2.0]).backward()

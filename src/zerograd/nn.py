@@ -48,6 +48,20 @@ class Module:
         """Every parameter Value, in micrograd's order (that of ``named_parameters()``)."""
         out: list[Value] = []
         for attr in vars(self).values():
+            t = type(attr)
+            if t is Value:  # the usual cases first, without a call: this runs every step
+                out.append(attr)
+                continue
+            if t in _PLAIN:
+                continue
+            if t is list and attr:
+                if all(map(isinstance, attr, repeat(Value))):  # a neuron's weights
+                    out.extend(attr)
+                    continue
+                if all(map(isinstance, attr, repeat(Module))):  # a layer's neurons
+                    for m in attr:
+                        out.extend(m.parameters())
+                    continue
             kind = _kind(attr)
             if kind == "value":
                 out.append(attr)
@@ -105,8 +119,16 @@ class Module:
             v.data = x
 
 
+_PLAIN = frozenset({str, bool, int, float, type(None)})  # attribute types that hold none
+
+
 def _kind(attr: Any) -> str | None:
     """How an attribute holds parameters: "value", "vector", "module", "modules" or None."""
+    t = type(attr)
+    if t is Value:
+        return "value"
+    if t in _PLAIN:  # a neuron's activation name, its nonlin flag: the usual non-parameters
+        return None
     if isinstance(attr, Value):
         return "value"
     if isinstance(attr, Module):
