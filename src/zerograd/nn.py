@@ -47,31 +47,28 @@ class Module:
     def parameters(self) -> list[Value]:
         """Every parameter Value, in micrograd's order (that of ``named_parameters()``)."""
         out: list[Value] = []
-        for attr in vars(self).values():
+        for attr in self.__dict__.values():
             t = type(attr)
             if t is Value:  # the usual cases first, without a call: this runs every step
                 out.append(attr)
-                continue
-            if t in _PLAIN:
-                continue
-            if t is list and attr:
-                if all(map(isinstance, attr, repeat(Value))):  # a neuron's weights
+            elif t in _PLAIN:
+                pass
+            elif t is list and attr and all(map(isinstance, attr, repeat(Value))):
+                out += attr  # a vector: a neuron's weights
+            elif t is list and attr and all(map(isinstance, attr, repeat(Module))):
+                for m in attr:  # a layer's neurons
+                    out += m.parameters()
+            else:
+                kind = _kind(attr)
+                if kind == "value":
+                    out.append(attr)
+                elif kind == "vector":
                     out.extend(attr)
-                    continue
-                if all(map(isinstance, attr, repeat(Module))):  # a layer's neurons
+                elif kind == "module":
+                    out.extend(attr.parameters())
+                elif kind == "modules":
                     for m in attr:
                         out.extend(m.parameters())
-                    continue
-            kind = _kind(attr)
-            if kind == "value":
-                out.append(attr)
-            elif kind == "vector":
-                out.extend(attr)
-            elif kind == "module":
-                out.extend(attr.parameters())
-            elif kind == "modules":
-                for m in attr:
-                    out.extend(m.parameters())
         return out
 
     def zero_grad(self) -> None:
