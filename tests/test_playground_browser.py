@@ -40,7 +40,8 @@ except ImportError as e:  # chromium is here, so the Python side must be too
     pytest.fail(f"the playground's browser tests need playwright and the server: {e}",
                 pytrace=False)
 
-from zerograd.engine import Value  # noqa: E402
+from zerograd.engine import topological_order  # noqa: E402
+from zerograd.playground.graphview import lecture_neuron  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -192,20 +193,10 @@ def test_lecture_at_lr_10_warns_about_the_learning_rate(page: Any, tmp_path: Pat
 
 
 def lecture_neuron_grads() -> dict[str, float]:
-    """The lecture's neuron, built and backpropagated by zerograd itself: label -> grad."""
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1, x2w2 = x1 * w1, x2 * w2
-    x1w1.label, x2w2.label = "x1*w1", "x2*w2"
-    s = x1w1 + x2w2
-    s.label = "x1*w1 + x2*w2"
-    n = s + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
+    """The lecture's neuron, backpropagated by zerograd's engine itself: label -> grad."""
+    o = lecture_neuron()
     o.backward()
-    return {v.label: v.grad for v in (x1, x2, w1, w2, b, x1w1, x2w2, s, n, o)}
+    return {v.label: v.grad for v in topological_order(o)}
 
 
 def test_backprop_walk_ends_at_the_engines_grads(page: Any, tmp_path: Path) -> None:

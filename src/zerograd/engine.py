@@ -211,10 +211,7 @@ class Value:
             a.grad += grads[0]
             b.grad += grads[1]
             return
-        if op.param:
-            grads = op.backward(SCALAR, self.grad, self.data, ch[0].data, self._arg)
-        else:
-            grads = op.backward(SCALAR, self.grad, self.data, *[c.data for c in ch])
+        grads = local_grads(self, self.grad)
         if modes.entered and modes.current.anomaly is not None:
             _anomaly_backward(self, grads)
         for c, gr in zip(ch, grads):
@@ -254,6 +251,15 @@ class Value:
 
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
+
+
+def local_grads(node: Value, g: float) -> tuple:
+    """What ``node``'s op sends each operand for an incoming gradient ``g``: the op table's
+    backward (``g = 1`` gives the local derivatives)."""
+    op, ch = node._fn, node._children
+    if op.param:
+        return op.backward(SCALAR, g, node.data, ch[0].data, node._arg)
+    return op.backward(SCALAR, g, node.data, *[c.data for c in ch])
 
 
 def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import drawing, viz
-from ..engine import Value, topological_order
-from ..ops import SCALAR
+from ..engine import Value, local_grads, topological_order
 from . import config
 
 MAX_VALUES = 300  # larger graphs are too dense to read node by node
@@ -79,15 +78,6 @@ def _layout(root: Value, nodes: list[Value]) -> tuple[dict, list, float, float]:
                    for i in range(0, 2 * n, 2)]
             edges.append((parts[1], parts[2], pts))
     return boxes, edges, width, height
-
-
-def _local(parent: Value, k: int, g: float) -> float:
-    """The gradient ``parent``'s op sends its ``k``-th operand for an incoming ``g``: the op
-    table's backward, as ``Value._backward`` calls it (``g = 1`` gives the local derivative)."""
-    op, ch = parent._fn, parent._children
-    if op.param:
-        return op.backward(SCALAR, g, parent.data, ch[0].data, parent._arg)[k]
-    return op.backward(SCALAR, g, parent.data, *[c.data for c in ch])[k]
 
 
 class Walk:
@@ -159,7 +149,7 @@ class Walk:
             grad, products, why = 0.0, [], []
             for p, k in self.users[id(v)]:
                 up = self.grads[id(p)]
-                local, product = _local(p, k, 1.0), _local(p, k, up)
+                local, product = local_grads(p, 1.0)[k], local_grads(p, up)[k]
                 grad += product
                 terms.append({"parent": self.name[id(p)], "op": p._op, "local": local,
                               "upstream": up, "product": product})

@@ -54,6 +54,13 @@ class Trainer:
         self.rng = random.Random(cfg["seed"])
         self.steps = 0
         self.loss = math.nan
+        self.box = self._extent()
+        rows = [self.data.X] + ([] if self.data.X_test is None else [self.data.X_test])
+        if self.box is not None:  # the boundary's grid, scored with the data every frame
+            gx, gy = np.meshgrid(np.linspace(self.box[0], self.box[1], GRID),
+                                 np.linspace(self.box[2], self.box[3], GRID))
+            rows.append(np.column_stack([gx.ravel(), gy.ravel()]))
+        self.rows = np.vstack(rows)
 
     def step(self) -> float:
         """One update; returns the loss it was computed from."""
@@ -82,7 +89,7 @@ class Trainer:
         d = self.data
         return None if d.X_test is None else self.test_fn(d.X_test, d.t_test).data
 
-    def extent(self) -> list[float] | None:
+    def _extent(self) -> list[float] | None:
         """[xmin, xmax, ymin, ymax] of the boundary view: the data plus a margin (2-D only)."""
         if self.data.X.shape[1] != 2:
             return None
@@ -98,19 +105,14 @@ class Trainer:
         test = None if d.X_test is None else {"X": d.X_test.tolist(), "y": d.y_test.tolist()}
         return {"type": "data", "features": int(d.X.shape[1]),
                 "train": {"X": d.X.tolist(), "y": d.y.tolist()}, "test": test,
-                "extent": self.extent()}
+                "extent": self.box}
 
     def view(self) -> dict[str, Any]:
         """What the page draws of the model now: boundary or predictions, accuracy, the
         network's weights and each layer's largest gradient (the model scored once, on the
         training and test rows and the boundary's grid together)."""
-        d, box = self.data, self.extent()
-        rows = [d.X] + ([] if d.X_test is None else [d.X_test])
-        if box is not None:
-            gx, gy = np.meshgrid(np.linspace(box[0], box[1], GRID),
-                                 np.linspace(box[2], box[3], GRID))
-            rows.append(np.column_stack([gx.ravel(), gy.ravel()]))
-        s = self.scores(np.vstack(rows))
+        d, box = self.data, self.box
+        s = self.scores(self.rows)
         train, s = s[:len(d.X)], s[len(d.X):]
         acc = {"train": float(np.mean((train > 0) == (d.y == 1))), "test": None}
         if d.X_test is not None:

@@ -85,6 +85,7 @@ class Pool:
         self.conns, self.procs, self.load = [], [], []
         self.home: dict[int, int] = {}  # session -> worker
         self._send_lock = threading.Lock()
+        self._lock = threading.Lock()  # home and load: the event loop and the readers change them
         for _ in range(n):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=worker_main, args=(theirs,), daemon=True,
@@ -103,13 +104,16 @@ class Pool:
             try:
                 batch = conn.recv()
             except (EOFError, OSError):
-                for sid in [s for s, h in self.home.items() if h == w]:
+                with self._lock:
+                    lost = [s for s, h in self.home.items() if h == w]
+                for sid in lost:
                     self.deliver(sid, None)
                 return
             for sid, text in batch:
                 if text is None:
-                    self.load[w] -= 1
-                    self.home.pop(sid, None)
+                    with self._lock:
+                        self.load[w] -= 1
+                        self.home.pop(sid, None)
                 self.deliver(sid, text)
 
     def _send(self, w: int, order: Any) -> None:
@@ -117,9 +121,10 @@ class Pool:
             self.conns[w].send(order)
 
     def open(self, sid: int) -> None:
-        w = min(range(len(self.load)), key=self.load.__getitem__)
-        self.home[sid] = w
-        self.load[w] += 1
+        with self._lock:
+            w = min(range(len(self.load)), key=self.load.__getitem__)
+            self.home[sid] = w
+            self.load[w] += 1
         self._send(w, ("open", sid))
 
     def send(self, sid: int, msg: dict[str, Any]) -> None:
