@@ -119,6 +119,38 @@ def test_array_backend_matches_the_scalar_backend_on_every_function():
             check("numpy", np.asarray(got, dtype=float).tolist(), want, f"ArrayMath.{name}")
 
 
+@pytest.mark.parametrize("a_kind", ["array", "row", "+0.0", "-0.0", "1.5", "nan"])
+@pytest.mark.parametrize("b_kind", ["array", "column", "+0.0", "-0.0", "-2.0"])
+def test_where_on_large_arrays_selects_the_same_bits_as_np_where(a_kind, b_kind):
+    """From SELECT_MIN elements on, ArrayMath.where is a bitwise select: the same bits as
+    np.where (signed zeros, infinities, nan payloads), broadcasting the same way."""
+    from zerograd.compile.backends import SELECT_MIN
+
+    rng = np.random.default_rng(1)
+    E, Q = 64, SELECT_MIN // 64 + 3
+    edges = np.array(EDGES + [-0.0, 1e-320, -1e-320])
+
+    def operand(kind, shape):
+        if kind in ("array", "row", "column"):
+            x = rng.standard_normal(shape)
+            x.flat[: len(edges)] = edges
+            return x
+        return float(kind)
+
+    a = operand(a_kind, {"row": (1, Q)}.get(a_kind, (E, Q)))
+    b = operand(b_kind, {"column": (E, 1)}.get(b_kind, (E, Q)))
+    cond = rng.random((E, Q)) < 0.5
+    got, want = ARRAY.where(cond, a, b), np.where(cond, a, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    x = operand("array", (E, Q))
+    for name in ("sign", "maximum"):
+        args = (x,) if name == "sign" else (x, np.roll(x, 7))
+        got = getattr(ARRAY, name)(*args)
+        want = [getattr(SCALAR, name)(*vals) for vals in zip(*(y.ravel().tolist() for y in args))]
+        assert np.array_equal(got.ravel().view(np.int64), np.array(want).view(np.int64)), name
+
+
 def test_literals_in_generated_code_round_trip():
     for x in [0.1, -0.0, 1e-320, -2.5, 1e300, 3, -4, True]:
         assert eval(lit(x)) == x and str(eval(lit(x))) == str(x)

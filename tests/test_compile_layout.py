@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import zerograd as zg
-from zerograd.compile.npcode import scatterer, view_of
+from zerograd.compile.npcode import adder, scatterer, view_of
 from zerograd.engine import Value
 
 
@@ -39,6 +39,31 @@ def test_scatterer_adds_runs_as_slices_and_the_rest_as_one_scatter():
     scatterer(segments, len(G))(G, chunks)
     np.add.at(want, np.concatenate(segments), np.concatenate(chunks))
     assert np.array_equal(G, want)
+
+
+@pytest.mark.parametrize("how, targets", [
+    ("runs", np.concatenate([np.arange(40, 140), np.arange(40, 140), np.arange(300, 364)])),
+    ("distinct", np.random.default_rng(0).permutation(500)[:300]),
+    ("bincount", np.random.default_rng(1).integers(100, 200, 900)),
+    ("add.at", np.array([7, 3, 7, 450, 3])),
+])
+def test_adder_adds_each_slots_contributions_in_order(how, targets):
+    """``adder`` matches np.add.at: to the bit where it adds in np.add.at's order (runs as
+    slices, distinct slots), to rounding where bincount sums a slot's contributions first."""
+    rng = np.random.default_rng(2)
+    G0, c = rng.standard_normal(500), rng.standard_normal(len(targets))
+    got, want = G0.copy(), G0.copy()
+    adder(targets, len(G0))(got, c)
+    np.add.at(want, targets, c)
+    if how == "bincount":
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    else:
+        assert np.array_equal(got, want)
+    add = adder(targets, len(G0))  # the pattern the test names is the one taken
+    code = add.__code__.co_names
+    assert {"runs": "runs" in add.__code__.co_freevars, "distinct": "bincount" not in code and
+            "at" not in code and "runs" not in add.__code__.co_freevars,
+            "bincount": "bincount" in code, "add.at": "at" in code}[how]
 
 
 def _moons_loss(model, X, y):

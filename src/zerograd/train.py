@@ -277,6 +277,11 @@ class _ArrayRun:
         self.pending: tuple | None = args()  # the first batch: traced on, then trained on
         self.reads = compiled.prepare(*self.pending)
         self.into = np.array([where.get(id(p), -1) for p in self.reads], dtype=np.intp)
+        self.others = np.flatnonzero(self.into < 0).tolist()  # read, not trained
+        # gradients of every read parameter (index lists ascend: ``which`` is then all of
+        # them, in order): the trained ones, and where they go
+        self.trained = np.flatnonzero(self.into >= 0)
+        self.to = self.into[self.trained]
         self.grad = np.array([p.grad for p in self.params], dtype=float)
         self.at_pass = self.data.copy()  # the numbers the last gradients were taken at
 
@@ -286,16 +291,19 @@ class _ArrayRun:
 
     def value_and_grad(self) -> tuple[float, np.ndarray]:
         pvals = self.data[self.into]
-        others = self.into < 0  # read by the loss but not trained: their current numbers
-        if others.any():
-            pvals[others] = [self.reads[i].data for i in np.flatnonzero(others)]
+        if self.others:  # read by the loss but not trained: their current numbers
+            pvals[self.others] = [self.reads[i].data for i in self.others]
         batch = self.pending if self.pending is not None else self.args()
         self.pending = None
         value, which, grads = self.compiled.value_and_grad(pvals, *batch)
+        grads = np.asarray(grads, dtype=float)
         grad = np.zeros(len(self.params))
-        to = self.into[which]
-        keep = to >= 0
-        grad[to[keep]] = np.asarray(grads, dtype=float)[keep]
+        if len(which) == len(self.into):
+            grad[self.to] = grads[self.trained]
+        else:
+            to = self.into[which]
+            keep = to >= 0
+            grad[to[keep]] = grads[keep]
         return float(value), grad
 
     def update(self, grad: np.ndarray) -> None:

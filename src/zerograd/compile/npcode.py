@@ -13,6 +13,7 @@ as one matrix product: the same products, added in another fixed order.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from itertools import permutations
 from typing import Any
 
@@ -59,12 +60,44 @@ def reader(idx: np.ndarray):
     return lambda buf: buf[lo:hi].reshape(shape).transpose(axes)
 
 
-def scatter_mode(targets: np.ndarray, n_slots: int) -> str:
-    """How to add contributions into slots ``targets`` of a buffer of ``n_slots``:
-    "distinct" (``G[T] += c`` is exact), "bincount" (many targets) or "add.at"."""
-    if _distinct(targets, n_slots):
-        return "distinct"
-    return "bincount" if targets.size * 8 >= n_slots else "add.at"
+def adder(targets: np.ndarray, n_slots: int) -> Callable[[np.ndarray, Any], None]:
+    """``add(G, c)``: adds contributions ``c`` into a buffer of ``n_slots`` at slots
+    ``targets``, each slot's in the order of ``targets`` (as ``np.add.at``). A few long runs
+    of slots are added as slices; slots all different as ``G[T] += c``; else many targets
+    as one ``bincount`` over the slots they span, few with ``np.add.at``."""
+    runs = _runs(targets)
+    if runs is not None:
+        def add(G: np.ndarray, c: Any) -> None:
+            for i, j, a in runs:
+                G[a : a + j - i] += c[i:j]
+    elif _distinct(targets, n_slots):
+        def add(G: np.ndarray, c: Any) -> None:
+            G[targets] += c
+    elif targets.size * 8 >= int(targets.max()) - int(targets.min()) + 1:
+        lo = int(targets.min())
+        rel, width = targets - lo, int(targets.max()) - lo + 1
+
+        def add(G: np.ndarray, c: Any) -> None:
+            G[lo : lo + width] += np.bincount(rel, c, minlength=width)
+    else:
+        def add(G: np.ndarray, c: Any) -> None:
+            np.add.at(G, targets, c)
+    return add
+
+
+RUN_MIN = 32  # adder: runs of slots this long on average are added as slices
+
+
+def _runs(targets: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """``targets`` as runs of consecutive slots, (from, to) in ``targets`` and the first
+    slot, if there are at most 16 of them, RUN_MIN slots long on average; else None."""
+    if targets.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(targets) != 1) + 1
+    if len(cut) >= 16 or targets.size < RUN_MIN * (len(cut) + 1):
+        return None
+    ends = [0, *cut.tolist(), targets.size]
+    return [(i, j, int(targets[i])) for i, j in zip(ends[:-1], ends[1:])]
 
 
 def _distinct(targets: np.ndarray, n_slots: int) -> bool:
@@ -383,57 +416,38 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
     return _define(fwd, bwd, ns, op.name)
 
 
-def scatter_into(G: np.ndarray, targets: np.ndarray, c: Any, scatter: str) -> None:
-    """Add the contributions ``c`` into ``G`` at rows ``targets`` (what
-    :func:`_scatter_line` writes into generated code)."""
-    if scatter == "distinct":
-        G[targets] += c
-    elif scatter == "bincount":
-        G += np.bincount(targets, c, minlength=len(G))
-    else:
-        np.add.at(G, targets, c)
-
-
 def scatterer(segments: list[np.ndarray], n_slots: int):
     """``add_into(G, chunks)``: adds each chunk of contributions into ``G`` at its segment
-    of slots, in order; a segment that is a run of slots as a slice (``G[a:b] += c``), the
-    others together as one scatter (:func:`scatter_mode`)."""
+    of slots, in order; a segment of a few long runs of slots as slices (``G[a:b] += c``),
+    the others together as one :func:`adder`."""
     runs, rest = [], []
     for i, seg in enumerate(segments):
-        a = int(seg[0]) if len(seg) else 0
-        if len(seg) and int(seg[-1]) == a + len(seg) - 1 and (np.diff(seg) == 1).all():
-            runs.append((i, a, a + len(seg)))
-        else:
+        r = _runs(seg)
+        if r is None:
             rest.append(i)
-    T = np.concatenate([segments[i] for i in rest]) if rest else None
-    mode = scatter_mode(T, n_slots) if rest else ""
+        else:
+            runs += [(i, f, t, a) for f, t, a in r]
+    add = adder(np.concatenate([segments[i] for i in rest]), n_slots) if rest else None
 
     def add_into(G: np.ndarray, chunks: tuple) -> None:
-        for i, a, b in runs:
-            G[a:b] += chunks[i]
+        for i, f, t, a in runs:
+            G[a : a + t - f] += chunks[i][f:t]
         if rest:
-            c = chunks[rest[0]] if len(rest) == 1 else np.concatenate([chunks[i] for i in rest])
-            scatter_into(G, T, c, mode)
+            add(G, chunks[rest[0]] if len(rest) == 1 else
+                np.concatenate([chunks[i] for i in rest]))
 
     return add_into
 
 
-def _scatter_line(scatter: str) -> str:
-    """The statement adding the contributions ``c`` into ``G`` at rows ``T``."""
-    return {"distinct": "G[T] += c",
-            "bincount": "G += np.bincount(T, c, minlength=len(G))"}.get(
-                scatter, "np.add.at(G, T, c)")
-
-
 def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
-                 scatter: str, lo: int, hi: int):
+                 add: Any, lo: int, hi: int):
     """(forward(v), backward(G, v, mask)) for a group of a few nodes, as straight-line code on
     Python floats (``ops.SCALAR``'s functions, as the eager engine runs them)."""
     a, n = idx.shape
     xs = [[Sym(f"x{j}_{i}") for i in range(a)] for j in range(n)]
     unpack = f"({''.join(f'x{j}_{i}, ' for j in range(n) for i in range(a))}) = v[I].tolist()"
     ns = namespace()
-    ns.update(np=np, I=idx.T.reshape(-1), T=targets)
+    ns.update(np=np, I=idx.T.reshape(-1), add=add)
     lines = [unpack]
     with SymbolicMath(lines) as m:
         outs = [op.forward(m, *xs[j], *((k[j],) if op.param else ())) for j in range(n)]
@@ -449,13 +463,13 @@ def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
         lines.append(f"c = [{', '.join(lit(parts[j][r]) for r in back for j in range(n))}]")
         # several results: nodes the differentiated one does not depend on give nothing
         lines.append(f"if m is not None: c = np.where(np.tile(m[{lo}:{hi}], {len(back)}), c, 0.0)")
-        lines.append(_scatter_line(scatter))
+        lines.append("add(G, c)")
         bwd = ["def backward(G, v, m):", *lines]
     return _define(fwd, bwd, ns, op.name)
 
 
 def build_direct(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
-                 scatter: str, lo: int, hi: int):
+                 add: Any, lo: int, hi: int):
     """(forward(v), backward(G, v, mask)) for a group of a few nodes with many operands (a
     long ``sum`` or ``linear``): the op's own functions called on Python floats with
     ``ops.SCALAR``, as the eager engine calls them. Nothing to generate or compile, which
@@ -476,12 +490,12 @@ def build_direct(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
         c = [parts[j][r] for r in back for j in range(n)]
         if m is not None:  # several results: nodes the differentiated one does not use
             c = np.where(np.tile(m[lo:hi], len(back)), c, 0.0)
-        scatter_into(G, targets, c, scatter)
+        add(G, c)
 
     return forward, (backward if targets is not None else None)
 
 
-def build_sum(idx: np.ndarray, back: list[int], targets: Any, scatter: str, lo: int,
+def build_sum(idx: np.ndarray, back: list[int], targets: Any, add: Any, lo: int,
               hi: int) -> tuple:
     """(forward(v), backward(G, v, mask)) for a few long ``sum`` nodes (operands ``idx``,
     (a, n)) on arrays: ``sum``'s math (ops.py) is ``x0 + x1 + ...`` left to right, which
@@ -494,7 +508,7 @@ def build_sum(idx: np.ndarray, back: list[int], targets: Any, scatter: str, lo: 
 
     def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
         g = G[lo:hi] if m is None else np.where(m[lo:hi], G[lo:hi], 0.0)
-        scatter_into(G, targets, np.tile(g, len(back)), scatter)
+        add(G, np.tile(g, len(back)))
 
     return forward, (backward if targets is not None else None)
 
@@ -540,18 +554,20 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
         np.matmul(A(v).T, B(v), out=out)
         out += bias(v)
 
-    def select(rows: list[int], kind: str) -> list[int]:
-        order = ([0] if kb == kind else []) + (e_rows if kind == "e" else q_rows)
-        at = {r: j for j, r in enumerate(order)}
-        return [at[r] for r in rows]
+    def select(rows: list[int], kind: str) -> tuple[bool, list[int] | None]:
+        """(is b among ``rows``, which of the kind's operand rows; None for all of them)."""
+        kind_rows = e_rows if kind == "e" else q_rows
+        at = {r: j for j, r in enumerate(kind_rows)}
+        sel = [at[r] for r in rows if r in at]
+        return 0 in rows, (None if sel == list(range(len(kind_rows))) else sel)
 
-    sel_e, sel_q = select(back[1], "e"), select(back[2], "q")
-    all_e = sel_e == list(range(len(e_rows) + (kb == "e")))  # every row: no copy to select
-    all_q = sel_q == list(range(len(q_rows) + (kb == "q")))
+    (b_e, sel_e), (b_q, sel_q) = select(back[1], "e"), select(back[2], "q")
     if targets is None:
         return forward, None
-    sizes = [E * Q] * bool(back[0]) + [len(sel_e) * E] * bool(sel_e) + [len(sel_q) * Q] * bool(
-        sel_q)
+    n_e = len(e_rows) if sel_e is None else len(sel_e)
+    n_q = len(q_rows) if sel_q is None else len(sel_q)
+    sizes = [E * Q] * bool(back[0]) + [E] * b_e + [n_e * E] * bool(n_e) + [Q] * b_q + [
+        n_q * Q] * bool(n_q)  # b first where it rides along an axis, as select orders them
     add_into = scatterer(np.split(targets, np.cumsum(sizes)[:-1]), n_slots)
 
     def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
@@ -560,14 +576,16 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
             return
         g = G[lo:hi].reshape(E, Q)
         parts = [g.reshape(-1)] if back[0] else []  # only b can vary with both axes
-        if sel_e:
+        if b_e:
+            parts.append(g.sum(axis=1))
+        if n_e:
             ge = B(v) @ g.T
-            ge = np.vstack([g.sum(axis=1), ge]) if kb == "e" else ge
-            parts.append((ge if all_e else ge[sel_e]).reshape(-1))
-        if sel_q:
-            gq = A(v) @ g
-            gq = np.vstack([g.sum(axis=0), gq]) if kb == "q" else gq
-            parts.append((gq if all_q else gq[sel_q]).reshape(-1))
+            parts.append((ge if sel_e is None else ge[sel_e]).reshape(-1))
+        if b_q:
+            parts.append(g.sum(axis=0))
+        if n_q:
+            gq = A(v) @ g if E > 1 else A(v) * g  # (one row: the same products, BLAS is slow)
+            parts.append((gq if sel_q is None else gq[sel_q]).reshape(-1))
         add_into(G, parts)
 
     return forward, backward

@@ -26,13 +26,13 @@ import numpy as np
 
 from .. import ops
 from .npcode import (
+    adder,
     build_direct,
     build_gemm,
     build_group,
     build_narrow,
     build_sum,
     gemm_kinds,
-    scatter_mode,
 )
 from .tape import CHUNK, Tape, fuse_sums, levels, operands, remap
 
@@ -82,12 +82,12 @@ class _Group:
         if not need_row.any():
             self.targets = None
         if self.narrow:
-            scatter = scatter_mode(self.targets, len(needs)) if self.targets is not None else ""
+            add = adder(self.targets, len(needs)) if self.targets is not None else None
             if idx.size > DIRECT_OPERANDS and op.name == "sum":  # a long sum: an array fold
-                run = build_sum(self.idx, back, self.targets, scatter, lo, hi)
+                run = build_sum(self.idx, back, self.targets, add, lo, hi)
             else:
                 build = build_direct if idx.size > DIRECT_OPERANDS else build_narrow
-                run = build(op, self.idx, self.k, back, self.targets, scatter, lo, hi)
+                run = build(op, self.idx, self.k, back, self.targets, add, lo, hi)
             self.run_forward, self.run_backward = run
         else:
             self.run_forward, self.run_backward = build_group(
@@ -102,7 +102,9 @@ def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
 
     Over the divisors Q of n (up to 4096): a row is an ``e`` row if it is constant on each
     run of Q nodes (Q divides the row's :func:`_blocks`), a ``q`` row if it repeats every Q
-    nodes (its :func:`_period` divides Q); ties go to e, then f, then q."""
+    nodes (its :func:`_period` divides Q); ties go to e, then f, then q, except on a grid of
+    one row (Q = n), where a row that varies along it is a ``q`` row (the same (1, Q) gather),
+    so a one-neuron layer over a batch is a matrix product too."""
     a, n = idx.shape
     blocks, period = _blocks(idx), _period(idx)
     best = (a * n + 1, n, 1, ["f"] * a)
@@ -112,7 +114,7 @@ def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
         c = np.minimum(np.minimum(np.where(e, E, n), np.where(q, Q, n)), n)
         cost = int(c.sum())
         if cost < best[0]:
-            kinds = np.where(e & (c == E), "e", np.where(c == n, "f", "q")).tolist()
+            kinds = np.where(e & (c == E), "e", np.where((c == n) & (Q < n), "f", "q")).tolist()
             best = (cost, E, Q, kinds)
     return best[1], best[2], best[3]
 
