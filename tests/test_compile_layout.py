@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import zerograd as zg
-from zerograd.compile.npcode import adder, scatterer, view_of
+from zerograd.compile.npcode import BROADCAST_MIN, adder, rows_code, scatterer, view_of
 from zerograd.engine import Value
 
 
@@ -64,6 +64,19 @@ def test_adder_adds_each_slots_contributions_in_order(how, targets):
     assert {"runs": "runs" in add.__code__.co_freevars, "distinct": "bincount" not in code and
             "at" not in code and "runs" not in add.__code__.co_freevars,
             "bincount": "bincount" in code, "add.at": "at" in code}[how]
+
+
+def test_rows_code_broadcasts_a_run_read_by_every_row():
+    """``p * p`` reads the parameters' run twice: one view broadcast, not a gather, once
+    the gather would be large; other operands keep their view or gather."""
+    buf = np.arange(3 * BROADCAST_MIN, dtype=float)
+    run = np.arange(7, 7 + BROADCAST_MIN)
+    code = rows_code("buf", np.stack([run, run]))
+    assert "broadcast_to" in code
+    assert np.array_equal(eval(code, {"np": np, "buf": buf}), buf[np.stack([run, run])])
+    assert rows_code("buf", np.stack([run[:10], run[:10]])) is None  # small: gathered
+    assert rows_code("buf", np.stack([run, run[::-1]])) is None
+    assert "broadcast_to" not in rows_code("buf", np.arange(12).reshape(2, 6))
 
 
 def _moons_loss(model, X, y):

@@ -533,3 +533,23 @@ def test_bad_arguments_are_refused_before_any_random_number_is_drawn(build):
     with pytest.raises(ValueError):
         build()
     assert random.getstate() == state
+
+
+def test_parameters_asks_a_child_that_overrides_parameters():
+    """Module.parameters() walks children that keep it in the same call, and calls a
+    child's own parameters() where its class overrides it (here: a frozen bias)."""
+
+    class FrozenBias(Neuron):
+        def parameters(self):
+            return list(self.w)
+
+    class Net(Module):
+        def __init__(self):
+            self.first = Neuron(2)
+            self.rest = [FrozenBias(2), Neuron(2)]
+            self.scale = Value(2.0)
+
+    net = Net()
+    frozen, plain = net.rest
+    want = [*net.first.w, net.first.b, *frozen.w, *plain.w, plain.b, net.scale]
+    assert [id(p) for p in net.parameters()] == [id(p) for p in want]

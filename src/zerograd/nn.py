@@ -46,30 +46,7 @@ class Module:
 
     def parameters(self) -> list[Value]:
         """Every parameter Value, in micrograd's order (that of ``named_parameters()``)."""
-        out: list[Value] = []
-        for attr in self.__dict__.values():
-            t = type(attr)
-            if t is Value:  # the usual cases first, without a call: this runs every step
-                out.append(attr)
-            elif t in _PLAIN:
-                pass
-            elif t is list and attr and all(map(isinstance, attr, repeat(Value))):
-                out += attr  # a vector: a neuron's weights
-            elif t is list and attr and all(map(isinstance, attr, repeat(Module))):
-                for m in attr:  # a layer's neurons
-                    out += m.parameters()
-            else:
-                kind = _kind(attr)
-                if kind == "value":
-                    out.append(attr)
-                elif kind == "vector":
-                    out.extend(attr)
-                elif kind == "module":
-                    out.extend(attr.parameters())
-                elif kind == "modules":
-                    for m in attr:
-                        out.extend(m.parameters())
-        return out
+        return _collect(self, [])
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0."""
@@ -117,6 +94,38 @@ class Module:
 
 
 _PLAIN = frozenset({str, bool, int, float, type(None)})  # attribute types that hold none
+
+
+def _collect(module: Module, out: list[Value]) -> list[Value]:
+    """Append ``module``'s parameters to ``out``: children whose class keeps Module's
+    ``parameters`` are walked in this same call (this runs every step of a user's loop),
+    the others asked."""
+    for attr in module.__dict__.values():
+        t = type(attr)
+        if t is Value:  # the usual cases first, without a call
+            out.append(attr)
+        elif t in _PLAIN:
+            pass
+        elif t is list and attr and all(map(isinstance, attr, repeat(Value))):
+            out += attr  # a vector: a neuron's weights
+        elif t is list and attr and all(map(isinstance, attr, repeat(Module))):
+            for m in attr:  # a layer's neurons
+                if type(m).parameters is _OWN:
+                    _collect(m, out)
+                else:
+                    out += m.parameters()
+        else:
+            kind = _kind(attr)
+            if kind == "value":
+                out.append(attr)
+            elif kind == "vector":
+                out.extend(attr)
+            elif kind == "module":
+                out.extend(attr.parameters())
+            elif kind == "modules":
+                for m in attr:
+                    out.extend(m.parameters())
+    return out
 
 
 def _kind(attr: Any) -> str | None:
@@ -180,6 +189,9 @@ def _check_size(n: Any, what: str) -> int:
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
     return int(n)
+
+
+_OWN = Module.parameters
 
 
 class Neuron(Module):

@@ -51,6 +51,22 @@ def view_code(buf: str, view: View) -> str:
     return code if axes == tuple(range(len(axes))) else f"{code}.transpose({axes})"
 
 
+BROADCAST_MIN = 4096
+
+
+def rows_code(buf: str, idx: np.ndarray) -> str | None:
+    """The expression reading ``buf[idx]`` as a view: :func:`view_of`'s, or, when every row
+    of a large ``idx`` is the same run of slots (``p * p``), that run broadcast (below
+    BROADCAST_MIN slots the gather costs less than ``np.broadcast_to``); else None."""
+    view = view_of(idx)
+    if view is not None:
+        return view_code(buf, view)
+    if (idx.size >= BROADCAST_MIN and (idx == idx[:1]).all()
+            and (row := view_of(idx[0])) is not None):
+        return f"np.broadcast_to({view_code(buf, row)}, {idx.shape})"
+    return None
+
+
 def reader(idx: np.ndarray):
     """``f(buf) = buf[idx]``, as a view of ``buf`` where :func:`view_of` finds one."""
     view = view_of(idx)
@@ -377,8 +393,7 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
     load = []
     for kd, idx, tail in zip("feq", gather, ("", "[:, :, None]", "[:, None, :]")):
         if idx is not None:
-            view = view_of(idx)
-            read = f"v[I{kd.upper()}]" if view is None else view_code("v", view)
+            read = rows_code("v", idx) or f"v[I{kd.upper()}]"
             load.append(f"{names[kd]} = {read}{tail}")
     ns = {"np": np, "M": ARRAY, "_mask": _mask, "inf": np.inf, "nan": np.nan, "E": E, "Q": Q,
           "IF": gather[0], "IE": gather[1], "IQ": gather[2], "K": k, "T": targets,

@@ -253,9 +253,10 @@ class NumpyExecutor:
         """(results, every node's number) from the parameters' and inputs' numbers."""
         P = self.n_params
         v = np.empty(self.n_slots)  # every op slot is written by its group
-        v[:P] = pvals
-        v[P : P + self.n_inputs] = xvals
-        v[P + self.n_inputs : P + self.n_inputs + len(self.consts)] = self.consts
+        n = self.n_inputs  # (a list is read a quarter faster by fromiter than by setitem)
+        v[:P] = np.fromiter(pvals, float, P) if type(pvals) is list else pvals
+        v[P : P + n] = np.fromiter(xvals, float, n) if type(xvals) is list else xvals
+        v[P + n : P + n + len(self.consts)] = self.consts
         with np.errstate(all="ignore"):
             for g in self.groups:
                 g.run_forward(v)
