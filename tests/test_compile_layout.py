@@ -133,3 +133,31 @@ def test_a_long_sum_folds_left_to_right_to_the_bit():
             w.grad = 0.0
         eager[i].backward()
         assert mine == [w.grad for w in ws]
+
+
+def test_first_writes_assign_so_the_gradient_buffer_is_not_zeroed_first(monkeypatch):
+    """Backward zeroes only the slots no run of contributions writes first; those runs
+    assign ``0.0 + c``. With the rest of the buffer full of nan the gradients are, bit for
+    bit, those of a buffer zeroed whole."""
+    random.seed(5)
+    model = zg.nn.MLP(2, [12, 12, 1])
+    X, y = zg.data.moons(40, signed=True)
+    f = zg.compile(lambda X, y: _moons_loss(model, X, y), executor="numpy")
+    f(X.tolist(), [float(t) for t in y])
+    ex = f.executor
+    assert ex._zero is not None
+    scatters = [g.run_backward.add_into for g in ex.groups
+                if g.targets is not None and hasattr(g.run_backward, "add_into")]
+    assigned = sum(t - fr for s in scatters
+                   for (_, fr, t, _), first in zip(s.runs, s.assign) if first)
+    zeroed = sum(b - a for a, b in ex._zero)
+    assert assigned > 3 * 40 * 12 and assigned + zeroed == ex.n_slots
+    pvals = [p.data for p in f.params]
+    outs, v = ex.forward(pvals, f._flat((X.tolist(), [float(t) for t in y]), {}))
+    monkeypatch.setattr(np, "empty_like", lambda a: np.full_like(a, np.nan))
+    _, fast = ex.backward(v, 0)
+    zero, ex._zero = ex._zero, None
+    _, whole = ex.backward(v, 0)
+    ex._zero = zero
+    assert np.isfinite(fast).all()
+    assert np.array_equal(fast, whole)

@@ -426,15 +426,23 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
                 f"m = None if m is None else m[{lo}:{hi}].reshape(E, Q)",
                 *em.lines,  # after the reductions, which may take lines back
-                f"add_into(G, ({', '.join(chunks)},))"]
+                f"add_into(G, ({', '.join(chunks)},), m is None)"]
         bwd = ["def backward(G, v, m):", *body]
-    return _define(fwd, bwd, ns, op.name)
+    forward, backward = _define(fwd, bwd, ns, op.name)
+    if backward is not None:
+        backward.add_into = ns["add_into"]
+    return forward, backward
 
 
 def scatterer(segments: list[np.ndarray], n_slots: int):
-    """``add_into(G, chunks)``: adds each chunk of contributions into ``G`` at its segment
-    of slots, in order; a segment of a few long runs of slots as slices (``G[a:b] += c``),
-    the others together as one :func:`adder`."""
+    """``add_into(G, chunks, fresh=False)``: adds each chunk of contributions into ``G`` at
+    its segment of slots, in order; a segment of a few long runs of slots as slices
+    (``G[a:b] += c``), the others together as one :func:`adder`.
+
+    ``add_into.runs`` lists the runs (chunk, from, to, first slot) in the order they are
+    added and ``add_into.rest`` the other slots; a run whose ``add_into.assign`` entry the
+    executor sets is the first write to its slots, which ``fresh`` (a buffer not zeroed
+    there) then takes as ``G[a:b] = 0.0 + c``: the same numbers without zeroing first."""
     runs, rest = [], []
     for i, seg in enumerate(segments):
         r = _runs(seg)
@@ -442,15 +450,21 @@ def scatterer(segments: list[np.ndarray], n_slots: int):
             rest.append(i)
         else:
             runs += [(i, f, t, a) for f, t, a in r]
-    add = adder(np.concatenate([segments[i] for i in rest]), n_slots) if rest else None
+    T = np.concatenate([segments[i] for i in rest]) if rest else None
+    add = adder(T, n_slots) if rest else None
+    assign = [False] * len(runs)
 
-    def add_into(G: np.ndarray, chunks: tuple) -> None:
-        for i, f, t, a in runs:
-            G[a : a + t - f] += chunks[i][f:t]
+    def add_into(G: np.ndarray, chunks: tuple, fresh: bool = False) -> None:
+        for (i, f, t, a), first in zip(runs, assign):
+            if first and fresh:
+                np.add(0.0, chunks[i][f:t], out=G[a : a + t - f])
+            else:
+                G[a : a + t - f] += chunks[i][f:t]
         if rest:
             add(G, chunks[rest[0]] if len(rest) == 1 else
                 np.concatenate([chunks[i] for i in rest]))
 
+    add_into.runs, add_into.rest, add_into.assign = runs, T, assign
     return add_into
 
 
@@ -601,6 +615,7 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
         if n_q:
             gq = A(v) @ g if E > 1 else A(v) * g  # (one row: the same products, BLAS is slow)
             parts.append((gq if sel_q is None else gq[sel_q]).reshape(-1))
-        add_into(G, parts)
+        add_into(G, parts, True)
 
+    backward.add_into = add_into
     return forward, backward

@@ -38,6 +38,7 @@ from .tape import CHUNK, Tape, fuse_sums, levels, operands, remap
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
 DIRECT_OPERANDS = 256  # ... calling the op's functions, not generated code, beyond this
+ZERO_RUNS = 64  # backward zeroes its gradient buffer slice by slice up to this many slices
 
 
 class _Group:
@@ -235,9 +236,44 @@ class NumpyExecutor:
         self._backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
         self.outputs = new_slot[list(tape.outputs)].tolist()
         self.n_slots, self.consts = tape.n_slots, tape.consts
+        self._zero = self._first_writes()
         self._all_params = list(range(tape.n_params))
         # per result, the slots it depends on (made when first needed); None: all of them
         self._masks: dict[int, np.ndarray | None] = {0: None} if len(self.outputs) == 1 else {}
+
+    def _first_writes(self) -> list[tuple[int, int]] | None:
+        """Mark the runs of gradient contributions that are the first write to their slots
+        (walking backward's order); return the slices of the gradient buffer that still
+        have to start at zero, or None (zero it all) where they would be many."""
+        written = np.zeros(self.n_slots, bool)
+        written[self.outputs] = True  # set to 1 or 0 before anything is added
+        assigned = np.zeros(self.n_slots, bool)
+        plans = []
+        for g in reversed(self.groups):
+            if g.targets is None:
+                continue
+            add_into = getattr(g.run_backward, "add_into", None)
+            if add_into is None:  # a group that only adds (small): its slots start at zero
+                written[g.targets] = True
+                plans.append(None)
+                continue
+            first = []
+            for _, f, t, a in add_into.runs:
+                first.append(not written[a : a + t - f].any())
+                if first[-1]:
+                    assigned[a : a + t - f] = True
+                written[a : a + t - f] = True
+            if add_into.rest is not None:
+                written[add_into.rest] = True
+            plans.append((add_into, first))
+        cuts = np.flatnonzero(np.diff(np.concatenate(([False], ~assigned, [False])).view(np.int8)))
+        zero = list(zip(cuts[0::2].tolist(), cuts[1::2].tolist()))
+        if len(zero) > ZERO_RUNS:
+            return None
+        for plan in plans:
+            if plan is not None:
+                plan[0].assign[:] = plan[1]
+        return zero
 
     @property
     def nbytes(self) -> int:
@@ -267,7 +303,12 @@ class NumpyExecutor:
         if out not in self._masks:
             self._masks[out] = self._reach(out, len(v))
         mask = self._masks[out]
-        G = np.zeros_like(v)
+        if mask is None and self._zero is not None:  # first writes assign: zero the rest
+            G = np.empty_like(v)
+            for a, b in self._zero:
+                G[a:b] = 0.0
+        else:
+            G = np.zeros_like(v)
         G[self.outputs[out]] = 1.0
         with np.errstate(all="ignore"):
             for run in self._backwards:
