@@ -59,11 +59,9 @@ def test_adder_adds_each_slots_contributions_in_order(how, targets):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
     else:
         assert np.array_equal(got, want)
-    add = adder(targets, len(G0))  # the pattern the test names is the one taken
-    code = add.__code__.co_names
-    assert {"runs": "runs" in add.__code__.co_freevars, "distinct": "bincount" not in code and
-            "at" not in code and "runs" not in add.__code__.co_freevars,
-            "bincount": "bincount" in code, "add.at": "at" in code}[how]
+    plan = scatterer([targets], len(G0))  # the pattern the test names is the one taken
+    assert (plan.runs and plan.scatter is None) if how == "runs" else (
+        not plan.runs and plan.scatter.mode == how)
 
 
 def test_rows_code_broadcasts_a_run_read_by_every_row():

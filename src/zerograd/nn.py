@@ -97,12 +97,11 @@ _PLAIN = frozenset({str, bool, int, float, type(None)})  # attribute types that 
 
 
 def _collect(module: Module, out: list[Value]) -> list[Value]:
-    """Append ``module``'s parameters to ``out``: children whose class keeps Module's
-    ``parameters`` are walked in this same call (this runs every step of a user's loop),
-    the others asked."""
+    """Append ``module``'s parameters to ``out`` (this runs every step of a user's loop:
+    the usual attribute kinds first, without a call)."""
     for attr in module.__dict__.values():
         t = type(attr)
-        if t is Value:  # the usual cases first, without a call
+        if t is Value:
             out.append(attr)
         elif t in _PLAIN:
             pass
@@ -110,10 +109,7 @@ def _collect(module: Module, out: list[Value]) -> list[Value]:
             out += attr  # a vector: a neuron's weights
         elif t is list and attr and all(map(isinstance, attr, repeat(Module))):
             for m in attr:  # a layer's neurons
-                if type(m).parameters is _OWN:
-                    _collect(m, out)
-                else:
-                    out += m.parameters()
+                _child(m, out)
         else:
             kind = _kind(attr)
             if kind == "value":
@@ -121,11 +117,20 @@ def _collect(module: Module, out: list[Value]) -> list[Value]:
             elif kind == "vector":
                 out.extend(attr)
             elif kind == "module":
-                out.extend(attr.parameters())
+                _child(attr, out)
             elif kind == "modules":
                 for m in attr:
-                    out.extend(m.parameters())
+                    _child(m, out)
     return out
+
+
+def _child(m: Module, out: list[Value]) -> None:
+    """A child's parameters: walked in the same call where its class keeps Module's
+    ``parameters``, asked where it overrides it."""
+    if type(m).parameters is Module.parameters:
+        _collect(m, out)
+    else:
+        out += m.parameters()
 
 
 def _kind(attr: Any) -> str | None:
@@ -189,9 +194,6 @@ def _check_size(n: Any, what: str) -> int:
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
     return int(n)
-
-
-_OWN = Module.parameters
 
 
 class Neuron(Module):

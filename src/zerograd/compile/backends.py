@@ -34,7 +34,7 @@ class ArrayMath:
         """``np.where(cond, a, b)``, bit for bit; on large float64 operands as a bitwise
         select (``a``'s bits where ``cond``, else ``b``'s). np.where branches on every
         element: on a mask of random signs (ReLU's) it costs about 4 ns an element, the
-        select under 1."""
+        select about 1."""
         if (getattr(cond, "size", 0) < SELECT_MIN or cond.dtype != np.bool_
                 or not (_float64(a) and _float64(b))):
             return np.where(cond, a, b)

@@ -78,35 +78,44 @@ def reader(idx: np.ndarray):
 
 def adder(targets: np.ndarray, n_slots: int) -> Callable[[np.ndarray, Any], None]:
     """``add(G, c)``: adds contributions ``c`` into a buffer of ``n_slots`` at slots
-    ``targets``, each slot's in the order of ``targets`` (as ``np.add.at``). A few long runs
-    of slots are added as slices; slots all different as ``G[T] += c``; else many targets
-    as one ``bincount`` over the slots they span, few with ``np.add.at``."""
-    runs = _runs(targets)
-    if runs is not None:
-        def add(G: np.ndarray, c: Any) -> None:
-            for i, j, a in runs:
-                G[a : a + j - i] += c[i:j]
-    elif _distinct(targets, n_slots):
+    ``targets``, each slot's in the order of ``targets`` (as ``np.add.at``): the
+    :func:`scatterer` of one segment."""
+    add_into = scatterer([targets], n_slots)
+    return lambda G, c: add_into(G, (c,))
+
+
+def _scatter(targets: np.ndarray, n_slots: int) -> Callable[[np.ndarray, Any], None]:
+    """``add(G, c)`` for slots that are not a few long runs: all different as
+    ``G[T] += c``; else many as one ``bincount`` over the slots they span, few with
+    ``np.add.at`` (each slot's contributions in order). ``add.mode`` names the way."""
+    if _distinct(targets, n_slots):
+        mode = "distinct"
+
         def add(G: np.ndarray, c: Any) -> None:
             G[targets] += c
     elif targets.size * 8 >= int(targets.max()) - int(targets.min()) + 1:
+        mode = "bincount"
         lo = int(targets.min())
         rel, width = targets - lo, int(targets.max()) - lo + 1
 
         def add(G: np.ndarray, c: Any) -> None:
             G[lo : lo + width] += np.bincount(rel, c, minlength=width)
     else:
+        mode = "add.at"
+
         def add(G: np.ndarray, c: Any) -> None:
             np.add.at(G, targets, c)
+    add.mode = mode
     return add
 
 
-RUN_MIN = 32  # adder: runs of slots this long on average are added as slices
+RUN_MIN = 32  # scatterer: runs of slots this long on average are added as slices
 
 
 def _runs(targets: np.ndarray) -> list[tuple[int, int, int]] | None:
     """``targets`` as runs of consecutive slots, (from, to) in ``targets`` and the first
-    slot, if there are at most 16 of them, RUN_MIN slots long on average; else None."""
+    slot, if there are at most 16 of them, RUN_MIN slots long on average (an empty
+    ``targets`` is no run); else None."""
     if targets.size == 0:
         return []
     cut = np.flatnonzero(np.diff(targets) != 1) + 1
@@ -437,12 +446,13 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
 def scatterer(segments: list[np.ndarray], n_slots: int):
     """``add_into(G, chunks, fresh=False)``: adds each chunk of contributions into ``G`` at
     its segment of slots, in order; a segment of a few long runs of slots as slices
-    (``G[a:b] += c``), the others together as one :func:`adder`.
+    (``G[a:b] += c``), the others together as one scatter (:func:`_scatter`).
 
     ``add_into.runs`` lists the runs (chunk, from, to, first slot) in the order they are
-    added and ``add_into.rest`` the other slots; a run whose ``add_into.assign`` entry the
-    executor sets is the first write to its slots, which ``fresh`` (a buffer not zeroed
-    there) then takes as ``G[a:b] = 0.0 + c``: the same numbers without zeroing first."""
+    added, ``add_into.rest`` the other slots and ``add_into.scatter`` their scatter; a run
+    whose ``add_into.assign`` entry the executor sets is the first write to its slots,
+    which ``fresh`` (a buffer not zeroed there) then takes as ``G[a:b] = 0.0 + c``: the
+    same numbers without zeroing first."""
     runs, rest = [], []
     for i, seg in enumerate(segments):
         r = _runs(seg)
@@ -451,7 +461,7 @@ def scatterer(segments: list[np.ndarray], n_slots: int):
         else:
             runs += [(i, f, t, a) for f, t, a in r]
     T = np.concatenate([segments[i] for i in rest]) if rest else None
-    add = adder(T, n_slots) if rest else None
+    add = _scatter(T, n_slots) if rest else None
     assign = [False] * len(runs)
 
     def add_into(G: np.ndarray, chunks: tuple, fresh: bool = False) -> None:
@@ -464,7 +474,7 @@ def scatterer(segments: list[np.ndarray], n_slots: int):
             add(G, chunks[rest[0]] if len(rest) == 1 else
                 np.concatenate([chunks[i] for i in rest]))
 
-    add_into.runs, add_into.rest, add_into.assign = runs, T, assign
+    add_into.runs, add_into.rest, add_into.assign, add_into.scatter = runs, T, assign, add
     return add_into
 
 
