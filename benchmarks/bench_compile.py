@@ -345,6 +345,15 @@ def zerograd_peers(work: Work, fc: FirstCall) -> tuple[list[Peer], Peer, list]:
         out.append(Peer("zerograd fit fast path", *fast_path_step(zg.compile(fn2), params2,
                                                                   work),
                         note="fit(compile=True)'s step: arrays, no Values touched"))
+        try:
+            fn3, params3, _ = work.make()
+            jaxed = zg.compile(fn3, executor="jax")
+        except ImportError as e:
+            out.append(Peer("zerograd fit fast path, jax executor", note=f"not measured: {e}"))
+        else:
+            out.append(Peer("zerograd fit fast path, jax executor",
+                            *fast_path_step(jaxed, params3, work),
+                            note="the same step, the numpy executor's program run by XLA"))
     for name in EXECUTORS:
         label = f"zerograd compiled, {name}"
         if name == fc.executor:

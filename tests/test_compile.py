@@ -297,7 +297,8 @@ def test_an_op_returning_its_operand_unchanged(executor):
     assert (r.data, w.grad) == (9.0, -4.5)
 
 
-def test_several_results_of_a_wide_network_on_the_numpy_executor():
+@pytest.mark.parametrize("executor", ["numpy", "jax"])
+def test_several_results_of_a_wide_network_on_the_array_executors(executor):
     """The loss and each score: every backward follows only its own part of the graph
     (the batched, fused products are masked then)."""
     random.seed(5)
@@ -308,7 +309,7 @@ def test_several_results_of_a_wide_network_on_the_numpy_executor():
         scores = [model(list(r)) for r in X]
         return [zg.vsum([s.relu() for s in scores])] + scores
 
-    f = zg.compile(fn, executor="numpy")
+    f = zg.compile(fn, executor=executor)
     got = f(X)
     eager = fn([[Value(a) for a in r] for r in X.tolist()])
     for i in (0, 3, 17):
@@ -317,8 +318,43 @@ def test_several_results_of_a_wide_network_on_the_numpy_executor():
         mine = [p.grad for p in model.parameters()]
         model.zero_grad()
         eager[i].backward()
-        check("numpy", [got[i].data] + mine, [eager[i].data] + [p.grad for p in
-                                                                model.parameters()], f"result {i}")
+        check(executor, [got[i].data] + mine, [eager[i].data] + [p.grad for p in
+                                                                 model.parameters()], f"result {i}")
+
+
+def test_the_jax_executor_trains_a_layer_over_a_batch_in_one_call_as_eager_does():
+    """value_and_grad (fit's fast path) through the jax executor: the layers run as matrix
+    products (the gemm groups), the result and every gradient are eager's to 1e-12."""
+    random.seed(3)
+    model = zg.nn.MLP(2, [8, 8, 1])
+    X = np.random.default_rng(3).uniform(-1, 1, size=(30, 2)).tolist()
+    Y = [1.0 if a * b > 0 else -1.0 for a, b in X]
+
+    def loss(X, Y):
+        data = zg.vsum([(1 + -y * model(x)).relu() for x, y in zip(X, Y)]) * (1 / len(X))
+        return data + 1e-4 * sum(p * p for p in model.parameters())
+
+    f = zg.compile(loss, executor="jax")
+    params = f.prepare(X, Y)
+    assert any("gemm" in g.run_forward.__qualname__ for g in f.executor.groups)
+    for _ in range(2):  # the second call replays the compiled program on new numbers
+        value, which, grads = f.value_and_grad(np.array([p.data for p in params]), X, Y)
+        model.zero_grad()
+        eager = loss([[Value(a) for a in x] for x in X], Y)
+        eager.backward()
+        assert which == list(range(len(params)))
+        check("jax", [value, *np.asarray(grads).tolist()], [eager.data] + [p.grad for p in params],
+              "value and gradients")
+        for p in params:
+            p.data -= 0.5 * p.grad
+
+
+def test_the_jax_executor_without_jax_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jax", None)
+    with pytest.raises(ImportError, match=r'pip install "zerograd\[jax\]"'):
+        zg.compile(lambda x: x * 2.0, executor="jax")
 
 
 @pytest.mark.parametrize("executor", ALL)
@@ -564,7 +600,8 @@ def test_list_and_tuple_results_backpropagate_separately(executor):
     a, b = Value(2.0), Value(-3.0)
     f = zg.compile(lambda x: (a * x, (a * b).tanh(), b + x), executor=executor)
     r = f(4.0)
-    assert isinstance(r, tuple) and [v.data for v in r] == [8.0, math.tanh(-6.0), 1.0]
+    assert isinstance(r, tuple)
+    check(executor, [v.data for v in r], [8.0, math.tanh(-6.0), 1.0], "results")
     r[0].backward()
     assert (a.grad, b.grad) == (4.0, 0.0) and engine.passes(b) == 0  # not on r[0]'s path
     r[2].backward()

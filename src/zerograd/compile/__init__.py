@@ -22,7 +22,8 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
 
     ``executor`` is "auto" (by graph size), "python" (generated straight-line code: small
     graphs), "numpy" (vectorised by depth level: wide graphs) or "scalar" (a loop over the
-    tape: deep, narrow graphs).
+    tape: deep, narrow graphs); "jax" (opt-in, ``pip install "zerograd[jax]"``) runs the
+    numpy executor's program as one ``jax.jit`` program per pass, float64.
 
     Python control flow runs once, while tracing, and is baked in (as in ``jax.jit``)::
 

@@ -6,14 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import engine, modes, monitor
-from . import trace
+from . import jaxexec, trace
 from .anomaly import Checked, CheckedExecutor
+from .jaxexec import JaxExecutor
 from .npexec import NumpyExecutor
 from .pyexec import PythonExecutor
 from .scalarexec import ScalarExecutor
 from .tape import Tape, fuse_sums, levels, record
 
-EXECUTORS = {"python": PythonExecutor, "numpy": NumpyExecutor, "scalar": ScalarExecutor}
+EXECUTORS = {"python": PythonExecutor, "numpy": NumpyExecutor, "scalar": ScalarExecutor,
+             "jax": JaxExecutor}
 PYTHON_SMALL = 400  # op nodes: below this generated Python wins whatever the shape
 PYTHON_MAX_OPS = 3000  # above this, generated code takes longer to compile than it saves
 NUMPY_MIN_WIDTH = 16  # op nodes per depth level for the numpy executor to pay off
@@ -42,6 +44,8 @@ class CompiledFunction:
             raise ValueError(
                 f"unknown executor {executor!r}; choose 'auto' or one of {sorted(EXECUTORS)}"
             )
+        if executor == "jax":
+            jaxexec.require()  # a missing JAX is said now, not at the first call
         self.fn = fn
         self.executor_name = executor
         self.executor: Any = None
@@ -94,6 +98,8 @@ class CompiledFunction:
             raise RuntimeError("call prepare(*args) first: the parameters are known once the "
                                "function has been traced")
         flat = self._flat(args, kwargs)
+        if hasattr(self.executor, "value_and_grad"):  # forward and backward in one call
+            return self.executor.value_and_grad(pvals, flat)
         if self.executor.name != "numpy":
             pvals = pvals.tolist() if hasattr(pvals, "tolist") else list(pvals)
         outs, saved = self.executor.forward(pvals, flat)

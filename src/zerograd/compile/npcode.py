@@ -284,7 +284,7 @@ class Emitter:
                 if rows == list(range(rows[0], rows[0] + len(rows))):
                     args.append(f"{stack}[{rows[0]}:{rows[0] + len(rows)}]")
                 else:
-                    args.append(f"{stack}[{rows}]")
+                    args.append(f"{stack}[np.array({rows})]")
             for i, m in enumerate(members):
                 self.place[id(m)] = ("stack", name, i)
         shape = np.broadcast_shapes(*[self.shape_of(a) for a in members[0].args])
@@ -386,9 +386,13 @@ def _mask(x: np.ndarray, m: np.ndarray | None) -> np.ndarray:
 
 
 def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, back: tuple,
-                targets: Any, n_slots: int, lo: int, hi: int):
+                targets: Any, n_slots: int, lo: int, hi: int, lowering: Any = None):
     """(forward(v), backward(G, v, mask)) for one group, as generated functions; operand
-    rows that are runs of slots are read as views (:func:`view_of`), not gathered."""
+    rows that are runs of slots are read as views (:func:`view_of`), not gathered.
+
+    ``lowering`` None writes NumPy code that updates ``v`` and ``G`` in place; a
+    :class:`Functional` lowering writes code for an array library whose arrays are immutable
+    (JAX): the same lines, but forward returns the new ``v`` and backward the new ``G``."""
     names = {"f": "F", "e": "EE", "q": "QQ"}
     counters = {"f": 0, "e": 0, "q": 0}
     shapes = {"f": (E, Q), "e": (E, 1), "q": (1, Q)}
@@ -405,6 +409,7 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
             read = rows_code("v", idx) or f"v[I{kd.upper()}]"
             load.append(f"{names[kd]} = {read}{tail}")
     ns = {"np": np, "M": ARRAY, "_mask": _mask, "inf": np.inf, "nan": np.nan, "E": E, "Q": Q,
+          **(lowering.names if lowering is not None else {}),
           "IF": gather[0], "IE": gather[1], "IQ": gather[2], "K": k, "T": targets,
           "onesE": np.ones(E), "onesQ": np.ones(Q)}
     kleaf = Lazy(None, ("k",))
@@ -413,8 +418,9 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
 
     em = Emitter(dict(place), dict(shape))
     (result,) = em.emit([op.forward(LAZY, *leaves, *extra)])
-    fwd = ["def forward(v):", *load, *em.lines,
-           f"v[{lo}:{hi}].reshape(E, Q)[...] = {result}"]
+    store = (f"v[{lo}:{hi}].reshape(E, Q)[...] = {result}" if lowering is None else
+             f"return v.at[{lo}:{hi}].set(np.broadcast_to({result}, (E, Q)).reshape(-1))")
+    fwd = ["def forward(v):", *load, *em.lines, store]
 
     g, o = Lazy(None, ("g",)), Lazy(None, ("out",))
     place[id(g)], place[id(o)] = ("plain", "g"), ("plain", "out")
@@ -431,10 +437,13 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
             for code, rows in em.reduced(kd, [parts[r] for r in kind_rows]):
                 chunks.append(code)
                 sizes.append(rows * {"f": E * Q, "e": E, "q": Q}[kd])
-        ns["add_into"] = scatterer(np.split(targets, np.cumsum(sizes)[:-1]), n_slots)
+        segments = np.split(targets, np.cumsum(sizes)[:-1])
+        ns["add_into"] = (scatterer(segments, n_slots) if lowering is None
+                          else lowering.scatterer(segments))
         body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
                 f"m = None if m is None else m[{lo}:{hi}].reshape(E, Q)",
                 *em.lines,  # after the reductions, which may take lines back
+                f"{'' if lowering is None else 'return '}"
                 f"add_into(G, ({', '.join(chunks)},), m is None)"]
         bwd = ["def backward(G, v, m):", *body]
     forward, backward = _define(fwd, bwd, ns, op.name)
@@ -453,14 +462,7 @@ def scatterer(segments: list[np.ndarray], n_slots: int):
     whose ``add_into.assign`` entry the executor sets is the first write to its slots,
     which ``fresh`` (a buffer not zeroed there) then takes as ``G[a:b] = 0.0 + c``: the
     same numbers without zeroing first."""
-    runs, rest = [], []
-    for i, seg in enumerate(segments):
-        r = _runs(seg)
-        if r is None:
-            rest.append(i)
-        else:
-            runs += [(i, f, t, a) for f, t, a in r]
-    T = np.concatenate([segments[i] for i in rest]) if rest else None
+    runs, rest, T = partition(segments)
     add = _scatter(T, n_slots) if rest else None
     assign = [False] * len(runs)
 
@@ -476,6 +478,20 @@ def scatterer(segments: list[np.ndarray], n_slots: int):
 
     add_into.runs, add_into.rest, add_into.assign, add_into.scatter = runs, T, assign, add
     return add_into
+
+
+def partition(segments: list[np.ndarray]) -> tuple[list[tuple], list[int], Any]:
+    """(runs, rest, T) of a scatter into ``segments`` of slots: the runs of slots added as
+    slices, (chunk, from, to, first slot), in order; the chunks that are not a few long runs;
+    their slots together (None if there are none)."""
+    runs, rest = [], []
+    for i, seg in enumerate(segments):
+        r = _runs(seg)
+        if r is None:
+            rest.append(i)
+        else:
+            runs += [(i, f, t, a) for f, t, a in r]
+    return runs, rest, (np.concatenate([segments[i] for i in rest]) if rest else None)
 
 
 def build_narrow(op, idx: np.ndarray, k: list | None, back: list[int], targets: Any,
@@ -567,7 +583,7 @@ def gemm_kinds(kinds: list[str]) -> bool:
 
 
 def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_slots: int,
-               lo: int, hi: int, masked_backward: Any) -> tuple:
+               lo: int, hi: int, masked_backward: Any, lowering: Any = None) -> tuple:
     """(forward, backward) of a ``linear`` group laid out as a layer over a batch (see
     :func:`gemm_kinds`): forward ``out = A.T @ B + b``, backward ``B @ g.T`` for the operands
     along the grid's rows and ``A @ g`` for those along its columns, ``g`` summed for ``b``.
@@ -576,7 +592,8 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
     only the order of the additions is BLAS's. A, B and b are read as views where their
     slots are runs (:func:`reader`). A backward restricted to some nodes (``m``, a compiled
     function with several results) runs ``masked_backward``, the generated node-by-node
-    code, so nodes outside the mask contribute exactly nothing.
+    code, so nodes outside the mask contribute exactly nothing. ``lowering``: as for
+    :func:`build_group` (a functional one returns the new buffers).
     """
     _, E, Q = grid.shape
     pairs = range(1, len(kinds))
@@ -593,6 +610,10 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
         np.matmul(A(v).T, B(v), out=out)
         out += bias(v)
 
+    if lowering is not None:
+        def forward(v: Any) -> Any:  # noqa: F811  (the same products, into a new buffer)
+            return v.at[lo:hi].set((A(v).T @ B(v) + bias(v)).reshape(-1))
+
     def select(rows: list[int], kind: str) -> tuple[bool, list[int] | None]:
         """(is b among ``rows``, which of the kind's operand rows; None for all of them)."""
         kind_rows = e_rows if kind == "e" else q_rows
@@ -607,12 +628,12 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
     n_q = len(q_rows) if sel_q is None else len(sel_q)
     sizes = [E * Q] * bool(back[0]) + [E] * b_e + [n_e * E] * bool(n_e) + [Q] * b_q + [
         n_q * Q] * bool(n_q)  # b first where it rides along an axis, as select orders them
-    add_into = scatterer(np.split(targets, np.cumsum(sizes)[:-1]), n_slots)
+    segments = np.split(targets, np.cumsum(sizes)[:-1])
+    add_into = scatterer(segments, n_slots) if lowering is None else lowering.scatterer(segments)
 
-    def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
+    def backward(G: np.ndarray, v: np.ndarray, m: Any) -> Any:
         if m is not None:
-            masked_backward(G, v, m)
-            return
+            return masked_backward(G, v, m)
         g = G[lo:hi].reshape(E, Q)
         parts = [g.reshape(-1)] if back[0] else []  # only b can vary with both axes
         if b_e:
@@ -625,7 +646,7 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
         if n_q:
             gq = A(v) @ g if E > 1 else A(v) * g  # (one row: the same products, BLAS is slow)
             parts.append((gq if sel_q is None else gq[sel_q]).reshape(-1))
-        add_into(G, parts, True)
+        return add_into(G, parts, True)  # a functional lowering's new G; NumPy's None
 
     backward.add_into = add_into
     return forward, backward

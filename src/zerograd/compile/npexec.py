@@ -55,14 +55,14 @@ class _Group:
                  "run_forward", "run_backward")
 
     def __init__(self, op: ops.Op, lo: int, hi: int, idx: np.ndarray, k: Any,
-                 needs: np.ndarray, grid: tuple | None):
+                 needs: np.ndarray, grid: tuple | None, lowering: Any = None):
         self.lo, self.hi = lo, hi
         n = hi - lo
         need = needs[idx]  # (operand row, node): does that operand need a gradient?
         needs[lo:hi] = need.any(axis=0)  # a node does if any of its operands does
         need_row = need.any(axis=1)
         del need
-        self.narrow = n <= SCALAR_WIDTH
+        self.narrow = grid is None
         if self.narrow:  # node by node on Python floats
             self.E, self.Q, self.idx = n, 1, idx.astype(np.intp)
             self.k = k.tolist() if k is not None else None
@@ -92,10 +92,12 @@ class _Group:
             self.run_forward, self.run_backward = run
         else:
             self.run_forward, self.run_backward = build_group(
-                op, E, Q, kinds, self.gather, self.k, back, self.targets, len(needs), lo, hi)
+                op, E, Q, kinds, self.gather, self.k, back, self.targets, len(needs), lo, hi,
+                lowering)
             if op.name == "linear" and gemm_kinds(kinds):  # a layer over a batch
                 self.run_forward, self.run_backward = build_gemm(
-                    kinds, grid, back, self.targets, len(needs), lo, hi, self.run_backward)
+                    kinds, grid, back, self.targets, len(needs), lo, hi, self.run_backward,
+                    lowering)
 
 
 def _grid(idx: np.ndarray) -> tuple[int, int, list[str]]:
@@ -193,6 +195,8 @@ def _period(idx: np.ndarray) -> np.ndarray:
 
 class NumpyExecutor:
     name = "numpy"
+    scalar_width = SCALAR_WIDTH  # groups this narrow run on Python floats
+    lowering: Any = None  # how groups' code is written: None for NumPy in place
 
     def __init__(self, tape: Tape):
         tape = fuse_sums(tape)
@@ -220,7 +224,7 @@ class NumpyExecutor:
             if perm is not None:
                 nodes, idx = nodes[perm], idx[:, perm]
             grid = None
-            if hi - lo > SCALAR_WIDTH:  # the longer side goes last, where NumPy's loops run
+            if hi - lo > self.scalar_width:  # the longer side goes last (NumPy's loops)
                 E, Q, kinds = _grid(idx)
                 if E > Q:
                     del idx  # gathered again in the new order (one copy at a time)
@@ -231,7 +235,7 @@ class NumpyExecutor:
             order[lo:hi] = nodes
             new_slot[L + nodes] = L + np.arange(lo, hi, dtype=np.int32)
             k = k_all[nodes] if op.param else None
-            self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid))
+            self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid, self.lowering))
             del idx
         self._backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
         self.outputs = new_slot[list(tape.outputs)].tolist()
