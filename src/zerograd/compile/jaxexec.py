@@ -75,8 +75,7 @@ class JaxExecutor(NumpyExecutor):
     def __init__(self, tape: Tape):
         jax, jnp = require()
         self._jax, self.lowering = jax, Functional(jnp)
-        with jax.enable_x64(True):
-            super().__init__(tape)
+        super().__init__(tape)  # builds the groups' code; nothing is traced yet
         P, L = tape.n_params, tape.n_leaves
         consts, tail = np.asarray(self.consts, float), self.n_slots - L
         groups, outputs = self.groups, np.asarray(self.outputs)
@@ -91,11 +90,11 @@ class JaxExecutor(NumpyExecutor):
             G = jnp.zeros(self.n_slots).at[self.outputs[out]].set(1.0)
             for run in self._backwards:
                 G = run(G, v, mask)
-            return G[:P] if mask is None else G[np.flatnonzero(mask[:P])]
+            return G[:P] if mask is None else G[np.asarray(self.which(mask), dtype=np.intp)]
 
         def value_and_grad(p: Any, x: Any) -> tuple[Any, Any]:
             outs, v = forward(p, x)
-            return outs[0], backward(v, 0, self._mask(0))
+            return outs[0], backward(v, 0, self.mask(0))
 
         self._backward = backward
         self._forward, self._value_and_grad = jax.jit(forward), jax.jit(value_and_grad)
@@ -103,11 +102,6 @@ class JaxExecutor(NumpyExecutor):
 
     def _first_writes(self) -> None:
         return None  # a new buffer starts at zero: nothing to assign first
-
-    def _mask(self, out: int) -> np.ndarray | None:
-        if out not in self._masks:
-            self._masks[out] = self._reach(out, self.n_slots)
-        return self._masks[out]
 
     def _arrays(self, pvals: Any, xvals: Any) -> tuple[np.ndarray, np.ndarray]:
         n = self.n_inputs
@@ -124,21 +118,15 @@ class JaxExecutor(NumpyExecutor):
 
     def backward(self, v: Any, out: int) -> tuple[list[int], np.ndarray]:
         """(parameter indices, their gradients) of result ``out``, from forward's numbers."""
-        mask = self._mask(out)
+        mask = self.mask(out)
         if out not in self._backward_of:
             self._backward_of[out] = self._jax.jit(
                 lambda v: self._backward(v, out, mask))
         with self._jax.enable_x64(True):
-            grads = np.asarray(self._backward_of[out](v))
-        which = self._all_params if mask is None else np.flatnonzero(mask[: self.n_params])
-        return (which if isinstance(which, list) else which.tolist()), grads
+            return self.which(mask), np.asarray(self._backward_of[out](v))
 
     def value_and_grad(self, pvals: Any, xvals: Any) -> tuple[float, list[int], np.ndarray]:
         """(result 0, parameter indices, their gradients) in one XLA call."""
         with self._jax.enable_x64(True):
             value, grads = self._value_and_grad(*self._arrays(pvals, xvals))
-            grads = np.asarray(grads)
-        mask = self._mask(0)
-        which = self._all_params if mask is None else np.flatnonzero(
-            mask[: self.n_params]).tolist()
-        return float(value), which, grads
+            return float(value), self.which(self.mask(0)), np.asarray(grads)

@@ -605,13 +605,13 @@ def build_gemm(kinds: list[str], grid: np.ndarray, back: tuple, targets: Any, n_
     bias = reader({"q": grid[0, 0, :], "e": grid[0, :, 0][:, None], "f": grid[0]}[kb]
                   .astype(np.intp))
 
-    def forward(v: np.ndarray) -> None:
-        out = v[lo:hi].reshape(E, Q)
-        np.matmul(A(v).T, B(v), out=out)
-        out += bias(v)
-
-    if lowering is not None:
-        def forward(v: Any) -> Any:  # noqa: F811  (the same products, into a new buffer)
+    if lowering is None:
+        def forward(v: np.ndarray) -> None:
+            out = v[lo:hi].reshape(E, Q)
+            np.matmul(A(v).T, B(v), out=out)
+            out += bias(v)
+    else:  # the same products, into a new buffer
+        def forward(v: Any) -> Any:
             return v.at[lo:hi].set((A(v).T @ B(v) + bias(v)).reshape(-1))
 
     def select(rows: list[int], kind: str) -> tuple[bool, list[int] | None]:

@@ -304,9 +304,7 @@ class NumpyExecutor:
 
     def backward(self, v: np.ndarray, out: int) -> tuple[list[int], np.ndarray]:
         """(parameter indices, their gradients) of result ``out``, from forward's numbers."""
-        if out not in self._masks:
-            self._masks[out] = self._reach(out, len(v))
-        mask = self._masks[out]
+        mask = self.mask(out)
         if mask is None and self._zero is not None:  # first writes assign: zero the rest
             G = np.empty_like(v)
             for a, b in self._zero:
@@ -317,11 +315,19 @@ class NumpyExecutor:
         with np.errstate(all="ignore"):
             for run in self._backwards:
                 run(G, v, mask)
-        P = self.n_params
-        if mask is None:
-            return self._all_params, G[:P]
-        keep = np.flatnonzero(mask[:P])
-        return keep.tolist(), G[keep]
+        which = self.which(mask)
+        return which, (G[: self.n_params] if mask is None else G[which])
+
+    def mask(self, out: int) -> np.ndarray | None:
+        """The slots result ``out`` depends on (None: all of them), found once."""
+        if out not in self._masks:
+            self._masks[out] = self._reach(out, self.n_slots)
+        return self._masks[out]
+
+    def which(self, mask: np.ndarray | None) -> list[int]:
+        """The parameters ``mask`` holds, as indices (every one for None)."""
+        return self._all_params if mask is None else np.flatnonzero(
+            mask[: self.n_params]).tolist()
 
     def _reach(self, out: int, n_slots: int) -> np.ndarray | None:
         """Slots result ``out`` depends on, walking the groups backwards; None if all."""
