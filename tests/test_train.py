@@ -405,8 +405,10 @@ def _fast_setup(opt_name: str = "Adam"):
     return model, opt, sched, batch
 
 
-@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW"])
-def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name):
+@pytest.mark.parametrize("opt_name,executor", [("SGD", True), ("Adam", True), ("AdamW", True),
+                                               ("Adam", "jax")])
+def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name, executor):
+    """compile=True (auto) and compile="jax" (the jax executor's program, XLA's math)."""
     seen = []
 
     def run(compile):
@@ -420,7 +422,7 @@ def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name):
         return hist, [p.data for p in model.parameters()], [p.grad for p in model.parameters()], \
             opt.state_dict()
 
-    (h0, d0, g0, s0), (h1, d1, g1, s1) = run(False), run(True)
+    (h0, d0, g0, s0), (h1, d1, g1, s1) = run(False), run(executor)
     assert h1["loss"] == pytest.approx(h0["loss"], rel=1e-12, abs=1e-14) and h1["lr"] == h0["lr"]
     assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
     assert g1 == pytest.approx(g0, rel=1e-12, abs=1e-14)  # the last step's gradients too
@@ -428,6 +430,16 @@ def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name):
         assert s1["state"][i] == pytest.approx(entry, rel=1e-12, abs=1e-14)
     during = [x for compiled, x in seen if compiled]
     assert len(set(during)) == 1  # the Values were left alone while the arrays trained
+
+
+def test_fit_says_what_compile_takes_before_it_trains():
+    model, opt, _, batch = _fast_setup()
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(TypeError, match="compile must be True, False or an executor's name"):
+        train.fit(model, hinge_loss(model), opt, 3, batch=batch, compile=1, progress=False)
+    with pytest.raises(ValueError, match="unknown executor 'numba'"):
+        train.fit(model, hinge_loss(model), opt, 3, batch=batch, compile="numba", progress=False)
+    assert [p.data for p in model.parameters()] == before and not opt.state_dict()["state"]
 
 
 def test_a_checkpoint_taken_in_a_callback_is_exact():

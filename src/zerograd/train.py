@@ -102,14 +102,18 @@ def _lr(optimizer: Any) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool) -> Callable:
-    """``loss_fn`` called on the next batch (compiled if asked); the compiled function and
-    the batch source ride along as ``.compiled`` and ``.arguments``."""
+def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool | str) -> Callable:
+    """``loss_fn`` called on the next batch (compiled if asked: True for executor "auto",
+    or an executor's name); the compiled function and the batch source ride along as
+    ``.compiled`` and ``.arguments``."""
     compiled = None
-    if compile:
+    if compile is not False and compile is not None:
         from .compile import compile as zg_compile
 
-        compiled = loss_fn = zg_compile(loss_fn)
+        if compile is not True and not isinstance(compile, str):
+            raise TypeError(f"compile must be True, False or an executor's name (\"jax\"), "
+                            f"got {type(compile).__name__}: {compile!r}")
+        compiled = loss_fn = zg_compile(loss_fn, executor="auto" if compile is True else compile)
 
     def arguments() -> tuple:
         if batch is None:
@@ -179,7 +183,7 @@ def fit(
     optimizer: Any,
     steps: int,
     scheduler: Any = None,
-    compile: bool = False,
+    compile: bool | str = False,
     callbacks: Iterable[Callable[[int, float], Any]] = (),
     batch: Callable[[], Any] | None = None,
     progress: bool | None = None,
@@ -195,7 +199,8 @@ def fit(
     ``zg.monitor.Watch``) gets a :class:`TrainingWarning`, and the error if it is still
     stuck ``PATIENCE`` steps later.
     Each callback is called as ``cb(step, loss)`` after the step; returning True stops.
-    ``compile=True`` runs ``loss_fn`` through ``zg.compile``; ``progress`` shows a tqdm bar
+    ``compile=True`` runs ``loss_fn`` through ``zg.compile`` (an executor's name, such as
+    ``compile="jax"``, picks that executor); ``progress`` shows a tqdm bar
     (default: on a terminal or in Jupyter, see :func:`progress_bar`).
     """
     steps = _count(steps, "steps")
@@ -421,7 +426,7 @@ def lr_find(
     end_lr: float = 10,
     num_it: int = 100,
     batch: Callable[[], Any] | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
     progress: bool | None = None,
 ) -> LRFinderResult:
     """The learning-rate range test: train ``num_it`` steps with the lr growing

@@ -3,10 +3,11 @@
 The schedule, the E x Q grids, the operand gathers, the matrix products and every op's
 math are the numpy executor's (:mod:`.npexec`, :mod:`.npcode`, ``ops.py``); only the code
 each group gets differs: it returns a new buffer (``v.at[lo:hi].set``, ``G.at[T].add``)
-instead of writing into one, and every group runs, however narrow, as arrays. The groups'
-functions are then traced once by ``jax.jit`` into one XLA program for forward, one per
-result for backward, and one for both (:meth:`JaxExecutor.value_and_grad`, the training
-fast path), all in float64.
+instead of writing into one, and every group runs, however narrow, as arrays. The buffers
+are :class:`Pieces`, one array per group's outputs, so XLA works on those arrays and not
+on updates of one long buffer. The groups' functions are then traced once by ``jax.jit``
+into one XLA program for forward, one per result for backward, and one for both
+(:meth:`JaxExecutor.value_and_grad`, the training fast path), all in float64.
 
 XLA computes the elementary functions (exp, tanh, log, ...) with its own code, not the C
 library's, and may add a GEMM's products in another order: results agree with the eager
@@ -68,6 +69,116 @@ class Functional:
         return add_into
 
 
+class Pieces:
+    """A slot buffer held as pieces, one array per segment of slots (the leaves, each
+    group's outputs): what the generated code reads and writes as ``v`` and ``G``, with the
+    same indexing (``v[lo:hi]``, ``v[I]``, ``v.at[lo:hi].set(x)``, ``G.at[T].add(c)``).
+
+    XLA then sees each group's output as an array of its own, not updates of one long
+    buffer: a slice of a segment costs nothing, a gather over several segments concatenates
+    only those, and a gradient added to a few slots touches only their segment. Immutable,
+    as JAX arrays are; a piece that is None holds zeros."""
+
+    def __init__(self, jnp: Any, bounds: np.ndarray, parts: tuple):
+        self.jnp, self.bounds, self.parts = jnp, bounds, parts  # segment i: bounds[i:i+2]
+
+    def _part(self, i: int) -> Any:
+        p = self.parts[i]
+        return self.jnp.zeros(int(self.bounds[i + 1] - self.bounds[i])) if p is None else p
+
+    def _span(self, lo: int, hi: int) -> tuple[int, int]:
+        """The segments holding slots [lo, hi)."""
+        return (int(np.searchsorted(self.bounds, lo, "right")) - 1,
+                int(np.searchsorted(self.bounds, hi - 1, "right")) - 1)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            lo, hi, _ = key.indices(int(self.bounds[-1]))
+            if hi <= lo:
+                return self.jnp.zeros(0)
+            i, j = self._span(lo, hi)
+            if i == j:
+                a = self.bounds[i]
+                return self._part(i)[lo - a : hi - a]
+            return self.jnp.concatenate([self._part(s) for s in range(i, j + 1)])[
+                lo - self.bounds[i] : hi - self.bounds[i]]
+        idx = np.asarray(key, dtype=np.intp)
+        if idx.size == 0:
+            return self.jnp.zeros(idx.shape)
+        seg = np.searchsorted(self.bounds, idx, "right") - 1
+        used = np.unique(seg)
+        if len(used) == 1:
+            return self._part(int(used[0]))[idx - self.bounds[used[0]]]
+        sizes = np.diff(self.bounds)[used]
+        start = np.zeros(len(self.bounds), np.intp)  # where each used segment starts below
+        start[used] = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        both = self.jnp.concatenate([self._part(int(s)) for s in used])
+        return both[idx - self.bounds[seg] + start[seg]]
+
+    @property
+    def at(self) -> _At:
+        return _At(self)
+
+    def _with(self, key: Any, x: Any, add: bool) -> Pieces:
+        jnp, parts, b = self.jnp, list(self.parts), self.bounds
+        if isinstance(key, (int, np.integer)):
+            key = slice(int(key), int(key) + 1)
+        if isinstance(key, slice):
+            lo, hi, _ = key.indices(int(b[-1]))
+            if hi <= lo:
+                return self
+            x = jnp.broadcast_to(jnp.asarray(x, dtype=float), (hi - lo,))
+            i, j = self._span(lo, hi)
+            for s in range(i, j + 1):
+                a, z = max(lo, int(b[s])), min(hi, int(b[s + 1]))
+                piece = x[a - lo : z - lo]
+                if (a, z) == (b[s], b[s + 1]):
+                    parts[s] = piece if not add or parts[s] is None else parts[s] + piece
+                else:
+                    at = self._part(s).at[a - b[s] : z - b[s]]
+                    parts[s] = at.add(piece) if add else at.set(piece)
+            return Pieces(jnp, b, tuple(parts))
+        if not add:
+            raise TypeError("a gather of slots is only added into, not set")
+        idx = np.asarray(key, dtype=np.intp).reshape(-1)
+        x = jnp.broadcast_to(x, idx.shape)
+        seg = np.searchsorted(b, idx, "right") - 1
+        for s in np.unique(seg).tolist():
+            where = np.flatnonzero(seg == s)
+            piece = (x[int(where[0]) : int(where[-1]) + 1]
+                     if int(where[-1]) - int(where[0]) + 1 == len(where) else x[where])
+            parts[s] = self._part(s).at[idx[where] - b[s]].add(piece)
+        return Pieces(jnp, b, tuple(parts))
+
+
+_registered: list = []
+
+
+def _register(jax: Any) -> None:
+    """Make :class:`Pieces` a pytree (its parts; the bounds ride along), once."""
+    if not _registered:
+        jax.tree_util.register_pytree_node(
+            Pieces, lambda v: (v.parts, (v.jnp, tuple(v.bounds.tolist()))),
+            lambda aux, parts: Pieces(aux[0], np.asarray(aux[1]), tuple(parts)))
+        _registered.append(jax)
+
+
+class _At:
+    """``pieces.at[key]``: ``.set(x)`` and ``.add(x)``, each a new :class:`Pieces`."""
+
+    def __init__(self, pieces: Pieces, key: Any = None):
+        self.pieces, self.key = pieces, key
+
+    def __getitem__(self, key: Any) -> _At:
+        return _At(self.pieces, key)
+
+    def set(self, x: Any) -> Pieces:
+        return self.pieces._with(self.key, x, add=False)
+
+    def add(self, x: Any) -> Pieces:
+        return self.pieces._with(self.key, x, add=True)
+
+
 class JaxExecutor(NumpyExecutor):
     name = "jax"
     scalar_width = 0  # under jit, a narrow group costs no call of its own: arrays throughout
@@ -77,17 +188,22 @@ class JaxExecutor(NumpyExecutor):
         self._jax, self.lowering = jax, Functional(jnp)
         super().__init__(tape)  # builds the groups' code; nothing is traced yet
         P, L = tape.n_params, tape.n_leaves
-        consts, tail = np.asarray(self.consts, float), self.n_slots - L
-        groups, outputs = self.groups, np.asarray(self.outputs)
+        consts, groups, outputs = np.asarray(self.consts, float), self.groups, self.outputs
+        n = self.n_inputs
+        bounds = np.unique([0, P, P + n, L, *[g.lo for g in groups], self.n_slots])
+        _register(jax)  # v passes from forward to backward's jit
+        empty = (None,) * (len(bounds) - 1)
 
         def forward(p: Any, x: Any) -> tuple[Any, Any]:
-            v = jnp.concatenate([p, x, consts, jnp.zeros(tail)])
+            v = Pieces(jnp, bounds, empty).at[0:P].set(p)
+            v = v.at[P : P + n].set(x) if n else v
+            v = v.at[P + n : L].set(consts) if L > P + n else v
             for g in groups:
                 v = g.run_forward(v)
             return v[outputs], v
 
         def backward(v: Any, out: int, mask: np.ndarray | None) -> Any:
-            G = jnp.zeros(self.n_slots).at[self.outputs[out]].set(1.0)
+            G = Pieces(jnp, bounds, empty).at[self.outputs[out]].set(1.0)
             for run in self._backwards:
                 G = run(G, v, mask)
             return G[:P] if mask is None else G[np.asarray(self.which(mask), dtype=np.intp)]
