@@ -349,6 +349,22 @@ def test_the_jax_executor_trains_a_layer_over_a_batch_in_one_call_as_eager_does(
             p.data -= 0.5 * p.grad
 
 
+def test_the_jax_executor_runs_a_long_sum_as_one_reduction():
+    """sum(p * p) over 3000 parameters: XLA gets one reduction (its order of addition) and
+    one product, not 2999 additions to compile; the value and gradients are eager's."""
+    import jax
+
+    ps = [Value(0.01 * i - 7.0) for i in range(3000)]
+    f = zg.compile(lambda: sum(p * p for p in ps), executor="jax")
+    params = f.prepare()
+    with jax.enable_x64(True):
+        hlo = f.executor._value_and_grad.lower(np.zeros(len(params)), np.zeros(0)).as_text()
+    assert hlo.count("stablehlo.add") < 20
+    value, which, grads = f.value_and_grad(np.array([p.data for p in params]))
+    assert value == pytest.approx(sum(p.data * p.data for p in ps), rel=1e-12)
+    assert np.asarray(grads) == pytest.approx([2 * p.data for p in params], rel=1e-12)
+
+
 def test_the_jax_executor_without_jax_says_how_to_install_it(monkeypatch):
     import sys
 

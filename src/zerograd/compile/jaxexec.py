@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backends import ArrayMath
-from .npcode import partition
+from .npcode import partition, reader
 from .npexec import NumpyExecutor
 from .tape import Tape
 
@@ -51,6 +51,39 @@ class Functional:
         self.jnp = jnp
         self.names = {"np": jnp, "M": math(),
                       "_mask": lambda x, m: x if m is None else jnp.where(m, x, 0.0)}
+
+    def build_sum(self, E: int, Q: int, gather: tuple, back: tuple, targets: Any, lo: int,
+                  hi: int) -> tuple:
+        """(forward, backward) of a group of long ``sum`` nodes (``ops.py``: ``x0 + x1 +
+        ...``): one reduction over the operand rows, in XLA's order of addition, where the
+        op's own code would be a chain of as many additions; backward hands ``g`` to every
+        operand (summed over the axis an ``e`` or ``q`` row does not vary along)."""
+        jnp = self.jnp
+        reads = [(reader(idx), shape) for idx, shape in zip(
+            gather, ((E, Q), (E, 1), (1, Q))) if idx is not None]
+
+        def forward(v: Any) -> Any:
+            total = jnp.zeros((E, Q))
+            for read, shape in reads:
+                total = total + read(v).reshape(-1, *shape).sum(axis=0)
+            return v.at[lo:hi].set(total.reshape(-1))
+
+        if targets is None:
+            return forward, None
+        n_f, n_e, n_q = (len(r) for r in back)
+        sizes = [n_f * E * Q] * bool(n_f) + [n_e * E] * bool(n_e) + [n_q * Q] * bool(n_q)
+        add_into = self.scatterer(np.split(targets, np.cumsum(sizes)[:-1]))
+
+        def backward(G: Any, v: Any, m: Any) -> Any:
+            g = G[lo:hi].reshape(E, Q)
+            if m is not None:
+                g = jnp.where(m[lo:hi].reshape(E, Q), g, 0.0)
+            parts = [jnp.tile(x, n) for x, n in ((g.reshape(-1), n_f), (g.sum(axis=1), n_e),
+                                                 (g.sum(axis=0), n_q)) if n]
+            return add_into(G, tuple(parts))
+
+        backward.add_into = add_into
+        return forward, backward
 
     def scatterer(self, segments: list[np.ndarray]) -> Any:
         """``add_into(G, chunks, fresh) -> G``: each chunk of contributions added at its

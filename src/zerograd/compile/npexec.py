@@ -38,6 +38,7 @@ from .tape import CHUNK, Tape, fuse_sums, levels, operands, remap
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
 DIRECT_OPERANDS = 256  # ... calling the op's functions, not generated code, beyond this
+LONG_SUM = 16  # a lowering's own reduction (build_sum) runs sums of more operands
 ZERO_RUNS = 64  # backward zeroes its gradient buffer slice by slice up to this many slices
 
 
@@ -90,6 +91,9 @@ class _Group:
                 build = build_direct if idx.size > DIRECT_OPERANDS else build_narrow
                 run = build(op, self.idx, self.k, back, self.targets, add, lo, hi)
             self.run_forward, self.run_backward = run
+        elif op.name == "sum" and lowering is not None and len(idx) > LONG_SUM:
+            self.run_forward, self.run_backward = lowering.build_sum(
+                E, Q, self.gather, back, self.targets, lo, hi)
         else:
             self.run_forward, self.run_backward = build_group(
                 op, E, Q, kinds, self.gather, self.k, back, self.targets, len(needs), lo, hi,
