@@ -349,6 +349,39 @@ def test_the_jax_executor_trains_a_layer_over_a_batch_in_one_call_as_eager_does(
             p.data -= 0.5 * p.grad
 
 
+def test_pieces_read_and_write_as_one_buffer_would():
+    """The jax executor's buffer of segments: slices and gathers within and across
+    segments, partial and whole sets, and adds with repeated slots give a NumPy buffer's
+    numbers (float64, as the executor runs), slots never written read 0; a gather
+    cannot be set."""
+    import jax
+    import jax.numpy as jnp
+
+    from zerograd.compile.jaxexec import Pieces
+
+    writes = [(slice(0, 4), np.arange(4.0), False), (slice(5, 9), 7.0, False),
+              (slice(2, 7), np.arange(5.0) + 10, True), (8, 3.0, False),
+              (np.array([1, 10, 10, 4, 1]), np.array([1.0, 2, 3, 4, 5]), True)]
+    reads = [slice(0, 12), slice(5, 9), slice(3, 6), np.array([[11, 0], [4, 8]]),
+             np.array([6, 7]), np.array([], dtype=int)]
+    want = np.zeros(12)
+    with jax.enable_x64(True):
+        v = Pieces(jnp, np.array([0, 4, 5, 9, 12]), (None,) * 4)
+        for key, x, add in writes:
+            v = v.at[key].add(x) if add else v.at[key].set(x)
+            if add and isinstance(key, np.ndarray):
+                np.add.at(want, key, x)
+            elif add:
+                want[key] += x
+            else:
+                want[key] = x
+        for key in reads:
+            got = np.asarray(v[key])
+            assert got.dtype == np.float64 and np.array_equal(got, want[key])
+        with pytest.raises(TypeError, match="only added into"):
+            v.at[np.array([0, 1])].set(1.0)
+
+
 def test_the_jax_executor_runs_a_long_sum_as_one_reduction():
     """sum(p * p) over 3000 parameters: XLA gets one reduction (its order of addition) and
     one product, not 2999 additions to compile; the value and gradients are eager's."""
