@@ -211,7 +211,7 @@ def fit(
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
     compute = _loss_caller(loss_fn, batch, compile)
-    fast = _fast_path(compute, optimizer) if compile else None
+    fast = _fast_path(compute, optimizer)  # None unless compiled
     params = model.parameters()
     history: dict[str, list[float]] = {"loss": [], "lr": []}
     smoother, first, watch = Smoother(), None, monitor.Watch()

@@ -16,12 +16,13 @@ engine to about 1e-12 relative, not to the bit.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from .backends import ArrayMath
-from .npcode import partition, reader
+from .npcode import partition
 from .npexec import NumpyExecutor
 from .tape import Tape
 
@@ -51,39 +52,6 @@ class Functional:
         self.jnp = jnp
         self.names = {"np": jnp, "M": math(),
                       "_mask": lambda x, m: x if m is None else jnp.where(m, x, 0.0)}
-
-    def build_sum(self, E: int, Q: int, gather: tuple, back: tuple, targets: Any, lo: int,
-                  hi: int) -> tuple:
-        """(forward, backward) of a group of long ``sum`` nodes (``ops.py``: ``x0 + x1 +
-        ...``): one reduction over the operand rows, in XLA's order of addition, where the
-        op's own code would be a chain of as many additions; backward hands ``g`` to every
-        operand (summed over the axis an ``e`` or ``q`` row does not vary along)."""
-        jnp = self.jnp
-        reads = [(reader(idx), shape) for idx, shape in zip(
-            gather, ((E, Q), (E, 1), (1, Q))) if idx is not None]
-
-        def forward(v: Any) -> Any:
-            total = jnp.zeros((E, Q))
-            for read, shape in reads:
-                total = total + read(v).reshape(-1, *shape).sum(axis=0)
-            return v.at[lo:hi].set(total.reshape(-1))
-
-        if targets is None:
-            return forward, None
-        n_f, n_e, n_q = (len(r) for r in back)
-        sizes = [n_f * E * Q] * bool(n_f) + [n_e * E] * bool(n_e) + [n_q * Q] * bool(n_q)
-        add_into = self.scatterer(np.split(targets, np.cumsum(sizes)[:-1]))
-
-        def backward(G: Any, v: Any, m: Any) -> Any:
-            g = G[lo:hi].reshape(E, Q)
-            if m is not None:
-                g = jnp.where(m[lo:hi].reshape(E, Q), g, 0.0)
-            parts = [jnp.tile(x, n) for x, n in ((g.reshape(-1), n_f), (g.sum(axis=1), n_e),
-                                                 (g.sum(axis=0), n_q)) if n]
-            return add_into(G, tuple(parts))
-
-        backward.add_into = add_into
-        return forward, backward
 
     def scatterer(self, segments: list[np.ndarray]) -> Any:
         """``add_into(G, chunks, fresh) -> G``: each chunk of contributions added at its
@@ -119,10 +87,13 @@ class Pieces:
         p = self.parts[i]
         return self.jnp.zeros(int(self.bounds[i + 1] - self.bounds[i])) if p is None else p
 
+    def _segment(self, slots: Any) -> Any:
+        """The segment holding each slot."""
+        return np.searchsorted(self.bounds, slots, "right") - 1
+
     def _span(self, lo: int, hi: int) -> tuple[int, int]:
-        """The segments holding slots [lo, hi)."""
-        return (int(np.searchsorted(self.bounds, lo, "right")) - 1,
-                int(np.searchsorted(self.bounds, hi - 1, "right")) - 1)
+        """The first and last segments holding slots [lo, hi)."""
+        return int(self._segment(lo)), int(self._segment(hi - 1))
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, slice):
@@ -138,7 +109,7 @@ class Pieces:
         idx = np.asarray(key, dtype=np.intp)
         if idx.size == 0:
             return self.jnp.zeros(idx.shape)
-        seg = np.searchsorted(self.bounds, idx, "right") - 1
+        seg = self._segment(idx)
         used = np.unique(seg)
         if len(used) == 1:
             return self._part(int(used[0]))[idx - self.bounds[used[0]]]
@@ -175,7 +146,7 @@ class Pieces:
             raise TypeError("a gather of slots is only added into, not set")
         idx = np.asarray(key, dtype=np.intp).reshape(-1)
         x = jnp.broadcast_to(x, idx.shape)
-        seg = np.searchsorted(b, idx, "right") - 1
+        seg = self._segment(idx)
         for s in np.unique(seg).tolist():
             where = np.flatnonzero(seg == s)
             piece = (x[int(where[0]) : int(where[-1]) + 1]
@@ -184,16 +155,12 @@ class Pieces:
         return Pieces(jnp, b, tuple(parts))
 
 
-_registered: list = []
-
-
+@functools.cache
 def _register(jax: Any) -> None:
     """Make :class:`Pieces` a pytree (its parts; the bounds ride along), once."""
-    if not _registered:
-        jax.tree_util.register_pytree_node(
-            Pieces, lambda v: (v.parts, (v.jnp, tuple(v.bounds.tolist()))),
-            lambda aux, parts: Pieces(aux[0], np.asarray(aux[1]), tuple(parts)))
-        _registered.append(jax)
+    jax.tree_util.register_pytree_node(
+        Pieces, lambda v: (v.parts, (v.jnp, tuple(v.bounds.tolist()))),
+        lambda aux, parts: Pieces(aux[0], np.asarray(aux[1]), tuple(parts)))
 
 
 class _At:

@@ -76,11 +76,12 @@ def reader(idx: np.ndarray):
     return lambda buf: buf[lo:hi].reshape(shape).transpose(axes)
 
 
-def adder(targets: np.ndarray, n_slots: int) -> Callable[[np.ndarray, Any], None]:
+def adder(targets: np.ndarray, n_slots: int, lowering: Any = None) -> Callable:
     """``add(G, c)``: adds contributions ``c`` into a buffer of ``n_slots`` at slots
     ``targets``, each slot's in the order of ``targets`` (as ``np.add.at``): the
-    :func:`scatterer` of one segment."""
-    add_into = scatterer([targets], n_slots)
+    :func:`scatterer` of one segment (a functional ``lowering``'s returns the new ``G``)."""
+    add_into = (scatterer([targets], n_slots) if lowering is None
+                else lowering.scatterer([targets]))
     return lambda G, c: add_into(G, (c,))
 
 
@@ -551,19 +552,28 @@ def build_direct(op, idx: np.ndarray, k: list | None, back: list[int], targets: 
 
 
 def build_sum(idx: np.ndarray, back: list[int], targets: Any, add: Any, lo: int,
-              hi: int) -> tuple:
-    """(forward(v), backward(G, v, mask)) for a few long ``sum`` nodes (operands ``idx``,
-    (a, n)) on arrays: ``sum``'s math (ops.py) is ``x0 + x1 + ...`` left to right, which
+              hi: int, lowering: Any = None) -> tuple:
+    """(forward(v), backward(G, v, mask)) for long ``sum`` nodes (operands ``idx``, (a, n))
+    on arrays: ``sum``'s math (ops.py) is ``x0 + x1 + ...`` left to right, which
     ``np.add.accumulate`` does in that very order (its last row is the fold, to the bit);
-    backward hands ``g`` to every operand."""
+    backward hands ``g`` to every operand. A functional ``lowering`` (JAX) sums in one
+    reduction, in XLA's order, where the op's own code would be a chain of ``a`` additions
+    for XLA to compile, and returns the new buffers."""
     read = reader(idx)
+    if lowering is None:
+        xp = np
 
-    def forward(v: np.ndarray) -> None:
-        v[lo:hi] = np.add.accumulate(read(v), axis=0)[-1]
+        def forward(v: np.ndarray) -> None:
+            v[lo:hi] = np.add.accumulate(read(v), axis=0)[-1]
+    else:
+        xp = lowering.jnp
 
-    def backward(G: np.ndarray, v: np.ndarray, m: Any) -> None:
-        g = G[lo:hi] if m is None else np.where(m[lo:hi], G[lo:hi], 0.0)
-        add(G, np.tile(g, len(back)))
+        def forward(v: Any) -> Any:
+            return v.at[lo:hi].set(read(v).sum(axis=0))
+
+    def backward(G: Any, v: Any, m: Any) -> Any:
+        g = G[lo:hi] if m is None else xp.where(m[lo:hi], G[lo:hi], 0.0)
+        return add(G, xp.tile(g, len(back)))  # NumPy's adds in place: None
 
     return forward, (backward if targets is not None else None)
 

@@ -38,7 +38,7 @@ from .tape import CHUNK, Tape, fuse_sums, levels, operands, remap
 
 SCALAR_WIDTH = 8  # groups this narrow run node by node on Python floats
 DIRECT_OPERANDS = 256  # ... calling the op's functions, not generated code, beyond this
-LONG_SUM = 16  # a lowering's own reduction (build_sum) runs sums of more operands
+LONG_SUM = 16  # a lowering runs sums of more operands as one reduction (build_sum)
 ZERO_RUNS = 64  # backward zeroes its gradient buffer slice by slice up to this many slices
 
 
@@ -84,16 +84,16 @@ class _Group:
         if not need_row.any():
             self.targets = None
         if self.narrow:
-            add = adder(self.targets, len(needs)) if self.targets is not None else None
-            if idx.size > DIRECT_OPERANDS and op.name == "sum":  # a long sum: an array fold
+            add = (adder(self.targets, len(needs), lowering) if self.targets is not None
+                   else None)
+            if lowering is not None:  # a lowering's long sum: its other groups have grids
+                run = build_sum(self.idx, back, self.targets, add, lo, hi, lowering)
+            elif idx.size > DIRECT_OPERANDS and op.name == "sum":  # a long sum: an array fold
                 run = build_sum(self.idx, back, self.targets, add, lo, hi)
             else:
                 build = build_direct if idx.size > DIRECT_OPERANDS else build_narrow
                 run = build(op, self.idx, self.k, back, self.targets, add, lo, hi)
             self.run_forward, self.run_backward = run
-        elif op.name == "sum" and lowering is not None and len(idx) > LONG_SUM:
-            self.run_forward, self.run_backward = lowering.build_sum(
-                E, Q, self.gather, back, self.targets, lo, hi)
         else:
             self.run_forward, self.run_backward = build_group(
                 op, E, Q, kinds, self.gather, self.k, back, self.targets, len(needs), lo, hi,
@@ -228,7 +228,8 @@ class NumpyExecutor:
             if perm is not None:
                 nodes, idx = nodes[perm], idx[:, perm]
             grid = None
-            if hi - lo > self.scalar_width:  # the longer side goes last (NumPy's loops)
+            long_sum = self.lowering is not None and op.name == "sum" and a > LONG_SUM
+            if hi - lo > self.scalar_width and not long_sum:  # the longer side goes last
                 E, Q, kinds = _grid(idx)
                 if E > Q:
                     del idx  # gathered again in the new order (one copy at a time)
