@@ -406,9 +406,11 @@ def _fast_setup(opt_name: str = "Adam"):
 
 
 @pytest.mark.parametrize("opt_name,executor", [("SGD", True), ("Adam", True), ("AdamW", True),
-                                               ("Adam", "jax")])
+                                               ("SGD", "jax"), ("Adam", "jax"),
+                                               ("AdamW", "jax")])
 def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name, executor):
-    """compile=True (auto) and compile="jax" (the jax executor's program, XLA's math)."""
+    """compile=True (auto: arrays on the host) and compile="jax" (parameters, gradients and
+    the optimizer's state on the device, the update in XLA's program)."""
     seen = []
 
     def run(compile):
@@ -442,7 +444,8 @@ def test_fit_says_what_compile_takes_before_it_trains():
     assert [p.data for p in model.parameters()] == before and not opt.state_dict()["state"]
 
 
-def test_a_checkpoint_taken_in_a_callback_is_exact():
+@pytest.mark.parametrize("executor", [True, "jax"])
+def test_a_checkpoint_taken_in_a_callback_is_exact(executor):
     def run(compile):
         model, opt, sched, batch = _fast_setup()
         saved = {}
@@ -462,13 +465,14 @@ def test_a_checkpoint_taken_in_a_callback_is_exact():
             return [n for e in x for n in numbers(e)]
         return [x] if isinstance(x, float) else []
 
-    eager, fast = run(False), run(True)
+    eager, fast = run(False), run(executor)
     assert eager["step"] == fast["step"] == 6
     assert len(numbers(fast)) > 3 * 105  # the model's 105 numbers and Adam's two per number
     assert numbers(fast) == pytest.approx(numbers(eager), rel=1e-12, abs=1e-14)
 
 
-def test_a_callback_that_changes_the_parameters_is_honoured():
+@pytest.mark.parametrize("executor", [True, "jax"])
+def test_a_callback_that_changes_the_parameters_is_honoured(executor):
     def run(compile):
         model, opt, _, batch = _fast_setup()
 
@@ -481,11 +485,12 @@ def test_a_callback_that_changes_the_parameters_is_honoured():
                   callbacks=[halve], progress=False)
         return [p.data for p in model.parameters()]
 
-    assert run(True) == pytest.approx(run(False), rel=1e-12, abs=1e-14)
+    assert run(executor) == pytest.approx(run(False), rel=1e-12, abs=1e-14)
 
 
-@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
-def test_an_interrupted_fast_run_loses_nothing(error):
+@pytest.mark.parametrize("error,executor", [(KeyboardInterrupt, True), (RuntimeError, True),
+                                            (KeyboardInterrupt, "jax")])
+def test_an_interrupted_fast_run_loses_nothing(error, executor):
     """Ctrl-C (or any error) in step 5: the Values hold the 5 steps taken, exactly as the
     eager loop leaves them, and training on from there gives the uninterrupted numbers."""
     def run(compile, stop_at):
@@ -504,14 +509,141 @@ def test_an_interrupted_fast_run_loses_nothing(error):
         return model, opt, sched, batch
 
     model_e, *_ = run(False, 6)
-    model_f, opt_f, sched_f, batch_f = run(True, 6)
+    model_f, opt_f, sched_f, batch_f = run(executor, 6)
     assert [p.data for p in model_f.parameters()] == pytest.approx(
         [p.data for p in model_e.parameters()], rel=1e-12, abs=1e-14)
     assert opt_f._t == 5
     train.fit(model_f, hinge_loss(model_f), opt_f, 5, scheduler=sched_f, batch=batch_f,
-              compile=True, progress=False)
+              compile=executor, progress=False)
     model_s, opt_s, sched_s, batch_s = _fast_setup()
     train.fit(model_s, hinge_loss(model_s), opt_s, 10, scheduler=sched_s, batch=batch_s,
               compile=True, progress=False)
     assert [p.data for p in model_f.parameters()] == pytest.approx(
         [p.data for p in model_s.parameters()], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("executor", ["numpy", "jax"])
+def test_a_loss_compiled_by_the_user_takes_the_fast_path(executor):
+    """fit(model, zg.compile(loss), ...): the compiled loss is used as it is (traced once for
+    every fit), with the fast path's numbers; another executor's name is refused first."""
+    model, opt, sched, batch = _fast_setup("SGD")
+    compiled = zg.compile(hinge_loss(model), executor=executor)
+    first = train.fit(model, compiled, opt, 4, scheduler=sched, batch=batch, progress=False)
+    tape = compiled.executor
+    second = train.fit(model, compiled, opt, 4, scheduler=sched, batch=batch, compile=True,
+                       progress=False)
+    assert compiled.executor is tape  # not traced again
+    model_e, opt_e, sched_e, batch_e = _fast_setup("SGD")
+    eager = train.fit(model_e, hinge_loss(model_e), opt_e, 8, scheduler=sched_e,
+                      batch=batch_e, progress=False)
+    assert first["loss"] + second["loss"] == pytest.approx(eager["loss"], rel=1e-12, abs=1e-14)
+    assert [p.data for p in model.parameters()] == pytest.approx(
+        [p.data for p in model_e.parameters()], rel=1e-12, abs=1e-14)
+    other = "numpy" if executor == "jax" else "jax"
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(ValueError, match=f"already compiled with executor '{executor}'"):
+        train.fit(model, compiled, opt, 2, batch=batch, compile=other, progress=False)
+    assert [p.data for p in model.parameters()] == before
+
+
+@pytest.mark.parametrize("executor", [True, "jax"])
+def test_a_diverging_fast_run_stops_before_the_update(executor):
+    """The step whose loss blew up is not applied: the Values hold the numbers it was taken
+    at, as in the eager loop."""
+    def run(compile):
+        model, opt, _, batch = _fast_setup("SGD")
+        opt.lr = 40.0  # blows the hinge loss up within a few steps
+        with pytest.raises(train.TrainingDiverged) as info:
+            train.fit(model, hinge_loss(model), opt, 50, batch=batch, compile=compile,
+                      progress=False)
+        return info.value, [p.data for p in model.parameters()]
+
+    (e0, d0), (e1, d1) = run(False), run(executor)
+    assert e1.step == e0.step and e1.history["loss"] == pytest.approx(e0.history["loss"],
+                                                                       rel=1e-12)
+    assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
+
+
+def _closure_setup(opt_name: str, lr: float):
+    """The fast-path net with its data in the loss (no batch function), as micrograd's demo
+    writes it."""
+    X, y = moons(40, seed=5)
+    random.seed(12)
+    model = nn.MLP(2, [8, 8, 1])
+    kwargs = {"lr": lr, "momentum": 0.9, "dampening": 0.1} if opt_name == "SGD" else {"lr": lr}
+    opt = getattr(optim, opt_name)(model.parameters(), **kwargs)
+    loss = hinge_loss(model)
+    return model, opt, lambda: loss(X, y)
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
+def test_a_jax_run_with_known_inputs_sends_each_step_ahead(opt_name):
+    """No batch function, scheduler or callback: each step is sent to the device before the
+    one before it has been checked, and used (one program call a step, plus the last one
+    sent ahead); the numbers are the eager loop's. With a scheduler nothing is sent ahead."""
+    def run(compile, scheduler=False):
+        model, opt, loss = _closure_setup(opt_name, 0.05)
+        sched = optim.StepLR(opt, step_size=3, gamma=0.5) if scheduler else None
+        calls = [0]
+        if compile:
+            loss = zg.compile(loss, executor="jax")
+            loss.prepare()
+            make = loss.executor.training_step
+
+            def counted(*args):
+                program = make(*args)
+
+                def call(*inputs):
+                    calls[0] += 1
+                    return program(*inputs)
+                return call
+
+            loss.executor.training_step = counted
+        hist = train.fit(model, loss, opt, 10, scheduler=sched, progress=False)
+        return hist["loss"], [p.data for p in model.parameters()], opt.state_dict(), calls[0]
+
+    (h0, d0, s0, _), (h1, d1, s1, calls) = run(False), run(True)
+    assert calls == 11
+    assert h1 == pytest.approx(h0, rel=1e-12, abs=1e-14)
+    assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
+    for i, entry in s0["state"].items():
+        assert s1["state"][i] == pytest.approx(entry, rel=1e-12, abs=1e-14)
+    (h2, d2, _, _), (h3, d3, _, calls) = run(False, True), run(True, True)
+    assert calls == 10 and h3 == pytest.approx(h2, rel=1e-12, abs=1e-14)
+    assert d3 == pytest.approx(d2, rel=1e-12, abs=1e-14)
+
+
+def test_a_step_sent_ahead_of_a_diverging_one_is_dropped():
+    def run(compile):
+        model, opt, loss = _closure_setup("SGD", 60.0)
+        with pytest.raises(train.TrainingDiverged) as info:
+            train.fit(model, loss, opt, 50, compile=compile, progress=False)
+        return info.value, [p.data for p in model.parameters()], opt.state_dict()
+
+    (e0, d0, s0), (e1, d1, s1) = run(False), run("jax")
+    assert e1.step == e0.step > 0
+    assert e1.history["loss"] == pytest.approx(e0.history["loss"], rel=1e-12)
+    assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
+    assert [e["momentum_buffer"] for e in s1["state"].values()] == pytest.approx(
+        [e["momentum_buffer"] for e in s0["state"].values()], rel=1e-12, abs=1e-14)
+
+
+def test_a_step_sent_ahead_is_used_only_on_the_numbers_it_assumed():
+    """A step evaluated again without its update (fit raised, and the run goes on) gets
+    the numbers it is at, not the step sent ahead on the update it did not keep."""
+    model, opt, loss = _closure_setup("Adam", 0.05)
+    compute = train._loss_caller(zg.compile(loss, executor="jax"), None, False)
+    run = train._fast_path(compute, opt, ahead=True)
+    first = run.evaluate()
+    assert run.sent is not None  # the next step is on its way
+    assert run.evaluate() == pytest.approx(first, rel=1e-12)  # not the step sent ahead
+    run.update()
+    lr = opt.lr
+    opt.lr = lr / 2  # the step sent ahead assumed the old rate: it is run again
+    second = run.evaluate()
+    run.write_back()
+    model_e, opt_e, loss_e = _closure_setup("Adam", 0.05)
+    eager = train.fit(model_e, loss_e, opt_e, 1, progress=False)["loss"]
+    opt_e.lr = lr / 2
+    assert [first[0], second[0]] == pytest.approx(
+        eager + train.fit(model_e, loss_e, opt_e, 1, progress=False)["loss"], rel=1e-12)

@@ -104,8 +104,11 @@ class Optimizer:
     """Base class: ``params``, one ``param_groups[0]`` dict of hyperparameters, the step loop.
 
     Subclasses define ``_check_group`` (validate hyperparameters), ``_state_keys`` (the
-    per-parameter state a group needs) and ``_update`` (one step of the math).
+    per-parameter state a group needs), ``_scalars`` (a step's numbers, worked out in
+    Python) and ``rule`` (one step of the math on arrays, for any array namespace).
     """
+
+    _counts_steps = False  # True: ``_t`` counts the steps taken (Adam's bias correction)
 
     def __init__(self, params: Iterable[Value], hyper: dict[str, Any], accumulate: bool):
         name = type(self).__name__
@@ -160,10 +163,42 @@ class Optimizer:
         Values' numbers; ``zg.train.fit(..., compile=True)`` on arrays it keeps for the run.
         The state and ``data`` change together at the end, so an interruption (Ctrl-C)
         leaves either the whole step or none of it."""
-        self._update(self.param_groups[0], data, grad)
+        g = self.param_groups[0]
+        new, state = self.rule(g, self.scalars(), data, grad, self.state_arrays(len(data)), np)
+        self.advance(state)
+        data[...] = new
+
+    def scalars(self, ahead: bool = False) -> dict[str, float]:
+        """The numbers the next step's :meth:`rule` takes besides the arrays: the learning
+        rate and what follows from it and the step count (Python floats). ``ahead``: those
+        of the step after it, if this one is taken and nothing else changes."""
+        t = self._t + 1 + (ahead and self._counts_steps)
+        return self._scalars(self.param_groups[0], t, ahead or bool(self._state))
+
+    def state_arrays(self, n: int) -> dict[str, Any]:
+        """The state :meth:`rule` reads, one array per name (zeros before the first step)."""
+        return {k: self._state.get(k, np.zeros(n)) for k in self._rule_state(self.param_groups[0])}
+
+    def advance(self, state: dict[str, Any]) -> None:
+        """Take the state a :meth:`rule` returned (NumPy arrays) and count the step."""
+        self._state = {**self._state, **state}
+        self._t += self._counts_steps
         self._steps += 1
 
-    def _update(self, g: dict[str, Any], data: np.ndarray, grad: np.ndarray) -> None:
+    def _scalars(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
+        """``t``: the step's count from 1; ``started``: the state is there already."""
+        return {"lr": g["lr"]}
+
+    def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
+        """The state arrays :meth:`rule` reads and returns."""
+        raise NotImplementedError
+
+    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
+             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
+        """One step: (new numbers, new state) from the numbers, their gradients and the
+        state, touching none of them. ``g`` holds the hyperparameters, ``s`` the step's
+        :meth:`scalars`; ``xp`` is the array namespace (NumPy, or ``jax.numpy`` inside the
+        jax executor's compiled training step), so both run this same math."""
         raise NotImplementedError
 
     def _grads_summed(self) -> bool:
@@ -336,16 +371,23 @@ class SGD(Optimizer):
     def _state_keys(self, g: dict[str, Any]) -> tuple[set[str], set[str]]:
         return {"momentum_buffer"}, set()
 
-    def _update(self, g: dict[str, Any], data: np.ndarray, grad: np.ndarray) -> None:
-        lr, mom, damp = g["lr"], g["momentum"], g["dampening"]
-        wd, nesterov = g["weight_decay"], g["nesterov"]
+    def _scalars(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
+        if g["momentum"] == 0:
+            return {"lr": g["lr"]}
+        return {"lr": g["lr"], "first": float(not started)}  # the first step: b = d
+
+    def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",) if g["momentum"] != 0 else ()
+
+    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
+             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
+        mom, damp, wd = g["momentum"], g["dampening"], g["weight_decay"]
         d = grad + wd * data if wd != 0 else grad
-        if mom != 0:
-            buf = self._state.get("momentum_buffer")
-            b = d.copy() if buf is None else buf * mom + (1 - damp) * d
-            d = d + mom * b if nesterov else b
-            self._state["momentum_buffer"] = b
-        data += -lr * d
+        if mom == 0:
+            return data - s["lr"] * d, {}
+        b = xp.where(s["first"] > 0, d, state["momentum_buffer"] * mom + (1 - damp) * d)
+        d = d + mom * b if g["nesterov"] else b
+        return data - s["lr"] * d, {"momentum_buffer": b}
 
 
 class Adam(Optimizer):
@@ -354,6 +396,7 @@ class Adam(Optimizer):
     ``weight_decay`` adds ``wd*p`` to the gradient (L2); AdamW decays ``p`` directly."""
 
     _decoupled = False
+    _counts_steps = True
 
     def __init__(
         self,
@@ -387,33 +430,29 @@ class Adam(Optimizer):
             else (required, {"max_exp_avg_sq"})
         )
 
-    def _update(self, g: dict[str, Any], data: np.ndarray, grad: np.ndarray) -> None:
-        lr, (b1, b2), eps, wd, amsgrad = (
-            g["lr"],
-            g["betas"],
-            g["eps"],
-            g["weight_decay"],
-            g["amsgrad"],
-        )
-        st, zeros = self._state, np.zeros(len(data))
-        t = self._t + 1
-        step_size = lr / (1 - b1**t)
-        bc2_sqrt = (1 - b2**t) ** 0.5
-        decoupled = self._decoupled and wd != 0
+    def _scalars(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
+        b1, b2 = g["betas"]
+        return {"lr": g["lr"], "step_size": g["lr"] / (1 - b1**t),
+                "bc2_sqrt": (1 - b2**t) ** 0.5}
+
+    def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g["amsgrad"] else ())
+
+    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
+             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
+        (b1, b2), eps, wd = g["betas"], g["eps"], g["weight_decay"]
         d = grad + wd * data if wd != 0 and not self._decoupled else grad
-        m = st.get("exp_avg", zeros)
+        m = state["exp_avg"]
         m = m + (1 - b1) * (d - m)
-        v = st.get("exp_avg_sq", zeros) * b2 + (1 - b2) * d * d
+        v = state["exp_avg_sq"] * b2 + (1 - b2) * d * d
         new = {"exp_avg": m, "exp_avg_sq": v}
-        if amsgrad:  # the largest v so far, keeping a nan
-            vmax = st.get("max_exp_avg_sq", zeros)
-            v = new["max_exp_avg_sq"] = np.where(v <= vmax, vmax, v)
-        update = -step_size * (m / (np.sqrt(v) / bc2_sqrt + eps))
-        st.update(new)
-        self._t = t
-        if decoupled:
-            data *= 1 - lr * wd
-        data += update
+        if g["amsgrad"]:  # the largest v so far, keeping a nan
+            vmax = state["max_exp_avg_sq"]
+            v = new["max_exp_avg_sq"] = xp.where(v <= vmax, vmax, v)
+        update = -s["step_size"] * (m / (xp.sqrt(v) / s["bc2_sqrt"] + eps))
+        if self._decoupled and wd != 0:
+            data = data * (1 - s["lr"] * wd)
+        return data + update, new
 
 
 class AdamW(Adam):

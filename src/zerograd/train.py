@@ -104,16 +104,25 @@ def _lr(optimizer: Any) -> float:
 
 def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool | str) -> Callable:
     """``loss_fn`` called on the next batch (compiled if asked: True for executor "auto",
-    or an executor's name); the compiled function and the batch source ride along as
-    ``.compiled`` and ``.arguments``."""
-    compiled = None
-    if compile is not False and compile is not None:
-        from .compile import compile as zg_compile
+    or an executor's name; a loss already compiled with ``zg.compile`` is used as it is);
+    the compiled function and the batch source ride along as
+    ``.compiled`` and ``.arguments`` (``.fixed``: no batch function, the same arguments
+    every step)."""
+    from .compile import CompiledFunction
+    from .compile import compile as zg_compile
 
+    compiled = loss_fn if isinstance(loss_fn, CompiledFunction) else None
+    if compile is not False and compile is not None:
         if compile is not True and not isinstance(compile, str):
             raise TypeError(f"compile must be True, False or an executor's name (\"jax\"), "
                             f"got {type(compile).__name__}: {compile!r}")
-        compiled = loss_fn = zg_compile(loss_fn, executor="auto" if compile is True else compile)
+        if compiled is None:
+            compiled = loss_fn = zg_compile(loss_fn,
+                                            executor="auto" if compile is True else compile)
+        elif compile is not True and compile != compiled.executor_name:
+            raise ValueError(f"loss_fn is already compiled with executor "
+                             f"{compiled.executor_name!r}, not {compile!r}: pass compile=True "
+                             f"(or compile the loss with zg.compile(..., executor={compile!r}))")
 
     def arguments() -> tuple:
         if batch is None:
@@ -124,7 +133,7 @@ def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool | str)
     def call() -> Any:
         return loss_fn(*arguments())
 
-    call.compiled, call.arguments = compiled, arguments
+    call.compiled, call.arguments, call.fixed = compiled, arguments, batch is None
     return call
 
 
@@ -200,7 +209,8 @@ def fit(
     stuck ``PATIENCE`` steps later.
     Each callback is called as ``cb(step, loss)`` after the step; returning True stops.
     ``compile=True`` runs ``loss_fn`` through ``zg.compile`` (an executor's name, such as
-    ``compile="jax"``, picks that executor); ``progress`` shows a tqdm bar
+    ``compile="jax"``, picks that executor; a ``loss_fn`` made by ``zg.compile`` runs compiled
+    either way, traced once for every fit it is given to); ``progress`` shows a tqdm bar
     (default: on a terminal or in Jupyter, see :func:`progress_bar`).
     """
     steps = _count(steps, "steps")
@@ -210,45 +220,14 @@ def fit(
         raise TypeError("callbacks must be functions cb(step, loss)")
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
-    compute = _loss_caller(loss_fn, batch, compile)
-    fast = _fast_path(compute, optimizer)  # None unless compiled
-    params = model.parameters()
-    history: dict[str, list[float]] = {"loss": [], "lr": []}
-    smoother, first, watch = Smoother(), None, monitor.Watch()
+    run = _Steps(_loss_caller(loss_fn, batch, compile), optimizer, model.parameters(),
+                 scheduler, bool(callbacks))
     bar = progress_bar(steps, "fit", progress)
+    fast = run.fast
     modes.current.watch_paused += 1  # the watch below is this run's; backward() need not
     try:
         for step in range(steps):
-            if fast is not None:
-                value, grads = fast.value_and_grad()
-            else:
-                loss = compute()
-                value = _value(loss)
-            lr = _lr(optimizer)
-            smooth = smoother.update(value) if math.isfinite(value) else math.inf
-            first = value if first is None else first
-            limit = DIVERGE_FACTOR * max(smoother.best, FLOOR * abs(first))
-            if not math.isfinite(value) or smooth > limit:
-                raise TrainingDiverged(step, value, lr, smoother.best, history)
-            if fast is None:
-                optimizer.zero_grad()
-                loss.backward()
-                grads = [p.grad for p in params]
-            if watch.see(value, monitor.size(grads), None if fast else _units(loss)):
-                if watch.since == step:
-                    engine.warn(f"{watch.message(value)} (fit stops the run if it stays "
-                                f"stuck for {PATIENCE} more steps.)")
-                elif step - watch.since >= PATIENCE:
-                    raise TrainingDiverged(step, value, lr, smoother.best, history,
-                                           watch.message(value))
-            if fast is not None:
-                fast.update(grads)
-            else:
-                optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            history["loss"].append(value)
-            history["lr"].append(lr)
+            value, lr = run()
             if bar is not None:
                 bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.3g}", refresh=False)
                 bar.update()
@@ -266,7 +245,62 @@ def fit(
             fast.write_back()
         if bar is not None:
             bar.close()
-    return history
+    return run.history
+
+
+class _Steps:
+    """fit's step, one call each: the loss (and its gradients), the divergence and stuck
+    checks before the update, the optimizer's update and the scheduler's step, recorded in
+    :attr:`history`. Compiled, the numbers stay in arrays (:attr:`fast`) until
+    ``fast.write_back()``."""
+
+    def __init__(self, compute: Callable, optimizer: Any, params: list, scheduler: Any,
+                 callbacks: bool = False):
+        self.compute, self.optimizer, self.params, self.scheduler = (
+            compute, optimizer, params, scheduler)
+        ahead = compute.fixed and scheduler is None and not callbacks  # next inputs known
+        self.fast = _fast_path(compute, optimizer, ahead)  # None unless compiled
+        self.history: dict[str, list[float]] = {"loss": [], "lr": []}
+        self.smoother, self.first, self.watch = Smoother(), None, monitor.Watch()
+        self.step = 0
+
+    def __call__(self) -> tuple[float, float]:
+        """One step: (its loss, the learning rate it used)."""
+        fast, optimizer, step = self.fast, self.optimizer, self.step
+        if fast is not None:
+            value, size = fast.evaluate()
+        else:
+            loss = self.compute()
+            value = _value(loss)
+        lr = _lr(optimizer)
+        smoother, history = self.smoother, self.history
+        smooth = smoother.update(value) if math.isfinite(value) else math.inf
+        self.first = first = value if self.first is None else self.first
+        limit = DIVERGE_FACTOR * max(smoother.best, FLOOR * abs(first))
+        if not math.isfinite(value) or smooth > limit:
+            raise TrainingDiverged(step, value, lr, smoother.best, history)
+        if fast is None:
+            optimizer.zero_grad()
+            loss.backward()
+            size = monitor.size([p.grad for p in self.params])
+        watch = self.watch
+        if watch.see(value, size, None if fast else _units(loss)):
+            if watch.since == step:
+                engine.warn(f"{watch.message(value)} (fit stops the run if it stays "
+                            f"stuck for {PATIENCE} more steps.)")
+            elif step - watch.since >= PATIENCE:
+                raise TrainingDiverged(step, value, lr, smoother.best, history,
+                                       watch.message(value))
+        if fast is not None:
+            fast.update()
+        else:
+            optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        history["loss"].append(value)
+        history["lr"].append(lr)
+        self.step += 1
+        return value, lr
 
 
 class _ArrayRun:
@@ -274,13 +308,14 @@ class _ArrayRun:
     the optimizer's state stay in arrays for the run (``CompiledFunction.value_and_grad``,
     ``Optimizer.apply``); :meth:`write_back` puts them into the Values."""
 
-    def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any):
+    def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any,
+                 first: tuple):
         self.compiled, self.args, self.optimizer = compiled, args, optimizer
         self.params = optimizer.params
         self.read()
         where = {id(p): i for i, p in enumerate(self.params)}
-        self.pending: tuple | None = args()  # the first batch: traced on, then trained on
-        self.reads = compiled.prepare(*self.pending)
+        self.pending: tuple | None = first  # the first batch: traced on, then trained on
+        self.reads = compiled.prepare(*first)
         self.into = np.array([where.get(id(p), -1) for p in self.reads], dtype=np.intp)
         self.others = np.flatnonzero(self.into < 0).tolist()  # read, not trained
         # gradients of every read parameter (index lists ascend: ``which`` is then all of
@@ -294,7 +329,9 @@ class _ArrayRun:
         """Take the Values' numbers (the start, or after a callback)."""
         self.data = np.array([p.data for p in self.params], dtype=float)
 
-    def value_and_grad(self) -> tuple[float, np.ndarray]:
+    def evaluate(self) -> tuple[float, float]:
+        """The loss at the current numbers and its largest gradient's magnitude (the
+        gradients are kept for :meth:`update`)."""
         pvals = self.data[self.into]
         if self.others:  # read by the loss but not trained: their current numbers
             pvals[self.others] = [self.reads[i].data for i in self.others]
@@ -309,12 +346,14 @@ class _ArrayRun:
             to = self.into[which]
             keep = to >= 0
             grad[to[keep]] = grads[keep]
-        return float(value), grad
+        self.taken = grad
+        return float(value), float(np.abs(grad).max(initial=0.0))
 
-    def update(self, grad: np.ndarray) -> None:
+    def update(self) -> None:
+        """The optimizer's step on the gradients :meth:`evaluate` took."""
         self.at_pass[...] = self.data
-        self.optimizer.apply(self.data, grad)
-        self.grad = grad
+        self.grad = self.taken
+        self.optimizer.apply(self.data, self.grad)
 
     def write_back(self) -> None:
         for p, x, g, seen in zip(self.params, self.data.tolist(), self.grad.tolist(),
@@ -322,9 +361,83 @@ class _ArrayRun:
             p.data, p.grad, p._passes = x, g, seen  # as after backward() at ``seen``, step()
 
 
-def _fast_path(compute: Callable, optimizer: Any) -> _ArrayRun | None:
+class _DeviceRun(_ArrayRun):
+    """The fast path of an executor that trains on its device (jax): the numbers, their
+    gradients and the optimizer's state stay there for the run. One program per step
+    (``executor.training_step``) takes the loss, the gradients and the optimizer's update
+    (``Optimizer.rule``); :meth:`update` keeps the update once fit's checks have passed.
+
+    ``ahead`` (fit sets it for a run with no batch function, scheduler or callbacks, where
+    the next step's inputs are known): before waiting for a step's loss, the next step is
+    sent to the device on its outcome, so the device works while fit checks the loss. It
+    is used only if this step's update is kept and nothing it assumed has changed (the
+    learning rate, the numbers); else it is dropped and the step run again."""
+
+    def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any,
+                 first: tuple, ahead: bool = False):
+        super().__init__(compiled, args, optimizer, first)
+        self.programs: dict[str, Callable] = {}  # per set of fixed hyperparameters
+        self.ahead = ahead
+        self.sent: tuple | None = None  # the next step, sent early: (its inputs, outputs)
+
+    def _program(self) -> Callable:
+        g = self.optimizer.param_groups[0]
+        fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}  # lr: per step
+        key = repr(sorted(fixed.items()))
+        if key not in self.programs:
+            rule, read = self.optimizer.rule, self.into.copy()
+            read[self.others] = -1
+
+            def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
+                return rule(fixed, s, data, grad, state, xp)
+
+            self.programs[key] = self.compiled.executor.training_step(
+                read, self.trained, self.to, len(self.params), step)
+        return self.programs[key]
+
+    def evaluate(self) -> tuple[float, float]:
+        batch = self.pending if self.pending is not None else self.args()
+        self.pending = None
+        x = np.asarray(self.compiled._flat(batch, {}), dtype=float)
+        others = np.array([self.reads[i].data for i in self.others], dtype=float)
+        opt, program = self.optimizer, self._program()
+        inputs = (program, self.data, others, opt.scalars(),
+                  opt.state_arrays(len(self.params)))
+        sent, self.sent = self.sent, None
+        if sent is not None and _same(sent[0], inputs):
+            head, grad, new, state = sent[1]
+        else:
+            head, grad, new, state = program(*inputs[1:], x)
+        if self.ahead:  # the next step on this one's outcome, while fit checks this one
+            nxt = (program, new, others, opt.scalars(ahead=True), state)
+            self.sent = nxt, program(*nxt[1:], x)
+        value, size = np.asarray(head).tolist()  # one transfer, waiting for the step
+        self.taken = grad, new, state
+        return value, size
+
+    def update(self) -> None:
+        self.at_pass = self.data
+        self.grad, self.data, state = self.taken
+        self.optimizer.advance(state)
+
+    def write_back(self) -> None:
+        opt = self.optimizer
+        opt._state = {k: np.array(v, dtype=float) for k, v in opt._state.items()}
+        self.data, self.grad, self.at_pass = (
+            np.array(a, dtype=float) for a in (self.data, self.grad, self.at_pass))
+        super().write_back()
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two steps' inputs (program, numbers, others, scalars, state) are the same."""
+    return (a[0] is b[0] and a[1] is b[1] and np.array_equal(a[2], b[2]) and a[3] == b[3]
+            and a[4].keys() == b[4].keys() and all(a[4][k] is b[4][k] for k in a[4]))
+
+
+def _fast_path(compute: Callable, optimizer: Any, ahead: bool = False) -> _ArrayRun | None:
     """The array run for a compiled loss, or None where only the Values' loop applies
-    (another optimizer class, or inside ``detect_anomaly()``, which checks node by node)."""
+    (another optimizer class, or inside ``detect_anomaly()``, which checks node by node).
+    ``ahead``: the next step's inputs are known (see :class:`_DeviceRun`)."""
     from .optim import Optimizer
 
     owner = getattr(compute, "compiled", None)
@@ -332,7 +445,11 @@ def _fast_path(compute: Callable, optimizer: Any) -> _ArrayRun | None:
         return None
     if modes.current.anomaly is not None:
         return None
-    return _ArrayRun(owner, compute.arguments, optimizer)
+    first = compute.arguments()
+    owner.prepare(*first)
+    if hasattr(owner.executor, "training_step"):
+        return _DeviceRun(owner, compute.arguments, optimizer, first, ahead)
+    return _ArrayRun(owner, compute.arguments, optimizer, first)
 
 
 def _units(loss: Any) -> Callable[[], tuple[int, int, str]] | None:

@@ -17,6 +17,7 @@ engine to about 1e-12 relative, not to the bit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -212,7 +213,7 @@ class JaxExecutor(NumpyExecutor):
             outs, v = forward(p, x)
             return outs[0], backward(v, 0, self.mask(0))
 
-        self._backward = backward
+        self._backward, self._loss_and_grads = backward, value_and_grad
         self._forward, self._value_and_grad = jax.jit(forward), jax.jit(value_and_grad)
         self._backward_of: dict[int, Any] = {}  # per result: its jitted backward
 
@@ -246,3 +247,38 @@ class JaxExecutor(NumpyExecutor):
         with self._jax.enable_x64(True):
             value, grads = self._value_and_grad(*self._arrays(pvals, xvals))
             return float(value), self.which(self.mask(0)), np.asarray(grads)
+
+    def training_step(self, read: np.ndarray, trained: np.ndarray, to: np.ndarray, n: int,
+                      rule: Callable) -> Callable:
+        """One training step as one XLA program, every array staying on the device:
+        ``step(data, others, s, state, x) -> (loss and gradient size, grad, data', state')``.
+
+        ``data`` holds the ``n`` trained numbers; parameter ``i`` the loss reads is
+        ``data[read[i]]``, or the next of ``others`` where ``read[i] < 0``. The gradients of
+        the loss's parameters ``trained`` go to ``grad[to]`` (zero elsewhere); ``rule(data,
+        grad, s, state, jnp) -> (data', state')`` is the optimizer's step, ``s`` its scalars.
+        Nothing is updated in place: the caller keeps or drops the new numbers."""
+        jax, jnp = self._jax, self.lowering.jnp
+        which = np.asarray(self.which(self.mask(0)), dtype=np.intp)
+        at = np.full(self.n_params, -1, np.intp)
+        at[which] = np.arange(len(which))  # parameter -> its place among the gradients
+        trained, to = np.asarray(trained, np.intp), np.asarray(to, np.intp)
+        keep = at[trained] >= 0  # trained parameters the loss has a gradient for
+        src, dst = at[trained[keep]], to[keep]
+        reads, fill = np.maximum(read, 0), np.flatnonzero(read < 0)
+
+        def step(data, others, s, state, x):
+            p = data[reads]
+            p = p.at[fill].set(others) if len(fill) else p
+            value, grads = self._loss_and_grads(p, x)
+            grad = jnp.zeros(n).at[dst].set(grads[src])
+            new, state = rule(data, grad, s, state, jnp)
+            return jnp.stack([value, jnp.max(jnp.abs(grad), initial=0.0)]), grad, new, state
+
+        jitted = jax.jit(step)
+
+        def run(*args: Any) -> Any:
+            with jax.enable_x64(True):
+                return jitted(*args)
+
+        return run
