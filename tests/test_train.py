@@ -647,3 +647,27 @@ def test_a_step_sent_ahead_is_used_only_on_the_numbers_it_assumed():
     opt_e.lr = lr / 2
     assert [first[0], second[0]] == pytest.approx(
         eager + train.fit(model_e, loss_e, opt_e, 1, progress=False)["loss"], rel=1e-12)
+
+
+@pytest.mark.parametrize("executor", [True, "jax"])
+def test_the_fast_path_trains_what_the_optimizer_holds(executor):
+    """The optimizer holds the last layer and a Value the loss never reads; the loss reads
+    the first layers too (their numbers are taken, not trained). As in the eager loop: the
+    unread Value only decays, the untrained layers stay as they are."""
+    def run(compile):
+        X, y = moons(30, seed=4)
+        random.seed(8)
+        model = nn.MLP(2, [6, 6, 1])
+        spare = Value(0.75)
+        opt = optim.SGD([*model.layers[-1].parameters(), spare], lr=0.1, momentum=0.5,
+                        weight_decay=0.1)
+        loss = hinge_loss(model)
+        hist = train.fit(model, lambda: loss(X, y), opt, 6, compile=compile, progress=False)
+        return hist["loss"], [p.data for p in model.parameters()] + [spare.data], \
+            [p.grad for p in opt.params]
+
+    (h0, d0, g0), (h1, d1, g1) = run(False), run(executor)
+    assert h1 == pytest.approx(h0, rel=1e-12, abs=1e-14)
+    assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
+    assert g1 == pytest.approx(g0, rel=1e-12, abs=1e-14)
+    assert d1[-1] != 0.75 and g1[-1] == 0.0

@@ -361,6 +361,9 @@ class _ArrayRun:
             p.data, p.grad, p._passes = x, g, seen  # as after backward() at ``seen``, step()
 
 
+_NO_NUMBERS = np.zeros(0)  # the "others" of a loss that reads no untrained parameter
+
+
 class _DeviceRun(_ArrayRun):
     """The fast path of an executor that trains on its device (jax): the numbers, their
     gradients and the optimizer's state stay there for the run. One program per step
@@ -376,30 +379,37 @@ class _DeviceRun(_ArrayRun):
     def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any,
                  first: tuple, ahead: bool = False):
         super().__init__(compiled, args, optimizer, first)
-        self.programs: dict[str, Callable] = {}  # per set of fixed hyperparameters
+        self.programs: list[tuple[dict, Callable]] = []  # per set of fixed hyperparameters
+        self.x: np.ndarray | None = None  # the inputs' numbers, when they are the same each step
         self.ahead = ahead
         self.sent: tuple | None = None  # the next step, sent early: (its inputs, outputs)
 
     def _program(self) -> Callable:
         g = self.optimizer.param_groups[0]
         fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}  # lr: per step
-        key = repr(sorted(fixed.items()))
-        if key not in self.programs:
-            rule, read = self.optimizer.rule, self.into.copy()
-            read[self.others] = -1
+        for known, program in self.programs:
+            if known == fixed:
+                return program
+        rule, read = self.optimizer.rule, self.into.copy()
+        read[self.others] = -1
 
-            def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
-                return rule(fixed, s, data, grad, state, xp)
+        def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
+            return rule(fixed, s, data, grad, state, xp)
 
-            self.programs[key] = self.compiled.executor.training_step(
-                read, self.trained, self.to, len(self.params), step)
-        return self.programs[key]
+        program = self.compiled.executor.training_step(
+            read, self.trained, self.to, len(self.params), step)
+        self.programs.append((fixed, program))
+        return program
 
     def evaluate(self) -> tuple[float, float]:
-        batch = self.pending if self.pending is not None else self.args()
-        self.pending = None
-        x = np.asarray(self.compiled._flat(batch, {}), dtype=float)
-        others = np.array([self.reads[i].data for i in self.others], dtype=float)
+        x = self.x
+        if x is None:
+            batch = self.pending if self.pending is not None else self.args()
+            self.pending = None
+            x = np.asarray(self.compiled._flat(batch, {}), dtype=float)
+            self.x = x if self.ahead else None  # ahead: no batch function, the same inputs
+        others = (np.array([self.reads[i].data for i in self.others], dtype=float)
+                  if self.others else _NO_NUMBERS)
         opt, program = self.optimizer, self._program()
         inputs = (program, self.data, others, opt.scalars(),
                   opt.state_arrays(len(self.params)))
@@ -430,7 +440,8 @@ class _DeviceRun(_ArrayRun):
 
 def _same(a: tuple, b: tuple) -> bool:
     """Whether two steps' inputs (program, numbers, others, scalars, state) are the same."""
-    return (a[0] is b[0] and a[1] is b[1] and np.array_equal(a[2], b[2]) and a[3] == b[3]
+    return (a[0] is b[0] and a[1] is b[1] and (a[2] is b[2] or np.array_equal(a[2], b[2]))
+            and a[3] == b[3]
             and a[4].keys() == b[4].keys() and all(a[4][k] is b[4][k] for k in a[4]))
 
 

@@ -263,15 +263,17 @@ class JaxExecutor(NumpyExecutor):
         at = np.full(self.n_params, -1, np.intp)
         at[which] = np.arange(len(which))  # parameter -> its place among the gradients
         trained, to = np.asarray(trained, np.intp), np.asarray(to, np.intp)
+        pick = np.full(n, len(which), np.intp)  # trained number -> its gradient (or a 0)
         keep = at[trained] >= 0  # trained parameters the loss has a gradient for
-        src, dst = at[trained[keep]], to[keep]
+        pick[to[keep]] = at[trained[keep]]
+        pad = bool((pick == len(which)).any())
         reads, fill = np.maximum(read, 0), np.flatnonzero(read < 0)
 
         def step(data, others, s, state, x):
             p = data[reads]
             p = p.at[fill].set(others) if len(fill) else p
             value, grads = self._loss_and_grads(p, x)
-            grad = jnp.zeros(n).at[dst].set(grads[src])
+            grad = (jnp.append(grads, 0.0) if pad else grads)[pick]  # a gather, not a scatter
             new, state = rule(data, grad, s, state, jnp)
             return jnp.stack([value, jnp.max(jnp.abs(grad), initial=0.0)]), grad, new, state
 
