@@ -268,7 +268,7 @@ def fast_path_step(compiled: Any, params: list[Value], work: Work,
                    batch: bool = True) -> tuple[Callable, Callable]:
     """(step, probe) of ``zg.train.fit(..., compile=True)``'s step, run by fit's own step
     object: the loss and gradients in arrays, the divergence and stuck checks, the update
-    (``Optimizer.apply``, SGD at the work's lr). ``batch``: the data come each step from
+    (the optimizer's rule, SGD at the work's lr). ``batch``: the data come each step from
     ``batch=lambda: (X, y)``; else ``compiled`` takes no arguments (the data are in the
     loss, as micrograd's demo has them). Where the stuck check stops the run (the grid's
     h=128 nets at lr 0.1), its checks start again and the timing goes on."""

@@ -177,10 +177,13 @@ class Optimizer:
 
     def state_arrays(self, n: int) -> dict[str, Any]:
         """The state :meth:`rule` reads, one array per name (zeros before the first step)."""
-        return {k: self._state.get(k, np.zeros(n)) for k in self._rule_state(self.param_groups[0])}
+        st = self._state
+        return {k: st[k] if k in st else np.zeros(n)
+                for k in self._rule_state(self.param_groups[0])}
 
     def advance(self, state: dict[str, Any]) -> None:
-        """Take the state a :meth:`rule` returned (NumPy arrays) and count the step."""
+        """Take the state a :meth:`rule` returned (its namespace's arrays; fit's jax run
+        turns them into NumPy arrays when it writes back) and count the step."""
         self._state = {**self._state, **state}
         self._t += self._counts_steps
         self._steps += 1

@@ -318,10 +318,7 @@ class _ArrayRun:
         self.reads = compiled.prepare(*first)
         self.into = np.array([where.get(id(p), -1) for p in self.reads], dtype=np.intp)
         self.others = np.flatnonzero(self.into < 0).tolist()  # read, not trained
-        # gradients of every read parameter (index lists ascend: ``which`` is then all of
-        # them, in order): the trained ones, and where they go
-        self.trained = np.flatnonzero(self.into >= 0)
-        self.to = self.into[self.trained]
+        self.pick: tuple | None = None  # each trained number's gradient (see _picker)
         self.grad = np.array([p.grad for p in self.params], dtype=float)
         self.at_pass = self.data.copy()  # the numbers the last gradients were taken at
 
@@ -338,15 +335,11 @@ class _ArrayRun:
         batch = self.pending if self.pending is not None else self.args()
         self.pending = None
         value, which, grads = self.compiled.value_and_grad(pvals, *batch)
+        if self.pick is None:  # the parameters with gradients are the same every call
+            self.pick = _picker(which, self.into, len(self.params))
+        pick, pad = self.pick
         grads = np.asarray(grads, dtype=float)
-        grad = np.zeros(len(self.params))
-        if len(which) == len(self.into):
-            grad[self.to] = grads[self.trained]
-        else:
-            to = self.into[which]
-            keep = to >= 0
-            grad[to[keep]] = grads[keep]
-        self.taken = grad
+        self.taken = grad = (np.append(grads, 0.0) if pad else grads)[pick]
         return float(value), float(np.abs(grad).max(initial=0.0))
 
     def update(self) -> None:
@@ -390,14 +383,13 @@ class _DeviceRun(_ArrayRun):
         for known, program in self.programs:
             if known == fixed:
                 return program
-        rule, read = self.optimizer.rule, self.into.copy()
-        read[self.others] = -1
+        rule, executor = self.optimizer.rule, self.compiled.executor
+        pick, pad = _picker(executor.which(executor.mask(0)), self.into, len(self.params))
 
         def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
             return rule(fixed, s, data, grad, state, xp)
 
-        program = self.compiled.executor.training_step(
-            read, self.trained, self.to, len(self.params), step)
+        program = executor.training_step(self.into, pick, pad, step)
         self.programs.append((fixed, program))
         return program
 
@@ -436,6 +428,18 @@ class _DeviceRun(_ArrayRun):
         self.data, self.grad, self.at_pass = (
             np.array(a, dtype=float) for a in (self.data, self.grad, self.at_pass))
         super().write_back()
+
+
+def _picker(which: Any, into: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
+    """(pick, pad): for each of the ``n`` trained numbers, its gradient's place among the
+    loss's gradients (those of the read parameters ``which``; read parameter ``i`` is
+    trained number ``into[i]``, none if -1), or ``len(which)`` where the loss has none;
+    ``pad``: some have none (their gradient is a zero put after the loss's)."""
+    which = np.asarray(which, dtype=np.intp)
+    pick = np.full(n, len(which), np.intp)
+    to = into[which]
+    pick[to[to >= 0]] = np.flatnonzero(to >= 0)
+    return pick, bool((pick == len(which)).any())
 
 
 def _same(a: tuple, b: tuple) -> bool:

@@ -248,32 +248,24 @@ class JaxExecutor(NumpyExecutor):
             value, grads = self._value_and_grad(*self._arrays(pvals, xvals))
             return float(value), self.which(self.mask(0)), np.asarray(grads)
 
-    def training_step(self, read: np.ndarray, trained: np.ndarray, to: np.ndarray, n: int,
+    def training_step(self, read: np.ndarray, pick: np.ndarray, pad: bool,
                       rule: Callable) -> Callable:
         """One training step as one XLA program, every array staying on the device:
         ``step(data, others, s, state, x) -> (loss and gradient size, grad, data', state')``.
 
-        ``data`` holds the ``n`` trained numbers; parameter ``i`` the loss reads is
-        ``data[read[i]]``, or the next of ``others`` where ``read[i] < 0``. The gradients of
-        the loss's parameters ``trained`` go to ``grad[to]`` (zero elsewhere); ``rule(data,
-        grad, s, state, jnp) -> (data', state')`` is the optimizer's step, ``s`` its scalars.
-        Nothing is updated in place: the caller keeps or drops the new numbers."""
+        Parameter ``i`` the loss reads is ``data[read[i]]``, or the next of ``others`` where
+        ``read[i] < 0``; trained number ``j``'s gradient is the loss's gradient ``pick[j]``
+        (in :meth:`which` order; with ``pad``, one zero after the last). ``rule(data,
+        grad, s, state, jnp) -> (data', state')`` is the optimizer's step, ``s`` its
+        scalars. Nothing is updated in place: the caller keeps or drops the new numbers."""
         jax, jnp = self._jax, self.lowering.jnp
-        which = np.asarray(self.which(self.mask(0)), dtype=np.intp)
-        at = np.full(self.n_params, -1, np.intp)
-        at[which] = np.arange(len(which))  # parameter -> its place among the gradients
-        trained, to = np.asarray(trained, np.intp), np.asarray(to, np.intp)
-        pick = np.full(n, len(which), np.intp)  # trained number -> its gradient (or a 0)
-        keep = at[trained] >= 0  # trained parameters the loss has a gradient for
-        pick[to[keep]] = at[trained[keep]]
-        pad = bool((pick == len(which)).any())
         reads, fill = np.maximum(read, 0), np.flatnonzero(read < 0)
 
         def step(data, others, s, state, x):
             p = data[reads]
             p = p.at[fill].set(others) if len(fill) else p
             value, grads = self._loss_and_grads(p, x)
-            grad = (jnp.append(grads, 0.0) if pad else grads)[pick]  # a gather, not a scatter
+            grad = (jnp.append(grads, 0.0) if pad else grads)[pick]
             new, state = rule(data, grad, s, state, jnp)
             return jnp.stack([value, jnp.max(jnp.abs(grad), initial=0.0)]), grad, new, state
 
