@@ -369,8 +369,9 @@ def zerograd_peers(work: Work, fc: FirstCall) -> tuple[list[Peer], Peer, list]:
             fn4, params4, _ = work.make()
             inside = zg.compile(lambda: fn4(*work.args), executor="jax")
             out.append(Peer(DATA_IN_LOSS, *fast_path_step(inside, params4, work, batch=False),
-                            note='fit(compile="jax")\'s step, the data in the loss: each '
-                                 "step is sent to XLA before the one before it is checked"))
+                            note='fit(compile="jax")\'s step, the data in the loss: '
+                                 f"{zg.train.STEPS_PER_CALL} steps per XLA call, each call "
+                                 "sent before the one before it is checked"))
     for name in EXECUTORS:
         label = f"zerograd compiled, {name}"
         if name == fc.executor:

@@ -578,9 +578,10 @@ def _closure_setup(opt_name: str, lr: float):
 
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
 def test_a_jax_run_with_known_inputs_sends_each_step_ahead(opt_name):
-    """No batch function, scheduler or callback: each step is sent to the device before the
-    one before it has been checked, and used (one program call a step, plus the last one
-    sent ahead); the numbers are the eager loop's. With a scheduler nothing is sent ahead."""
+    """No batch function, scheduler or callback: each program call runs STEPS_PER_CALL
+    steps and is sent to the device before the one before it has been checked, and used
+    (10 steps: 3 calls of 4, plus the one sent ahead); the numbers are the eager loop's.
+    With a scheduler nothing is sent ahead: one call a step."""
     def run(compile, scheduler=False):
         model, opt, loss = _closure_setup(opt_name, 0.05)
         sched = optim.StepLR(opt, step_size=3, gamma=0.5) if scheduler else None
@@ -600,11 +601,14 @@ def test_a_jax_run_with_known_inputs_sends_each_step_ahead(opt_name):
 
             loss.executor.training_step = counted
         hist = train.fit(model, loss, opt, 10, scheduler=sched, progress=False)
-        return hist["loss"], [p.data for p in model.parameters()], opt.state_dict(), calls[0]
+        ps = model.parameters()
+        return hist["loss"], [p.data for p in ps] + [p.grad for p in ps] + [opt._t], (
+            opt.state_dict()), calls[0]
 
     (h0, d0, s0, _), (h1, d1, s1, calls) = run(False), run(True)
-    assert calls == 11
+    assert train.STEPS_PER_CALL == 4 and calls == 3 + 1
     assert h1 == pytest.approx(h0, rel=1e-12, abs=1e-14)
+    # the run ends 2 steps into its third call: numbers, grads and state as eager leaves them
     assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
     for i, entry in s0["state"].items():
         assert s1["state"][i] == pytest.approx(entry, rel=1e-12, abs=1e-14)

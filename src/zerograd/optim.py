@@ -168,12 +168,14 @@ class Optimizer:
         self.advance(state)
         data[...] = new
 
-    def scalars(self, ahead: bool = False) -> dict[str, float]:
+    def scalars(self, ahead: int = 0, started: bool = False) -> dict[str, float]:
         """The numbers the next step's :meth:`rule` takes besides the arrays: the learning
         rate and what follows from it and the step count (Python floats). ``ahead``: those
-        of the step after it, if this one is taken and nothing else changes."""
-        t = self._t + 1 + (ahead and self._counts_steps)
-        return self._scalars(self.param_groups[0], t, ahead or bool(self._state))
+        of the step that many after it, if those before are taken and nothing else
+        changes; ``started``: a step has been taken whose state is not held yet."""
+        t = self._t + 1 + ahead * self._counts_steps
+        return self._scalars(self.param_groups[0], t,
+                             started or ahead > 0 or bool(self._state))
 
     def state_arrays(self, n: int) -> dict[str, Any]:
         """The state :meth:`rule` reads, one array per name (zeros before the first step)."""

@@ -357,17 +357,22 @@ class _ArrayRun:
 _NO_NUMBERS = np.zeros(0)  # the "others" of a loss that reads no untrained parameter
 
 
+STEPS_PER_CALL = 4  # a device run with known inputs: steps per program (see _DeviceRun)
+
+
 class _DeviceRun(_ArrayRun):
     """The fast path of an executor that trains on its device (jax): the numbers, their
-    gradients and the optimizer's state stay there for the run. One program per step
+    gradients and the optimizer's state stay there for the run. One program per call
     (``executor.training_step``) takes the loss, the gradients and the optimizer's update
     (``Optimizer.rule``); :meth:`update` keeps the update once fit's checks have passed.
 
     ``ahead`` (fit sets it for a run with no batch function, scheduler or callbacks, where
-    the next step's inputs are known): before waiting for a step's loss, the next step is
-    sent to the device on its outcome, so the device works while fit checks the loss. It
-    is used only if this step's update is kept and nothing it assumed has changed (the
-    learning rate, the numbers); else it is dropped and the step run again."""
+    the next steps' inputs are known): each call runs STEPS_PER_CALL steps, which fit then
+    checks one by one, and before fit waits for them the next call is sent on their
+    outcome, so the device works while fit checks. A step fit does not keep (it raised)
+    ends the call's use: the Values get the numbers it was taken at. A call's later steps
+    and the call sent ahead are used only if nothing they assumed has changed (the
+    learning rate, the numbers); else they are dropped and run again."""
 
     def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any,
                  first: tuple, ahead: bool = False):
@@ -375,7 +380,10 @@ class _DeviceRun(_ArrayRun):
         self.programs: list[tuple[dict, Callable]] = []  # per set of fixed hyperparameters
         self.x: np.ndarray | None = None  # the inputs' numbers, when they are the same each step
         self.ahead = ahead
-        self.sent: tuple | None = None  # the next step, sent early: (its inputs, outputs)
+        self.k = STEPS_PER_CALL if ahead else 1
+        self.sent: tuple | None = None  # the next call, sent early: (its inputs, outputs)
+        self.call: tuple | None = None  # the call being checked: (inputs, heads, outputs)
+        self.j = 0  # its steps kept so far
 
     def _program(self) -> Callable:
         g = self.optimizer.param_groups[0]
@@ -389,40 +397,82 @@ class _DeviceRun(_ArrayRun):
         def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
             return rule(fixed, s, data, grad, state, xp)
 
-        program = executor.training_step(self.into, pick, pad, step)
+        program = executor.training_step(self.into, pick, pad, step, self.k)
         self.programs.append((fixed, program))
         return program
 
-    def evaluate(self) -> tuple[float, float]:
-        x = self.x
-        if x is None:
-            batch = self.pending if self.pending is not None else self.args()
-            self.pending = None
-            x = np.asarray(self.compiled._flat(batch, {}), dtype=float)
-            self.x = x if self.ahead else None  # ahead: no batch function, the same inputs
+    def _inputs(self, data: Any, state: dict, after: int = 0) -> tuple:
+        """A call's inputs: (program, numbers, others' numbers, each step's scalars, state),
+        its first step ``after`` steps from the optimizer's next."""
         others = (np.array([self.reads[i].data for i in self.others], dtype=float)
                   if self.others else _NO_NUMBERS)
-        opt, program = self.optimizer, self._program()
-        inputs = (program, self.data, others, opt.scalars(),
-                  opt.state_arrays(len(self.params)))
-        sent, self.sent = self.sent, None
-        if sent is not None and _same(sent[0], inputs):
-            head, grad, new, state = sent[1]
-        else:
-            head, grad, new, state = program(*inputs[1:], x)
-        if self.ahead:  # the next step on this one's outcome, while fit checks this one
-            nxt = (program, new, others, opt.scalars(ahead=True), state)
-            self.sent = nxt, program(*nxt[1:], x)
-        value, size = np.asarray(head).tolist()  # one transfer, waiting for the step
-        self.taken = grad, new, state
-        return value, size
+        opt = self.optimizer
+        return (self._program(), data, others,
+                tuple(opt.scalars(after + j) for j in range(self.k)), state)
+
+    def _send(self, inputs: tuple, x: Any) -> tuple:
+        program, data, others, ss, state = inputs
+        return program(data, others, {key: np.array([s[key] for s in ss]) for key in ss[0]},
+                       state, x)
+
+    def evaluate(self) -> tuple[float, float]:
+        call, j = self.call, self.j
+        if call is not None and j and not self._holds(call, j):
+            self._settle()  # a later step of the call assumed what has changed
+            call = None
+        if call is None:
+            x = self.x
+            if x is None:
+                batch = self.pending if self.pending is not None else self.args()
+                self.pending = None
+                x = np.asarray(self.compiled._flat(batch, {}), dtype=float)
+                self.x = x if self.ahead else None  # ahead: no batch function, same inputs
+            inputs = self._inputs(self.data, self.optimizer.state_arrays(len(self.params)))
+            sent, self.sent = self.sent, None
+            outs = sent[1] if sent is not None and _same(sent[0], inputs) else self._send(
+                inputs, x)
+            if self.ahead:  # the next call on this one's outcome, while fit checks it
+                nxt = self._inputs(outs[4], outs[5], self.k)
+                self.sent = nxt, self._send(nxt, x)
+            heads = np.asarray(outs[0]).tolist()  # one transfer, waiting for the call
+            self.call = call = (inputs, heads, outs)
+            self.j = j = 0
+        return tuple(call[1][j])
+
+    def _holds(self, call: tuple, j: int) -> bool:
+        """Whether step ``j`` of ``call`` assumed what is true now (its program, scalars and
+        others' numbers)."""
+        program, _, others, ss, _ = call[0]
+        g = self.optimizer.param_groups[0]
+        fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}
+        return (any(known == fixed and p is program for known, p in self.programs)
+                and ss[j] == self.optimizer.scalars(started=True)
+                and (not self.others or np.array_equal(
+                    others, [self.reads[i].data for i in self.others])))
 
     def update(self) -> None:
-        self.at_pass = self.data
-        self.grad, self.data, state = self.taken
+        self.j += 1
+        if self.j < self.k:
+            self.optimizer.advance({})  # the state moves on with the call's last step
+            return
+        _, _, _, _, new, state, at_pass, grad = self.call[2]
+        self.at_pass, self.grad, self.data = at_pass, grad, new
         self.optimizer.advance(state)
+        self.call, self.j = None, 0
+
+    def _settle(self) -> None:
+        """The numbers as the steps kept of the call being checked left them (its ``j``
+        first ones); the rest of it, and the call sent after it, dropped."""
+        if self.call is not None and self.j:
+            j, (_, datas, grads, states, *_) = self.j, self.call[2]
+            self.data, self.at_pass, self.grad = datas[j], datas[j - 1], grads[j - 1]
+            opt = self.optimizer
+            opt._state = {**opt._state, **{k: v[j] for k, v in states.items()}}
+            self.sent = None
+        self.call, self.j = None, 0
 
     def write_back(self) -> None:
+        self._settle()
         opt = self.optimizer
         opt._state = {k: np.array(v, dtype=float) for k, v in opt._state.items()}
         self.data, self.grad, self.at_pass = (

@@ -152,8 +152,20 @@ class Pieces:
             where = np.flatnonzero(seg == s)
             piece = (x[int(where[0]) : int(where[-1]) + 1]
                      if int(where[-1]) - int(where[0]) + 1 == len(where) else x[where])
-            parts[s] = self._part(s).at[idx[where] - b[s]].add(piece)
+            parts[s] = self._added(s, idx[where] - b[s], piece)
         return Pieces(jnp, b, tuple(parts))
+
+    def _added(self, s: int, local: np.ndarray, c: Any) -> Any:
+        """Segment ``s`` with ``c`` added at its slots ``local``: distinct ones as a gather
+        of ``c`` (XLA runs it faster than a scatter, and faster than laying a block of them
+        out by pads and reshapes), others as a scatter-add."""
+        jnp, size, part = self.jnp, int(self.bounds[s + 1] - self.bounds[s]), self.parts[s]
+        if len(np.unique(local)) != local.size:
+            return self._part(s).at[local].add(c)
+        inv = np.full(size, local.size, np.intp)  # slot -> its place in c, or the zero after
+        inv[local] = np.arange(local.size)
+        y = (c if local.size == size else jnp.append(c, 0.0))[inv]
+        return y if part is None else part + y
 
 
 @functools.cache
@@ -249,9 +261,14 @@ class JaxExecutor(NumpyExecutor):
             return float(value), self.which(self.mask(0)), np.asarray(grads)
 
     def training_step(self, read: np.ndarray, pick: np.ndarray, pad: bool,
-                      rule: Callable) -> Callable:
-        """One training step as one XLA program, every array staying on the device:
-        ``step(data, others, s, state, x) -> (loss and gradient size, grad, data', state')``.
+                      rule: Callable, k: int = 1) -> Callable:
+        """``k`` training steps as one XLA program, every array staying on the device:
+        ``steps(data, others, ss, state, x) -> (heads, datas, grads, states, data', state',
+        last data, last grad)``. Step ``j`` reads ``data`` and ``state`` as the steps before
+        it left them and ``ss[name][j]``, its scalars; ``heads[j]`` is its loss and largest
+        gradient magnitude, ``datas[j]``, ``grads[j]`` and ``states[name][j]`` its numbers,
+        gradients and optimizer state (before its update); ``data'`` and ``state'`` follow
+        the last update.
 
         Parameter ``i`` the loss reads is ``data[read[i]]``, or the next of ``others`` where
         ``read[i] < 0``; trained number ``j``'s gradient is the loss's gradient ``pick[j]``
@@ -261,15 +278,22 @@ class JaxExecutor(NumpyExecutor):
         jax, jnp = self._jax, self.lowering.jnp
         reads, fill = np.maximum(read, 0), np.flatnonzero(read < 0)
 
-        def step(data, others, s, state, x):
-            p = data[reads]
-            p = p.at[fill].set(others) if len(fill) else p
-            value, grads = self._loss_and_grads(p, x)
-            grad = (jnp.append(grads, 0.0) if pad else grads)[pick]
-            new, state = rule(data, grad, s, state, jnp)
-            return jnp.stack([value, jnp.max(jnp.abs(grad), initial=0.0)]), grad, new, state
+        def steps(data, others, ss, state, x):
+            def one(carry, s):
+                data, state = carry
+                p = data[reads]
+                p = p.at[fill].set(others) if len(fill) else p
+                value, grads = self._loss_and_grads(p, x)
+                grad = (jnp.append(grads, 0.0) if pad else grads)[pick]
+                new, after = rule(data, grad, s, state, jnp)
+                head = jnp.stack([value, jnp.max(jnp.abs(grad), initial=0.0)])
+                return (new, after), (head, data, grad, state)
 
-        jitted = jax.jit(step)
+            (new, after), (heads, datas, grads, states) = jax.lax.scan(
+                one, (data, state), ss, length=k, unroll=k)
+            return heads, datas, grads, states, new, after, datas[-1], grads[-1]
+
+        jitted = jax.jit(steps)
 
         def run(*args: Any) -> Any:
             with jax.enable_x64(True):
