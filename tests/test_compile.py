@@ -349,6 +349,53 @@ def test_the_jax_executor_trains_a_layer_over_a_batch_in_one_call_as_eager_does(
             p.data -= 0.5 * p.grad
 
 
+def test_a_jax_training_loop_takes_each_loss_with_its_gradients_in_one_call():
+    """The lecture's loop over a jax-compiled loss: once a result's backward() has been
+    called, the next call takes the loss and its gradients in one XLA call (not a forward
+    and then a backward); the numbers are the eager loop's. A call whose result gets no
+    backward() turns that off for the call after it."""
+    def setup():
+        random.seed(4)
+        model = zg.nn.MLP(2, [6, 6, 1])
+        X = np.random.default_rng(4).uniform(-1, 1, size=(12, 2)).tolist()
+        Y = [1.0 if a * b > 0 else -1.0 for a, b in X]
+
+        def loss(X, Y):
+            return sum((1 + -y * model(x)).relu() for x, y in zip(X, Y)) * (1 / len(X))
+        return model, loss, X, Y
+
+    def train(model, f, X, Y):
+        losses = []
+        for _ in range(3):
+            out = f(X, Y)
+            model.zero_grad()
+            out.backward()
+            for p in model.parameters():
+                p.data -= 0.1 * p.grad
+            losses.append(out.data)
+        return losses + [p.data for p in model.parameters()] + [p.grad for p in
+                                                                 model.parameters()]
+
+    model, loss, X, Y = setup()
+    f = zg.compile(loss, executor="jax")
+    f.prepare(X, Y)
+    calls = {"forward": 0, "value_and_grad": 0}
+    for name in calls:
+        method = getattr(f.executor, name)
+
+        def counted(*args, name=name, method=method):
+            calls[name] += 1
+            return method(*args)
+        setattr(f.executor, name, counted)
+    got = train(model, f, X, Y)
+    assert calls == {"forward": 1, "value_and_grad": 2}
+    m_e, loss_e, X_e, Y_e = setup()
+    assert got == pytest.approx(train(m_e, loss_e, X_e, Y_e), rel=1e-12, abs=1e-14)
+    assert f(X, Y).data == pytest.approx(loss_e(X_e, Y_e).data, rel=1e-12)  # no backward()
+    f(X, Y)
+    assert calls == {"forward": 2, "value_and_grad": 3}
+
+
 def test_pieces_read_and_write_as_one_buffer_would():
     """The jax executor's buffer of segments: slices and gathers within and across
     segments, partial and whole sets, and adds with repeated slots give a NumPy buffer's
@@ -361,7 +408,8 @@ def test_pieces_read_and_write_as_one_buffer_would():
 
     writes = [(slice(0, 4), np.arange(4.0), False), (slice(5, 9), 7.0, False),
               (slice(2, 7), np.arange(5.0) + 10, True), (8, 3.0, False),
-              (np.array([1, 10, 10, 4, 1]), np.array([1.0, 2, 3, 4, 5]), True)]
+              (np.array([1, 10, 10, 4, 1]), np.array([1.0, 2, 3, 4, 5]), True),
+              (np.array([6, 0, 11, 4, 2]), np.arange(5.0) + 0.5, True)]  # distinct: a gather
     reads = [slice(0, 12), slice(5, 9), slice(3, 6), np.array([[11, 0], [4, 8]]),
              np.array([6, 7]), np.array([], dtype=int)]
     want = np.zeros(12)

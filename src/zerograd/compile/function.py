@@ -55,13 +55,21 @@ class CompiledFunction:
         self._params: list = []
         self._kind: type | None = None
         self._checked: CheckedExecutor | None = None  # the replay used in detect_anomaly()
+        self._both = False  # the last result's backward() was called: take both in one call
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         flat = self._flat(args, kwargs)
         if modes.current.anomaly is not None:
             outs, saved = self._checked_forward(args, kwargs, flat)
+        elif self._both and self._kind is None:
+            # a training loop on an executor that computes the result and its gradients
+            # in one call (jax: one XLA program, not two): take both, for backward()
+            value, which, grads = self.executor.value_and_grad(
+                [p.data for p in self._params], flat)
+            outs, saved = [value], Gradients(which, grads)
         else:
             outs, saved = self.executor.forward([p.data for p in self._params], flat)
+        self._both = False
         results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
         return results[0] if self._kind is None else self._kind(results)
 
@@ -150,7 +158,12 @@ class CompiledFunction:
         if saved.__class__ is Checked:  # computed inside detect_anomaly()
             ex, saved = saved.executor, saved.values
             params = ex.tape.params
-        which, grads = ex.backward(saved, out)
+        elif hasattr(ex, "value_and_grad"):
+            self._both = out == 0  # the next call takes result 0 and its gradients at once
+        if saved.__class__ is Gradients:
+            which, grads = saved.which, saved.grads
+        else:
+            which, grads = ex.backward(saved, out)
         grads = grads.tolist() if hasattr(grads, "tolist") else grads
         if len(which) != len(params):
             params = [params[i] for i in which]
@@ -166,6 +179,15 @@ class CompiledFunction:
             f"{self.n_ops} op nodes, {len(self._params)} parameters, "
             f"executor {self.executor.name!r}")
         return f"<zg.compile of {getattr(self.fn, '__name__', self.fn)!r}: {state}>"
+
+
+class Gradients:
+    """What a call that took its result's gradients with it saves for ``backward()``."""
+
+    __slots__ = ("which", "grads")
+
+    def __init__(self, which: list[int], grads: Any):
+        self.which, self.grads = which, grads
 
 
 class CompiledValue:
