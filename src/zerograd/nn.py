@@ -96,6 +96,9 @@ class Module:
 _PLAIN = frozenset({str, bool, int, float, type(None)})  # attribute types that hold none
 
 
+_PARAMETERS = Module.parameters
+
+
 def _collect(module: Module, out: list[Value]) -> list[Value]:
     """Append ``module``'s parameters to ``out`` (this runs every step of a user's loop:
     the usual attribute kinds first, without a call)."""
@@ -105,11 +108,15 @@ def _collect(module: Module, out: list[Value]) -> list[Value]:
             out.append(attr)
         elif t in _PLAIN:
             pass
-        elif t is list and attr and all(map(isinstance, attr, repeat(Value))):
+        elif t is list and attr and type(attr[0]) is Value and all(
+                map(isinstance, attr, repeat(Value))):
             out += attr  # a vector: a neuron's weights
         elif t is list and attr and all(map(isinstance, attr, repeat(Module))):
-            for m in attr:  # a layer's neurons
-                _child(m, out)
+            for m in attr:  # a layer's neurons, walked here unless their class says how
+                if type(m).parameters is _PARAMETERS:
+                    _collect(m, out)
+                else:
+                    out += m.parameters()
         else:
             kind = _kind(attr)
             if kind == "value":
@@ -127,7 +134,7 @@ def _collect(module: Module, out: list[Value]) -> list[Value]:
 def _child(m: Module, out: list[Value]) -> None:
     """A child's parameters: walked in the same call where its class keeps Module's
     ``parameters``, asked where it overrides it."""
-    if type(m).parameters is Module.parameters:
+    if type(m).parameters is _PARAMETERS:
         _collect(m, out)
     else:
         out += m.parameters()
