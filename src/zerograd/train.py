@@ -443,10 +443,7 @@ class _DeviceRun(_ArrayRun):
         """Whether step ``j`` of ``call`` assumed what is true now (its program, scalars and
         others' numbers)."""
         program, _, others, ss, _ = call[0]
-        g = self.optimizer.param_groups[0]
-        fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}
-        return (any(known == fixed and p is program for known, p in self.programs)
-                and ss[j] == self.optimizer.scalars(started=True)
+        return (self._program() is program and ss[j] == self.optimizer.scalars(started=True)
                 and (not self.others or np.array_equal(
                     others, [self.reads[i].data for i in self.others])))
 
