@@ -553,3 +553,68 @@ def test_parameters_asks_a_child_that_overrides_parameters():
     frozen, plain = net.rest
     want = [*net.first.w, net.first.b, *frozen.w, *plain.w, plain.b, net.scale]
     assert [id(p) for p in net.parameters()] == [id(p) for p in want]
+
+
+def test_parameters_follows_every_change_of_the_model_between_calls(restore_random):
+    """parameters() reuses its last walk only while every object it read is the same: each
+    change below (an item of a weight list replaced, a list grown or emptied, attributes
+    set, replaced and deleted, a neuron swapped, a list of numbers turned into Values, a
+    child's own parameters()) shows at once, as a fresh walk finds it."""
+    from zerograd.nn import _collect
+
+    class Frozen(Neuron):
+        calls = 0
+
+        def parameters(self):
+            Frozen.calls += 1
+            return list(self.w)
+
+    model = MLP(2, [3, 2])
+    model.extra = [0.5, 1.5]
+
+    def same():
+        first, second = model.parameters(), model.parameters()
+        fresh = _collect(model, [])
+        assert [id(p) for p in first] == [id(p) for p in second] == [id(p) for p in fresh]
+        return first
+
+    n0 = model.layers[0].neurons[0]
+    before = same()
+    changes = [
+        lambda: n0.w.__setitem__(1, Value(9.0)),
+        lambda: n0.w.append(Value(8.0)),
+        lambda: setattr(n0, "scale", Value(2.0)),
+        lambda: setattr(n0, "scale", Value(3.0)),
+        lambda: delattr(n0, "scale"),
+        lambda: setattr(n0, "b", 0.0),  # a bias that is a number: no parameter
+        lambda: model.layers[1].neurons.__setitem__(0, Neuron(3)),
+        lambda: model.extra.__setitem__(0, Value(7.0)),  # half numbers: still no vector
+        lambda: model.extra.__setitem__(1, Value(6.0)),  # all Values: a vector
+        lambda: model.layers[0].neurons[1].w.clear(),
+        lambda: setattr(model, "layers", model.layers[::-1]),
+    ]
+    for i, change in enumerate(changes):
+        change()
+        after = same()
+        assert ([id(p) for p in after] == [id(p) for p in before]) == (i == 7)
+        before = after
+    assert model.extra[0] in before and model.extra[1] in before
+    model.layers.append(Frozen(2))
+    calls = Frozen.calls
+    same()
+    assert Frozen.calls == calls + 3  # asked on every walk: none is reused
+
+
+def test_a_model_freed_takes_its_remembered_walk_with_it(restore_random):
+    """parameters()' memory of its last walk holds the model weakly: freed, it is gone."""
+    import gc
+
+    from zerograd.nn import _WALKS
+
+    model = MLP(2, [4, 1])
+    model.parameters()
+    key = id(model)
+    assert key in _WALKS
+    del model
+    gc.collect()
+    assert key not in _WALKS

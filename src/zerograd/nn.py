@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numbers
 import random
+import weakref
 from collections.abc import Iterator, Sequence
-from itertools import repeat
+from itertools import chain, repeat
+from operator import is_
 from typing import Any
 
 from .engine import Value, dot
@@ -46,7 +48,21 @@ class Module:
 
     def parameters(self) -> list[Value]:
         """Every parameter Value, in micrograd's order (that of ``named_parameters()``)."""
-        return _collect(self, [])
+        walk = _WALKS.get(id(self))
+        if walk is not None and walk[0]() is self and _unchanged(self, walk):
+            return walk[-1][:]  # a user's loop asks every step: the last walk, still true
+        seen: list = [[], []]
+        out = _collect(self, [], seen)
+        if seen[0] is not None:
+            key = id(self)
+            try:
+                ref = weakref.ref(self, lambda _, key=key: _WALKS.pop(key, None))
+            except TypeError:  # a class with __slots__ and no __weakref__: walk each time
+                return out
+            mods, lists = seen[0], seen[1]
+            _WALKS[key] = (ref, tuple(mods[1:]), *_contents(mods), tuple(lists),
+                           *_contents(lists, False), out[:])
+        return out
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0."""
@@ -98,11 +114,40 @@ _PLAIN = frozenset({str, bool, int, float, type(None)})  # attribute types that 
 
 _PARAMETERS = Module.parameters
 
+# Module.parameters' last walk of each module: (a weak reference to it, the modules walked
+# below it, the number of attributes of each of them (its own first) and all those
+# attributes in order, the lists read, their lengths and items, the parameters). The walk
+# gives the same parameters while every one of those objects is the same (an attribute's
+# kind follows from the object), which is cheaper to check than the walk is to redo.
+_WALKS: dict[int, tuple] = {}
 
-def _collect(module: Module, out: list[Value]) -> list[Value]:
+
+def _contents(objs: list, modules: bool = True) -> tuple[tuple, tuple]:
+    """(each one's length, all their items in order) of modules' attributes or of lists."""
+    parts = list(map(dict.values, map(vars, objs))) if modules else objs
+    return tuple(map(len, parts)), tuple(chain.from_iterable(parts))
+
+
+def _unchanged(module: Module, walk: tuple) -> bool:
+    """Whether ``module`` and what its last walk read hold the same objects still (the
+    check runs in C: the lengths, then every object's identity)."""
+    _, below, sizes, items, lists, lengths, held, _ = walk
+    mods = list(map(vars, (module, *below)))
+    return (tuple(map(len, mods)) == sizes
+            and all(map(is_, chain.from_iterable(map(dict.values, mods)), items))
+            and tuple(map(len, lists)) == lengths
+            and all(map(is_, chain.from_iterable(lists), held)))
+
+
+def _collect(module: Module, out: list[Value], seen: list | None = None) -> list[Value]:
     """Append ``module``'s parameters to ``out`` (this runs every step of a user's loop:
-    the usual attribute kinds first, without a call)."""
-    for attr in module.__dict__.values():
+    the usual attribute kinds first, without a call). ``seen``: (modules, lists), to note
+    every module walked and list read with its contents; the modules' entry becomes None
+    where a child's own ``parameters()`` was asked (its walk is not seen)."""
+    d = module.__dict__
+    if seen is not None and seen[0] is not None:
+        seen[0].append(module)
+    for attr in d.values():
         t = type(attr)
         if t is Value:
             out.append(attr)
@@ -111,33 +156,38 @@ def _collect(module: Module, out: list[Value]) -> list[Value]:
         elif t is list and attr and type(attr[0]) is Value and all(
                 map(isinstance, attr, repeat(Value))):
             out += attr  # a vector: a neuron's weights
+            if seen is not None:
+                seen[1].append(attr)
         elif t is list and attr and all(map(isinstance, attr, repeat(Module))):
+            if seen is not None:
+                seen[1].append(attr)
             for m in attr:  # a layer's neurons, walked here unless their class says how
-                if type(m).parameters is _PARAMETERS:
-                    _collect(m, out)
-                else:
-                    out += m.parameters()
+                _child(m, out, seen)
         else:
+            if isinstance(attr, (list, tuple)) and seen is not None:
+                seen[1].append(attr)
             kind = _kind(attr)
             if kind == "value":
                 out.append(attr)
             elif kind == "vector":
                 out.extend(attr)
             elif kind == "module":
-                _child(attr, out)
+                _child(attr, out, seen)
             elif kind == "modules":
                 for m in attr:
-                    _child(m, out)
+                    _child(m, out, seen)
     return out
 
 
-def _child(m: Module, out: list[Value]) -> None:
+def _child(m: Module, out: list[Value], seen: list | None = None) -> None:
     """A child's parameters: walked in the same call where its class keeps Module's
     ``parameters``, asked where it overrides it."""
     if type(m).parameters is _PARAMETERS:
-        _collect(m, out)
+        _collect(m, out, seen)
     else:
         out += m.parameters()
+        if seen is not None:
+            seen[:1] = [None]
 
 
 def _kind(attr: Any) -> str | None:
