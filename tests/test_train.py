@@ -675,3 +675,165 @@ def test_the_fast_path_trains_what_the_optimizer_holds(executor):
     assert d1 == pytest.approx(d0, rel=1e-12, abs=1e-14)
     assert g1 == pytest.approx(g0, rel=1e-12, abs=1e-14)
     assert d1[-1] != 0.75 and g1[-1] == 0.0
+
+
+# -- Step: a hand-written loop's compiled step ------------------------------------------------
+def _step_setup(opt_name: str = "Adam"):
+    X, y = moons(40, seed=5)
+    random.seed(7)  # (seed 11 leaves a bias whose gradient cancels to ~1e-6: Adam, which
+    # steps by about lr whatever its size, then carries its 1e-11 rounding into the numbers)
+    model = nn.MLP(2, [8, 8, 1])
+    kwargs = {"lr": 0.02, "weight_decay": 1e-3} if opt_name != "SGD" else {
+        "lr": 0.1, "momentum": 0.9}
+    opt = getattr(optim, opt_name)(model.parameters(), **kwargs)
+    loss = lambda X, y: losses.hinge([model(x) for x in X], y) + 1e-4 * sum(  # noqa: E731
+        p * p for p in model.parameters())
+    return model, opt, loss, X, y
+
+
+def _numbers(model, opt) -> list[float]:
+    state = opt.state_dict()["state"]
+    return ([p.data for p in model.parameters()] + [p.grad for p in model.parameters()]
+            + [x for i in sorted(state) for k in sorted(state[i]) for x in [state[i][k]]])
+
+
+@pytest.mark.parametrize("opt_name,compile", [("SGD", True), ("Adam", True), ("SGD", "jax"),
+                                              ("Adam", "jax")])
+def test_a_compiled_step_leaves_the_values_as_the_hand_written_loop_does(opt_name, compile):
+    """After every call the parameters' data and grads and the optimizer's state are the
+    eager loop's (zero_grad, backward, step), and the step ran in arrays."""
+    model_e, opt_e, loss_e, X, y = _step_setup(opt_name)
+    model_s, opt_s, loss_s, _, _ = _step_setup(opt_name)
+    step = train.Step(loss_s, opt_s, compile=compile)
+    for _ in range(8):
+        loss = loss_e(X, y)
+        opt_e.zero_grad()
+        loss.backward()
+        opt_e.step()
+        assert step(X, y) == pytest.approx(loss.data, rel=1e-12)
+        assert _numbers(model_s, opt_s) == pytest.approx(_numbers(model_e, opt_e), rel=1e-12,
+                                                         abs=1e-14)
+    executor = "numpy" if compile is True else compile
+    assert step.fast is not None and step.fast.compiled.executor.name == executor
+    assert f"arrays, executor {executor!r}" in repr(step)
+
+
+@pytest.mark.parametrize("compile", [True, "jax"])
+def test_a_compiled_step_uses_what_the_loop_changed_between_calls(compile):
+    """The loop halves the weights after step 3 and lowers the rate after step 5; the next
+    calls train on from there, as the eager loop does."""
+    def run(step_fn):
+        model, opt, loss, X, y = _step_setup()
+        step = step_fn(loss, opt)
+        for k in range(8):
+            step(X, y)
+            if k == 3:
+                for p in model.parameters():
+                    p.data *= 0.5
+            if k == 5:
+                opt.lr = 0.005
+        return _numbers(model, opt)
+
+    def eager(loss, opt):
+        def one(X, y):
+            value = loss(X, y)
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+        return one
+
+    assert run(lambda loss, opt: train.Step(loss, opt, compile=compile)) == pytest.approx(
+        run(eager), rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupted_step_leaves_the_last_whole_step(error, monkeypatch):
+    """Ctrl-C (or an error) inside call 4: the Values and Adam's state are those of the 3
+    steps taken, and stepping on gives the uninterrupted run's numbers."""
+    model, opt, loss, X, y = _step_setup()
+    step = train.Step(loss, opt)
+    for _ in range(3):
+        step(X, y)
+    after3 = _numbers(model, opt)
+    compiled = step.fast.compiled
+    real = compiled.value_and_grad
+
+    def stop(*args):
+        raise error("stopped")
+
+    monkeypatch.setattr(compiled, "value_and_grad", stop)
+    with pytest.raises(error):
+        step(X, y)
+    assert _numbers(model, opt) == after3 and opt._t == 3
+    monkeypatch.setattr(compiled, "value_and_grad", real)
+    for _ in range(3):
+        step(X, y)
+    model_u, opt_u, loss_u, _, _ = _step_setup()
+    uninterrupted = train.Step(loss_u, opt_u)
+    for _ in range(6):
+        uninterrupted(X, y)
+    assert _numbers(model, opt) == _numbers(model_u, opt_u)
+
+
+@pytest.mark.parametrize("lr, warned", [(10.0, True), (0.05, False)])
+def test_a_compiled_step_warns_of_a_learning_rate_that_leaves_the_net_stuck(lr, warned):
+    """The lecture's network at lr 10 gets stuck with vanished gradients: the step warns,
+    pointing at the loop's line, as the hand-written loop does; at 0.05 it is silent."""
+    import warnings
+
+    X = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+    Y = [1.0, -1.0, -1.0, 1.0]
+    random.seed(2)
+    n = nn.MLP.lecture(3, [4, 4, 1])
+    step = train.Step(lambda X: sum((n(x) - t) ** 2 for x, t in zip(X, Y)),
+                      optim.SGD(n.parameters(), lr=lr))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values = [step(X) for _ in range(50)]
+    texts = [str(w.message) for w in caught]
+    if warned:
+        assert len(texts) == 1 and "gradients vanished" in texts[0]
+        assert "learning rate" in texts[0] and caught[0].filename == __file__
+    else:
+        assert texts == [] and values[-1] < 0.05
+
+
+def test_a_step_refuses_bad_arguments_before_it_changes_anything():
+    model, opt, loss, X, y = _step_setup()
+    before = _numbers(model, opt)
+    with pytest.raises(TypeError, match="loss_fn must be a function"):
+        train.Step(3.0, opt)
+    with pytest.raises(TypeError, match="optimizer must be a zerograd optimizer"):
+        train.Step(loss, object())
+    with pytest.raises(TypeError, match="compile must be True, False or an executor's name"):
+        train.Step(loss, opt, compile=1)
+    with pytest.raises(ValueError, match="unknown executor 'numba'"):
+        train.Step(loss, opt, compile="numba")
+    step = train.Step(loss, opt)
+    step(X, y)
+    after = _numbers(model, opt)
+    with pytest.raises(ValueError, match="arguments of another structure or shape"):
+        step(X[:10], y[:10])
+    assert _numbers(model, opt) == after != before
+
+
+def test_a_step_without_arrays_is_the_four_lines_bit_for_bit():
+    """compile=False, and a compiled loss inside detect_anomaly(): the Values' loop, the
+    eager numbers to the last bit."""
+    model_e, opt_e, loss_e, X, y = _step_setup()
+    model_s, opt_s, loss_s, _, _ = _step_setup()
+    plain = train.Step(loss_s, opt_s, compile=False)
+    for _ in range(3):
+        loss = loss_e(X, y)
+        opt_e.zero_grad()
+        loss.backward()
+        opt_e.step()
+        assert plain(X, y) == loss.data
+    assert _numbers(model_s, opt_s) == _numbers(model_e, opt_e)
+    assert plain.fast is None and "the Values' loop" in repr(plain)
+    model_c, opt_c, loss_c, _, _ = _step_setup()
+    checked = train.Step(loss_c, opt_c, compile="python")
+    with zg.detect_anomaly():
+        for _ in range(3):
+            checked(X, y)
+    assert _numbers(model_c, opt_c) == _numbers(model_e, opt_e)

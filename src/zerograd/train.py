@@ -303,6 +303,70 @@ class _Steps:
         return value, lr
 
 
+class Step:
+    """A hand-written loop's training step: ``step(*args)`` is ``loss = loss_fn(*args)``,
+    ``optimizer.zero_grad()``, ``loss.backward()``, ``optimizer.step()``, and returns the
+    loss as a float.
+
+    With ``compile`` (True, or an executor's name such as ``"jax"``; a ``loss_fn`` made by
+    ``zg.compile`` is used as it is) and a zerograd optimizer, a call runs in arrays as
+    ``fit(..., compile=...)`` does: it reads every parameter's ``.data``, computes the loss,
+    its gradients and the optimizer's update, and writes ``.data`` and ``.grad`` back. So
+    between calls the Values hold what the eager loop leaves (to 1e-12), a change made to
+    them is used by the next call, and an error or Ctrl-C inside a call leaves them
+    as the last whole step left them. A loss that blows up, or gets stuck with vanished
+    gradients, warns as in the eager loop (``zg.TrainingWarning``); the step does not stop.
+    Otherwise (an eager ``loss_fn`` with ``compile=False``, another optimizer, inside
+    ``detect_anomaly()``) a call runs those four lines on the Values."""
+
+    def __init__(self, loss_fn: Callable[..., Any], optimizer: Any,
+                 compile: bool | str = True):
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be a function returning the loss, got {loss_fn!r}")
+        for name in ("zero_grad", "step"):
+            if not callable(getattr(optimizer, name, None)):
+                raise TypeError(f"optimizer must be a zerograd optimizer (SGD, Adam, AdamW), "
+                                f"got {type(optimizer).__name__}")
+        self._args: tuple = ()
+        self.compute = _loss_caller(loss_fn, lambda: self._args, compile)
+        self.optimizer = optimizer
+        self.fast: _ArrayRun | None = None  # the array run, made on the first call
+        self._started = False
+
+    def __call__(self, *args: Any) -> float:
+        self._args = args
+        checked = modes.current.anomaly is not None  # detect_anomaly(): node by node
+        if not self._started and not checked:  # traces the loss on these arguments
+            # the update in NumPy (measured: faster than a device program whose numbers
+            # go back to the Values on every call)
+            self.fast = _fast_path(self.compute, self.optimizer, device=False)
+            self._started = True
+        fast = self.fast
+        if fast is None or checked:  # the Values' loop
+            loss = self.compute()
+            value = _value(loss)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            return value
+        fast.read()  # the Values' numbers now: a change since the last call counts
+        value, _ = fast.evaluate()
+        try:
+            fast.update()
+        finally:  # the step whole (or not taken) in the Values, whatever stopped it
+            fast.write_back()
+        alarm = monitor.after_compiled(fast.compiled, value, fast.params)
+        if alarm is not None:
+            engine.warn(alarm)
+        return value
+
+    def __repr__(self) -> str:
+        how = ("not called yet" if not self._started else
+               f"arrays, executor {self.fast.compiled.executor.name!r}" if self.fast
+               else "the Values' loop")
+        return f"<zg.train.Step of {self.optimizer!r}: {how}>"
+
+
 class _ArrayRun:
     """fit's fast path with ``compile=True``: the parameters' numbers, their gradients and
     the optimizer's state stay in arrays for the run (``CompiledFunction.value_and_grad``,
@@ -496,10 +560,12 @@ def _same(a: tuple, b: tuple) -> bool:
             and a[4].keys() == b[4].keys() and all(a[4][k] is b[4][k] for k in a[4]))
 
 
-def _fast_path(compute: Callable, optimizer: Any, ahead: bool = False) -> _ArrayRun | None:
+def _fast_path(compute: Callable, optimizer: Any, ahead: bool = False,
+               device: bool = True) -> _ArrayRun | None:
     """The array run for a compiled loss, or None where only the Values' loop applies
     (another optimizer class, or inside ``detect_anomaly()``, which checks node by node).
-    ``ahead``: the next step's inputs are known (see :class:`_DeviceRun`)."""
+    ``ahead``: the next step's inputs are known (see :class:`_DeviceRun`); ``device``: an
+    executor that can train on its device does (else the update runs in NumPy)."""
     from .optim import Optimizer
 
     owner = getattr(compute, "compiled", None)
@@ -509,7 +575,7 @@ def _fast_path(compute: Callable, optimizer: Any, ahead: bool = False) -> _Array
         return None
     first = compute.arguments()
     owner.prepare(*first)
-    if hasattr(owner.executor, "training_step"):
+    if device and hasattr(owner.executor, "training_step"):
         return _DeviceRun(owner, compute.arguments, optimizer, first, ahead)
     return _ArrayRun(owner, compute.arguments, optimizer, first)
 

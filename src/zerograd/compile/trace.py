@@ -105,7 +105,7 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
 
     visit(spec, "a")
     if floats:  # rows taken whole: floats, or ints made floats as flatten makes them
-        lines.append(f"kinds = {{*map(type, [{', '.join('*' + f for f in floats)}])}}")
+        lines.append("kinds = {*map(type, flat)}")  # the rest of flat is floats already
         lines.append("if kinds != {float}:")
         lines.append("    if not kinds <= {float, int}: return None")
         lines.append("    flat = [float(v) for v in flat]")
