@@ -69,6 +69,8 @@ MIN_RUNS = 3  # every timed peer takes part in at least this many runs ...
 SLOW = 1.0  # ... and in only that many when one of its calls takes longer (seconds)
 TOLERANCE = 1e-9  # relative (to the largest number checked) difference allowed in the check
 DATA_IN_LOSS = "zerograd fit fast path, jax executor, data in the loss"
+STEP_LOOP = "zerograd Step, hand-written loop"
+STEP_LOOP_JAX = "zerograd Step, hand-written loop, jax"
 EXECUTORS = ("python", "numpy", "scalar")  # auto's choices (jax: its fast-path row)
 # executors not measured where they cannot pay off (auto never picks them there):
 PYTHON_MAX_OPS = 20_000  # generated code: its first call took 5-7 s at 15,773 op nodes
@@ -246,6 +248,19 @@ def zerograd_step(call: Callable, params: list[Value], model: Any, work: Work,
     return step, lambda loss: [loss.data]
 
 
+def step_loop(fn: Callable, params: list[Value], work: Work,
+              compile: bool | str) -> tuple[Callable, Callable]:
+    """(step, probe) of a hand-written loop over ``zg.train.Step``: ``loss = step(X, y)``,
+    the Values updated (data and grads) on every call."""
+    step_obj = zg.train.Step(fn, zg.optim.SGD(params, lr=work.lr), compile=compile)
+    args = work.args
+
+    def step():
+        return step_obj(*args)
+
+    return step, lambda loss: [loss]
+
+
 def no_numbers(_: Any) -> list[float]:
     """The probe of a floor row, which computes no loss to check."""
     return []
@@ -348,6 +363,17 @@ def zerograd_peers(work: Work, fc: FirstCall) -> tuple[list[Peer], Peer, list]:
         out.append(Peer("zerograd compiled, auto, user loop",
                         *zerograd_step(zg.compile(fn2), params2, model2, work, user_loop=True),
                         note="zero_grad(), parameters() each step"))
+        fn2, params2, _ = work.make()
+        out.append(Peer(STEP_LOOP, *step_loop(fn2, params2, work, True),
+                        note="for k in ...: loss = step(X, y), step = zg.train.Step(loss_fn, "
+                             "SGD, compile=True): arrays inside, the Values written each call"))
+        try:
+            fn2, params2, _ = work.make()
+            jax_loop = step_loop(fn2, params2, work, "jax")
+        except ImportError as e:
+            out.append(Peer(STEP_LOOP_JAX, note=f"not measured: {e}"))
+        else:
+            out.append(Peer(STEP_LOOP_JAX, *jax_loop, note='the same, compile="jax"'))
         out.append(Peer("the user loop alone, no loss", *loop_alone(work.make()[2], work),
                         note="zero_grad(), parameters(), the update: a floor for any loop "
                              "over Values (nothing to check)"))
@@ -676,6 +702,11 @@ def goals() -> None:
         judge(f"{key} user loop >= {need:g}x faster than PyTorch eager (PyTorch / zerograd)",
               pair(key, "PyTorch eager", "zerograd compiled, auto, user loop"),
               lambda m, need=need: m >= need)
+        for label in (STEP_LOOP, STEP_LOOP_JAX):
+            judge(f"{key} hand-written loop over {label.split(', ', 1)[0][9:]}"
+                  f"{', jax' if label == STEP_LOOP_JAX else ''} >= {need:g}x faster than "
+                  f"PyTorch eager (PyTorch / zerograd)",
+                  pair(key, "PyTorch eager", label), lambda m, need=need: m >= need)
         floor = pair(key, "PyTorch eager", "the user loop alone, no loss")
         if floor:
             lines.append(f"  - its bound: the user's loop without the loss (zero_grad, "

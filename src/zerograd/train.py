@@ -350,7 +350,7 @@ class Step:
             self.optimizer.step()
             return value
         fast.read()  # the Values' numbers now: a change since the last call counts
-        value, _ = fast.evaluate()
+        value, _ = fast.evaluate(size=False)
         try:
             fast.update()
         finally:  # the step whole (or not taken) in the Values, whatever stopped it
@@ -390,9 +390,9 @@ class _ArrayRun:
         """Take the Values' numbers (the start, or after a callback)."""
         self.data = np.array([p.data for p in self.params], dtype=float)
 
-    def evaluate(self) -> tuple[float, float]:
-        """The loss at the current numbers and its largest gradient's magnitude (the
-        gradients are kept for :meth:`update`)."""
+    def evaluate(self, size: bool = True) -> tuple[float, float]:
+        """The loss at the current numbers and its largest gradient's magnitude (nan
+        unless ``size``; the gradients are kept for :meth:`update`)."""
         pvals = self.data[self.into]
         if self.others:  # read by the loss but not trained: their current numbers
             pvals[self.others] = [self.reads[i].data for i in self.others]
@@ -402,9 +402,9 @@ class _ArrayRun:
         if self.pick is None:  # the parameters with gradients are the same every call
             self.pick = _picker(which, self.into, len(self.params))
         pick, pad = self.pick
-        grads = np.asarray(grads, dtype=float)
+        grads = np.asarray(grads, dtype=float)  # (a copy: the executor's buffer is reused)
         self.taken = grad = (np.append(grads, 0.0) if pad else grads)[pick]
-        return float(value), float(np.abs(grad).max(initial=0.0))
+        return float(value), float(np.abs(grad).max(initial=0.0)) if size else math.nan
 
     def update(self) -> None:
         """The optimizer's step on the gradients :meth:`evaluate` took."""
@@ -479,7 +479,7 @@ class _DeviceRun(_ArrayRun):
         return program(data, others, {key: np.array([s[key] for s in ss]) for key in ss[0]},
                        state, x)
 
-    def evaluate(self) -> tuple[float, float]:
+    def evaluate(self, size: bool = True) -> tuple[float, float]:  # size: from XLA anyway
         call, j = self.call, self.j
         if call is not None and j and not self._holds(call, j):
             self._settle()  # a later step of the call assumed what has changed
