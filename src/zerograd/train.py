@@ -1,5 +1,6 @@
 """Training: ``fit`` runs the loop right by construction and stops a diverging run with a
-clear error; ``lr_find`` sweeps the learning rate and suggests one (fastai's "valley").
+clear error; ``Step`` is one step of a hand-written loop, compiled into arrays; ``lr_find``
+sweeps the learning rate and suggests one (fastai's "valley").
 
 ``loss_fn`` is a function returning the loss ``Value`` for the model. It takes no arguments,
 or, with ``batch=``, what ``batch()`` returns for each step (a tuple is unpacked into the
