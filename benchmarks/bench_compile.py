@@ -702,10 +702,9 @@ def goals() -> None:
         judge(f"{key} user loop >= {need:g}x faster than PyTorch eager (PyTorch / zerograd)",
               pair(key, "PyTorch eager", "zerograd compiled, auto, user loop"),
               lambda m, need=need: m >= need)
-        for label in (STEP_LOOP, STEP_LOOP_JAX):
-            judge(f"{key} hand-written loop over {label.split(', ', 1)[0][9:]}"
-                  f"{', jax' if label == STEP_LOOP_JAX else ''} >= {need:g}x faster than "
-                  f"PyTorch eager (PyTorch / zerograd)",
+        for what, label in (("Step", STEP_LOOP), ("Step, jax", STEP_LOOP_JAX)):
+            judge(f"{key} hand-written loop over {what} >= {need:g}x faster than PyTorch "
+                  f"eager (PyTorch / zerograd)",
                   pair(key, "PyTorch eager", label), lambda m, need=need: m >= need)
         floor = pair(key, "PyTorch eager", "the user loop alone, no loss")
         if floor:

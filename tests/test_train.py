@@ -691,6 +691,15 @@ def _step_setup(opt_name: str = "Adam"):
     return model, opt, loss, X, y
 
 
+def _eager_step(loss_fn, opt, *args):
+    """The four lines a Step stands for; returns the loss."""
+    loss = loss_fn(*args)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def _numbers(model, opt) -> list[float]:
     state = opt.state_dict()["state"]
     return ([p.data for p in model.parameters()] + [p.grad for p in model.parameters()]
@@ -706,10 +715,7 @@ def test_a_compiled_step_leaves_the_values_as_the_hand_written_loop_does(opt_nam
     model_s, opt_s, loss_s, _, _ = _step_setup(opt_name)
     step = train.Step(loss_s, opt_s, compile=compile)
     for _ in range(8):
-        loss = loss_e(X, y)
-        opt_e.zero_grad()
-        loss.backward()
-        opt_e.step()
+        loss = _eager_step(loss_e, opt_e, X, y)
         assert step(X, y) == pytest.approx(loss.data, rel=1e-12)
         assert _numbers(model_s, opt_s) == pytest.approx(_numbers(model_e, opt_e), rel=1e-12,
                                                          abs=1e-14)
@@ -734,16 +740,9 @@ def test_a_compiled_step_uses_what_the_loop_changed_between_calls(compile):
                 opt.lr = 0.005
         return _numbers(model, opt)
 
-    def eager(loss, opt):
-        def one(X, y):
-            value = loss(X, y)
-            opt.zero_grad()
-            value.backward()
-            opt.step()
-        return one
-
     assert run(lambda loss, opt: train.Step(loss, opt, compile=compile)) == pytest.approx(
-        run(eager), rel=1e-12, abs=1e-14)
+        run(lambda loss, opt: lambda X, y: _eager_step(loss, opt, X, y)), rel=1e-12,
+        abs=1e-14)
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
@@ -798,6 +797,26 @@ def test_a_compiled_step_warns_of_a_learning_rate_that_leaves_the_net_stuck(lr, 
         assert texts == [] and values[-1] < 0.05
 
 
+@pytest.mark.parametrize("compile", [False, True])
+def test_a_step_warns_when_the_update_blows_the_loss_up(compile):
+    """SGD at lr 0.5 on a squared loss grows it until it overflows (step 90 here): the step
+    says the update blew it up, compiled as in the Values' loop, naming the loop's line."""
+    import warnings
+
+    X, y = moons(40, seed=5)
+    random.seed(7)
+    model = nn.MLP(2, [8, 8, 1])
+    step = train.Step(lambda X, y: sum((model(x) - t) ** 2 for x, t in zip(X, y)),
+                      optim.SGD(model.parameters(), lr=0.5), compile=compile)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values = [step(X, y) for _ in range(100)]
+    texts = [str(w.message) for w in caught]
+    assert values[-1] == math.inf and len(texts) == 1
+    assert "the loss became inf" in texts[0] and "the update blew it up" in texts[0]
+    assert caught[0].filename == __file__
+
+
 def test_a_step_refuses_bad_arguments_before_it_changes_anything():
     model, opt, loss, X, y = _step_setup()
     before = _numbers(model, opt)
@@ -824,11 +843,7 @@ def test_a_step_without_arrays_is_the_four_lines_bit_for_bit():
     model_s, opt_s, loss_s, _, _ = _step_setup()
     plain = train.Step(loss_s, opt_s, compile=False)
     for _ in range(3):
-        loss = loss_e(X, y)
-        opt_e.zero_grad()
-        loss.backward()
-        opt_e.step()
-        assert plain(X, y) == loss.data
+        assert plain(X, y) == _eager_step(loss_e, opt_e, X, y).data
     assert _numbers(model_s, opt_s) == _numbers(model_e, opt_e)
     assert plain.fast is None and "the Values' loop" in repr(plain)
     model_c, opt_c, loss_c, _, _ = _step_setup()

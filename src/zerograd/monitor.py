@@ -135,15 +135,20 @@ def after_backward(root: Any, topo: list[Any]) -> str | None:
     return _note(len(topo), topo, root.data, lambda: saturation(topo))
 
 
-def after_compiled(owner: Any, loss: float, params: list[Any]) -> str | None:
+def after_compiled(owner: Any, loss: float, params: list[Any],
+                   at: tuple[Any, Any] | None = None) -> str | None:
     """The same for a ``zg.compile``d function's backward: its run is the function's, its
-    leaves are the parameters (the replayed graph has no nodes to count saturation on)."""
-    return _note(("compiled", id(owner)), params, loss, None)
+    leaves are the parameters (the replayed graph has no nodes to count saturation on).
+    ``at``: the parameters' (data, grads) at the pass, one number each in ``params``
+    order, where the Values hold other numbers (a step that has updated them since)."""
+    return _note(("compiled", id(owner)), params, loss, None, at)
 
 
 def _note(key: Any, nodes: list[Any], loss: float,
-          units: Callable[[], tuple[int, int, str]] | None) -> str | None:
-    """One pass of the loop ``key`` over ``nodes`` (its leaves at the same places each pass)."""
+          units: Callable[[], tuple[int, int, str]] | None,
+          at: tuple[Any, Any] | None = None) -> str | None:
+    """One pass of the loop ``key`` over ``nodes`` (its leaves at the same places each pass;
+    their numbers at the pass are the Values', or ``at``'s)."""
     state = modes.current  # each thread watches its own loops
     if state.watch_paused:
         return None
@@ -157,14 +162,17 @@ def _note(key: Any, nodes: list[Any], loss: float,
         leaves = run.leaves(nodes)
     if run.warned:
         return None
-    data = [v.data for v in leaves]
+    if at is None:
+        data, grads = [v.data for v in leaves], [v.grad for v in leaves]
+    else:
+        data, grads = ([float(xs[i]) for i in run.places] for xs in at)
     if data == run.seen:
         return None  # no update since the last pass: evaluation or accumulation
     run.seen = data
     if not math.isfinite(loss):  # on a first pass no update can be the cause
         run.warned = run.step >= 0
         return blown_up(loss, run.step + 1, run.best) if run.warned else None
-    if run.see(loss, size([v.grad for v in leaves]), units):
+    if run.see(loss, size(grads), units):
         run.warned = True
         return run.message(loss)
     return None

@@ -78,17 +78,21 @@ def _count(n: Any, what: str, minimum: int = 1) -> int:
     return int(n)
 
 
-def _check_setup(model: Any, loss_fn: Any, optimizer: Any, batch: Any) -> None:
-    if not callable(getattr(model, "parameters", None)):
-        raise TypeError(f"model must be a zerograd Module, got {type(model).__name__}")
+def _check_loss_and_optimizer(loss_fn: Any, optimizer: Any) -> None:
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a function returning the loss, got {loss_fn!r}")
-    if batch is not None and not callable(batch):
-        raise TypeError(f"batch must be a function returning loss_fn's arguments, got {batch!r}")
     for name in ("zero_grad", "step"):
         if not callable(getattr(optimizer, name, None)):
             raise TypeError(f"optimizer must be a zerograd optimizer (SGD, Adam, AdamW), got "
                             f"{type(optimizer).__name__}")
+
+
+def _check_setup(model: Any, loss_fn: Any, optimizer: Any, batch: Any) -> None:
+    if not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"model must be a zerograd Module, got {type(model).__name__}")
+    _check_loss_and_optimizer(loss_fn, optimizer)
+    if batch is not None and not callable(batch):
+        raise TypeError(f"batch must be a function returning loss_fn's arguments, got {batch!r}")
     mine = {id(p) for p in model.parameters()}
     if mine and not mine & {id(p) for p in _opt_params(optimizer)}:
         raise ValueError("the optimizer updates none of the model's parameters; build it from "
@@ -317,17 +321,13 @@ class Step:
     them is used by the next call, and an error or Ctrl-C inside a call leaves them
     as the last whole step left them. A loss that blows up, or gets stuck with vanished
     gradients, warns as in the eager loop (``zg.TrainingWarning``); the step does not stop.
-    Otherwise (an eager ``loss_fn`` with ``compile=False``, another optimizer, inside
-    ``detect_anomaly()``) a call runs those four lines on the Values."""
+    Otherwise (an eager ``loss_fn`` with ``compile=False``, another optimizer or one with
+    ``accumulate=True``, inside ``detect_anomaly()``) a call runs those four lines on the
+    Values."""
 
     def __init__(self, loss_fn: Callable[..., Any], optimizer: Any,
                  compile: bool | str = True):
-        if not callable(loss_fn):
-            raise TypeError(f"loss_fn must be a function returning the loss, got {loss_fn!r}")
-        for name in ("zero_grad", "step"):
-            if not callable(getattr(optimizer, name, None)):
-                raise TypeError(f"optimizer must be a zerograd optimizer (SGD, Adam, AdamW), "
-                                f"got {type(optimizer).__name__}")
+        _check_loss_and_optimizer(loss_fn, optimizer)
         self._args: tuple = ()
         self.compute = _loss_caller(loss_fn, lambda: self._args, compile)
         self.optimizer = optimizer
@@ -356,7 +356,10 @@ class Step:
             fast.update()
         finally:  # the step whole (or not taken) in the Values, whatever stopped it
             fast.write_back()
-        alarm = monitor.after_compiled(fast.compiled, value, fast.params)
+        pvals, which, grads = fast.passed  # the watch sees the pass as backward() would
+        full = np.zeros(len(pvals))
+        full[which] = grads
+        alarm = monitor.after_compiled(fast.compiled, value, fast.reads, (pvals, full))
         if alarm is not None:
             engine.warn(alarm)
         return value
@@ -400,11 +403,12 @@ class _ArrayRun:
         batch = self.pending if self.pending is not None else self.args()
         self.pending = None
         value, which, grads = self.compiled.value_and_grad(pvals, *batch)
-        if self.pick is None:  # the parameters with gradients are the same every call
+        self.passed = pvals, which, grads  # the pass as the loss saw it (until the next call:
+        if self.pick is None:  # the executor reuses its buffer)
             self.pick = _picker(which, self.into, len(self.params))
         pick, pad = self.pick
-        grads = np.asarray(grads, dtype=float)  # (a copy: the executor's buffer is reused)
-        self.taken = grad = (np.append(grads, 0.0) if pad else grads)[pick]
+        grads = np.asarray(grads, dtype=float)
+        self.taken = grad = (np.append(grads, 0.0) if pad else grads)[pick]  # (a copy)
         return float(value), float(np.abs(grad).max(initial=0.0)) if size else math.nan
 
     def update(self) -> None:

@@ -60,7 +60,7 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
     :func:`difference` say what). Checking a known structure is cheaper than learning one."""
     lines: list[str] = []
     consts: dict[str, Any] = {"np": np}
-    floats: list[str] = []  # names of lists that must hold only floats
+    floats: list[str] = []  # lists taken whole: then flat may hold non-floats to check
     count = [0]
 
     def name() -> str:
