@@ -9,6 +9,7 @@ name this server) and, on loopback, hosts other than this machine's names (DNS r
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ipaddress
 import json
 import os
@@ -30,12 +31,27 @@ LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
 NEEDS = 'the playground needs its web server: pip install "zerograd[playground]"'
 
 
+NEEDS_SOCKET = ("the playground's page talks to training over a WebSocket, and uvicorn found "
+                "no WebSocket library to serve it: pip install websockets (it comes with "
+                '"zerograd[playground]")')
+
+
 def _imports() -> Any:
+    """Refuse to start, saying what to install, unless the server and its socket can run
+    (uvicorn serves WebSockets through ``websockets`` or ``wsproto``; without either it
+    answers the page's socket with HTTP 404 and the page never connects)."""
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
         raise ImportError(NEEDS) from None
+    for name in ("websockets", "wsproto"):
+        try:
+            importlib.import_module(name)
+            return
+        except ImportError:
+            pass
+    raise ImportError(NEEDS_SOCKET)
 
 
 def is_loopback(host: str) -> bool:
