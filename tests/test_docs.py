@@ -1,0 +1,181 @@
+"""The docs site cannot rot: it builds with ``mkdocs build --strict`` (no warning, no broken
+link, no docstring griffe cannot read); every ```python block of every page runs, each page's
+blocks in order in one fresh interpreter and a fresh folder, as a reader working down the page
+would run them; and every built page opens in headless chromium with no JavaScript error and
+no request to any host but the site's own."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from markdown_blocks import python_blocks
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+IN_CI = bool(os.environ.get("ZEROGRAD_CI"))
+NEEDS_TORCH = re.compile(r"^\s*(import torch|from torch\b)|\binterop\.(to|from)_torch\b", re.M)
+
+
+def _unavailable(why: str) -> None:
+    """Skip on a developer's machine that lacks a tool; in CI a missing tool is a failure."""
+    if IN_CI:
+        pytest.fail(f"the docs tests cannot run in CI: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+def _quiet_env() -> dict[str, str]:
+    # NO_MKDOCS_2_WARNING: Material's end-of-life notice on every build; MPLBACKEND: plots
+    # written by a page's code go to files, never to a window
+    return {**os.environ, "NO_MKDOCS_2_WARNING": "1", "MPLBACKEND": "Agg"}
+
+
+# ------------------------------------------------------------------------------ the build
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once for the module with ``mkdocs build --strict``."""
+    try:
+        import material  # noqa: F401
+        import mkdocs  # noqa: F401
+        import mkdocstrings  # noqa: F401
+    except ImportError as e:
+        _unavailable(f"the docs tools are missing ({e}): pip install -e '.[docs]'")
+    out = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
+         "-d", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=_quiet_env())
+    if done.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{done.stdout}\n{done.stderr}",
+                    pytrace=False)
+    return out
+
+
+def test_the_site_builds_with_strict_and_has_every_page(site: Path) -> None:
+    missing = [p for p in PAGES if not (site / _built(p)).is_file()]
+    assert not missing, f"pages that were not built: {missing}"
+
+
+def _built(page: str) -> str:
+    """Where mkdocs puts ``page`` (directory URLs): a/b.md -> a/b/index.html."""
+    stem = page[: -len(".md")]
+    if stem == "index" or stem.endswith("/index"):
+        return stem + ".html"
+    return stem + "/index.html"
+
+
+# ------------------------------------------------------------------------------ the code
+RUNNER = r"""
+import json, sys, traceback
+page, blocks = json.load(sys.stdin)
+namespace = {"__name__": "__main__"}
+for n, code in enumerate(blocks, 1):
+    try:
+        exec(compile(code, f"{page}, python block {n}", "exec"), namespace)
+    except BaseException:
+        print(f"{page}: python block {n} of {len(blocks)} failed:", file=sys.stderr)
+        traceback.print_exc()
+        sys.exit(1)
+"""
+
+CODE_PAGES = [p for p in PAGES if python_blocks(DOCS / p)]
+
+
+def _code_param(page: str) -> Any:
+    text = "\n".join(python_blocks(DOCS / page))
+    return pytest.param(page, id=page + (" [torch]" if NEEDS_TORCH.search(text) else ""))
+
+
+@pytest.mark.parametrize("page", [_code_param(p) for p in CODE_PAGES])
+def test_every_python_block_of_the_page_runs(page: str, tmp_path: Path) -> None:
+    """The page's blocks, in order, in one namespace (a later block uses an earlier one's
+    names), in a fresh interpreter (the page's own ``random`` seeds) and a fresh folder."""
+    blocks = python_blocks(DOCS / page)
+    if NEEDS_TORCH.search("\n".join(blocks)):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            _unavailable(f"{page} uses PyTorch, which is missing: pip install -e '.[test]'")
+    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps([page, blocks]),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                          env=_quiet_env())
+    assert done.returncode == 0, done.stderr[-6000:]
+
+
+# ------------------------------------------------------------------------------ the browser
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    """The built site over HTTP on 127.0.0.1 (a free port), for the module."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        _unavailable(f"playwright is missing ({e}): pip install -e '.[test]'")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_opens_in_a_browser_with_no_error_and_no_request_off_the_site(
+        page: str, served: str, browser: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    tab = ctx.new_page()
+    problems: list[str] = []
+    off_site: list[str] = []
+
+    def route(r: Any) -> None:
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            off_site.append(r.request.url)
+            r.abort()
+
+    tab.route("**/*", route)
+    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+           if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    url = served + _built(page).removesuffix("index.html")
+    try:
+        response = tab.goto(url, wait_until="networkidle")
+        assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
+        headings = tab.locator("h1").count()
+    finally:
+        ctx.close()
+    assert not off_site, f"{page} asked hosts other than 127.0.0.1 for: {off_site}"
+    assert not problems, f"JavaScript errors on {page}:\n" + "\n".join(problems)
+    assert headings >= 1, f"{page} has no <h1>"
