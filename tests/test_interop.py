@@ -74,6 +74,22 @@ def test_single_output_and_layer_and_neuron():
                  outputs(neuron, inputs(5, 3)))
 
 
+def test_the_lectures_classes_go_to_torch_as_tanh_layers():
+    from zerograd import lecture
+
+    random.seed(6)
+    model = lecture.MLP(3, [4, 4, 1])
+    seq = interop.to_torch(model)
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh"] * 3
+    xs = inputs(10, 3)
+    assert close(torch_outputs(seq, xs), outputs(model, xs))
+    layer, neuron = lecture.Layer(2, 3), lecture.Neuron(3)
+    assert close(torch_outputs(interop.to_torch(layer), inputs(5, 2)),
+                 outputs(layer, inputs(5, 2)))
+    assert close(torch_outputs(interop.to_torch(neuron), inputs(5, 3)),
+                 outputs(neuron, inputs(5, 3)))
+
+
 def test_to_torch_refuses_other_modules():
     class Custom(nn.Module):
         pass

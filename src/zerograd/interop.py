@@ -8,9 +8,10 @@ A zerograd layer of neurons is a ``torch.nn.Linear`` (weight row ``i`` is neuron
 from __future__ import annotations
 
 import random
+import types
 from typing import Any
 
-from . import nn
+from . import lecture, nn
 
 # zerograd activation name -> torch.nn class name (linear has no module)
 _TO_TORCH = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -29,27 +30,33 @@ def _torch() -> Any:
     return torch
 
 
-def _layers_of(model: Any) -> list[nn.Layer]:
-    if isinstance(model, nn.MLP):
+def _layers_of(model: Any) -> list[Any]:
+    """The layers of ``model``, each with its ``neurons``."""
+    if isinstance(model, (nn.MLP, lecture.MLP)):
         return list(model.layers)
-    if isinstance(model, nn.Layer):
+    if isinstance(model, (nn.Layer, lecture.Layer)):
         return [model]
-    if isinstance(model, nn.Neuron):
-        layer = nn.Layer.__new__(nn.Layer)
-        layer.neurons = [model]
-        return [layer]
+    if isinstance(model, (nn.Neuron, lecture.Neuron)):
+        return [types.SimpleNamespace(neurons=[model])]
     raise TypeError(
-        f"to_torch converts a zerograd MLP, Layer or Neuron, got {type(model).__name__}"
+        f"to_torch converts an MLP, Layer or Neuron of zerograd.nn or zerograd.lecture, got "
+        f"{type(model).__module__}.{type(model).__name__}"
     )
+
+
+def _activation(neuron: Any) -> str:
+    """A neuron's activation name (the lecture's neurons are all tanh)."""
+    return "tanh" if isinstance(neuron, lecture.Neuron) else neuron.activation
 
 
 def to_torch(model: nn.Module) -> Any:
     """A float64 ``torch.nn.Sequential`` computing the same function as ``model``
-    (an ``MLP``, ``Layer`` or ``Neuron``). A single output comes out with shape ``(1,)``."""
+    (an ``MLP``, ``Layer`` or ``Neuron`` of ``zerograd.nn`` or ``zerograd.lecture``). A
+    single output comes out with shape ``(1,)``."""
     torch = _torch()
     mods = []
     for i, layer in enumerate(_layers_of(model)):
-        acts = {n.activation for n in layer.neurons}
+        acts = {_activation(n) for n in layer.neurons}
         nins = {len(n.w) for n in layer.neurons}
         if len(acts) != 1 or len(nins) != 1:
             raise ValueError(f"layer {i} mixes activations {sorted(acts)} or input sizes "
