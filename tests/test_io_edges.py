@@ -254,6 +254,74 @@ def test_restore_still_restores_a_good_checkpoint(restore_random):
     assert io.restore({**ckpt, "rng": None, "step": 0}, model, rng=False) == 0
 
 
+HUGE = {"309 digits": 10**308 * 10, "4000 digits (just under json's 4300)": 10**3999}
+NUMBERS = {  # an entry of a saved checkpoint, and where the error must say it is
+    "a weight": (lambda c, x: c["model"]["layers.0.neurons.0.w"].__setitem__(0, x),
+                 "model entry layers.0.neurons.0.w[0]"),
+    "a bias": (lambda c, x: c["model"].__setitem__("layers.0.neurons.0.b", x),
+               "model entry layers.0.neurons.0.b"),
+    "lr": (lambda c, x: c["optimizer"]["param_groups"][0].__setitem__("lr", x),
+           "optimizer entry param_groups[0]/lr"),
+    "exp_avg": (lambda c, x: c["optimizer"]["state"][3].__setitem__("exp_avg", x),
+                "optimizer entry state/3/exp_avg"),
+    "adam's step": (lambda c, x: [e.__setitem__("step", x)
+                                  for e in c["optimizer"]["state"].values()],
+                    "optimizer entry state/0/step"),
+    "last_epoch": (lambda c, x: c["scheduler"].__setitem__("last_epoch", x),
+                   "scheduler entry last_epoch"),
+    "base_lrs": (lambda c, x: c["scheduler"]["base_lrs"].__setitem__(0, x),
+                 "scheduler entry base_lrs[0]"),
+}
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("size", list(HUGE))
+@pytest.mark.parametrize("entry", list(NUMBERS))
+def test_a_number_too_large_for_a_float_is_refused_and_changes_nothing(
+        entry, size, ext, tmp_path, restore_random):
+    """A checkpoint with a valid checksum but an int no float can hold (309 digits and up)
+    is a CheckpointError naming the entry, before anything is restored."""
+    ckpt = io.checkpoint(*trained(2), step=5)
+    put, where = NUMBERS[entry]
+    put(ckpt, HUGE[size])
+    path = tmp_path / f"c{ext}"
+    zg.save(ckpt, path)  # save writes ints of up to 4000 digits, with the right checksum
+    loaded = zg.load(path)
+    model, opt, sched = trained(1)
+    random.seed(42)
+    before = state_of(model, opt, sched)
+    with pytest.raises(io.CheckpointError, match=re.escape(where)) as info:
+        io.restore(loaded, model, opt, sched)
+    assert "too large" in str(info.value)
+    assert same(state_of(model, opt, sched), before)
+    opt.step()  # the objects still work
+    sched.step()
+
+
+@pytest.mark.parametrize("last_epoch", [2**53 + 1, 10**300, 10**3999],
+                         ids=["2**53+1", "10**300", "10**3999"])
+def test_a_scheduler_count_past_any_real_run_is_refused(last_epoch, restore_random):
+    """``last_epoch`` of 10**3999 used to be restored and overflow at the next step()."""
+    for make in (lambda o: optim.StepLR(o, step_size=2),
+                 lambda o: optim.CosineAnnealingLR(o, T_max=10)):
+        model, opt, _ = trained(2)
+        sched = make(opt)
+        ckpt = io.checkpoint(model, opt, sched, step=5)
+        ckpt["scheduler"]["last_epoch"] = last_epoch
+        with pytest.raises(io.CheckpointError, match="scheduler entry last_epoch"):
+            io.restore(ckpt, model, opt, sched)
+        opt.step()
+        sched.step()
+    model, opt, _ = trained(2)
+    sched = optim.CosineAnnealingLR(opt, T_max=10)
+    ckpt = io.checkpoint(model, opt, sched, step=5)
+    ckpt["scheduler"]["last_epoch"] = 2**53  # the largest count allowed still works
+    io.restore(ckpt, model, opt, sched)
+    opt.step()
+    sched.step()
+    assert sched.last_epoch == 2**53 + 1
+
+
 @pytest.mark.parametrize("step", ["abc", None, 1.5, -1, True])
 def test_checkpoint_refuses_a_bad_step(step):
     with pytest.raises(ValueError, match="step must be a whole number >= 0"):

@@ -25,9 +25,9 @@ its permission bits (and its owner and group where allowed); a read-only file (n
 not writable by this user) is refused with PermissionError and left unchanged; a folder or any
 other non-regular file is refused too. A hard link is not followed: the path gets a new file.
 
-``restore`` checks the whole checkpoint (the parts asked for, ``step`` a whole number >= 0, the
-rng state) before changing anything, then puts it into model/optimizer/scheduler all together
-or not at all.
+``restore`` checks the whole checkpoint (the parts asked for, ``step`` a whole number >= 0, no
+int too large for a float and no count over ``MAX_COUNT``, the rng state) before changing
+anything, then puts it into model/optimizer/scheduler all together or not at all.
 """
 
 from __future__ import annotations
@@ -164,9 +164,51 @@ def _check_restorable(ckpt: Any, optimizer: Any, scheduler: Any, rng: bool) -> i
         if wanted and not isinstance(state, dict):
             raise CheckpointError(f"the checkpoint's {name} state is a {type(state).__name__}, "
                                   f"not a state dict")
+    for name, wanted in (("model", True), ("optimizer", optimizer is not None),
+                         ("scheduler", scheduler is not None)):
+        if wanted:
+            _check_numbers(ckpt[name], name, "", counts=name == "scheduler")
     if rng:
         _check_rng(ckpt.get("rng"))
     return int(ckpt["step"])
+
+
+MAX_COUNT = 2**53  # a float counts exactly up to here; no run takes more steps
+
+
+def _check_numbers(x: Any, part: str, where: str, counts: bool, depth: int = 0) -> None:
+    """Raise :class:`CheckpointError` naming the entry of ``part`` that holds an int no float
+    can hold (~1.8e308 and up: a weight or lr of 309+ digits), or a count (a scheduler's
+    ints, an optimizer's per-parameter ``step``) over ``MAX_COUNT``."""
+    if isinstance(x, bool) or depth > MAX_DEPTH:  # deeper: load_state_dict refuses it
+        return
+    if isinstance(x, numbers.Integral):
+        entry = f"the checkpoint's {part} entry {where or '(the whole state)'}"
+        if counts and abs(x) > MAX_COUNT:
+            raise CheckpointError(f"{entry} is too large a count ({_digits(x)}); a count is "
+                                  f"at most 2**53 = {MAX_COUNT} (a corrupt or edited file?)")
+        try:
+            float(x)
+        except OverflowError:
+            raise CheckpointError(f"{entry} is too large for a float ({_digits(x)}; at most "
+                                  f"about 1.8e308): a corrupt or edited file?") from None
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_numbers(v, part, _join(where, str(k)), counts or k == "step", depth + 1)
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            _check_numbers(v, part, f"{where}[{i}]", counts, depth + 1)
+
+
+def _digits(x: numbers.Integral) -> str:
+    n = abs(int(x))
+    if n.bit_length() <= 64:
+        return str(x)
+    try:
+        return f"an int of {len(str(n))} digits"
+    except ValueError:  # over sys.get_int_max_str_digits()
+        return f"an int of about {int(n.bit_length() * math.log10(2)) + 1} digits"
 
 
 def _check_rng(state: Any) -> None:
