@@ -113,6 +113,81 @@ def test_render_writes_svg_png_and_dot_files(tmp_path, graphviz_backend):
     assert (tmp_path / "noext.svg").read_bytes().lstrip().startswith(b"<?xml")
 
 
+def test_render_takes_graphviz_signature_and_writes_only_the_picture(tmp_path, monkeypatch,
+                                                                     graphviz_backend):
+    monkeypatch.chdir(tmp_path)
+    L, _ = lecture_graph()
+    g = viz.draw_dot(L)
+    assert g.render("graph", format="png") == "graph.png"  # the lecture's call
+    assert png_size("graph.png")[0] > 200
+    assert os.listdir() == ["graph.png"]  # no DOT source file named 'graph' beside it
+    assert g.render("graph", format="png", view=False, cleanup=True) == "graph.png"
+    assert g.render("graph", None, False, False, "pdf") == "graph.pdf"  # graphviz's order
+    assert g.render("g.gv", format="svg") == "g.gv.svg"  # format added, as graphviz does
+    assert g.render("graph.svg") == "graph.svg"  # the old call, unchanged
+    assert g.render("graph.png", format="PNG") == "graph.png"  # agreeing is fine
+    assert g.render("noext") == "noext.svg"  # the graph's own format
+    assert viz.draw_dot(L, format="dot").render("src") == "src.dot"
+    path = g.render("x", directory="out/deeper", format="png")
+    assert path == os.path.join("out/deeper", "x.png") and png_size(path)[0] > 200
+    assert g.render(outfile="o/exact.png") == "o/exact.png" and png_size("o/exact.png")
+    assert g.render(outfile="o/noext", format="svg") == "o/noext"
+    assert open("o/noext", "rb").read().lstrip().startswith(b"<?xml")
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, words",
+    [
+        (("graph",), {"format": "gif"}, ValueError, "format must be one of svg, png, pdf, dot"),
+        (("graph",), {"format": 3}, ValueError, "format must be one of"),
+        (("graph.svg",), {"format": "png"}, ValueError,
+         r"ends in \.svg but format is 'png'.*render\('graph', format='png'\)"),
+        (("graph.dot",), {"format": "pdf"}, ValueError, "ends in .dot but format is 'pdf'"),
+        (("graph.jpg",), {"format": "png"}, ValueError, "cannot write .jpg files"),
+        (("graph.jpeg",), {}, ValueError, "ending in .svg, .png, .pdf, .dot"),
+        (("graph.txt",), {}, ValueError, "cannot tell the format of 'graph.txt'"),
+        ((), {"outfile": "o/g"}, ValueError, "cannot tell the format"),
+        (("a",), {"outfile": "b.png"}, ValueError, "outfile alone"),
+        ((), {"directory": "d", "outfile": "b.png"}, ValueError, "outfile alone"),
+        (("",), {}, ValueError, "filename is empty"),
+        ((3,), {}, TypeError, "filename must be a file name"),
+        (("g",), {"directory": 1.5}, TypeError, "directory must be a file name"),
+    ],
+)
+def test_render_refuses_bad_arguments_before_writing_anything(tmp_path, monkeypatch, args,
+                                                               kwargs, error, words):
+    monkeypatch.chdir(tmp_path)
+    L, _ = lecture_graph()
+    with pytest.raises(error, match=words):
+        viz.draw_dot(L).render(*args, **kwargs)
+    assert os.listdir() == []
+
+
+def test_render_view_opens_the_picture_or_says_why_it_cannot(tmp_path, monkeypatch):
+    from zerograd import drawing
+
+    monkeypatch.chdir(tmp_path)
+    g = viz.draw_dot(lecture_graph()[0], format="dot")
+    opened = []
+    monkeypatch.setattr(drawing, "_opener", lambda: opened.append)
+    assert g.render("graph", format="dot", view=True) == "graph.dot"
+    assert opened == ["graph.dot"]
+    monkeypatch.setattr(drawing, "_opener", lambda: None)
+    with pytest.raises(RuntimeError, match=r"view=True needs a program.*view=False.*'g2.dot'"):
+        g.render("g2", format="dot", view=True)
+    assert not os.path.exists("g2.dot")
+
+
+def test_the_system_opener_is_found_on_path(monkeypatch):
+    from zerograd import drawing
+
+    monkeypatch.setattr(drawing.sys, "platform", "linux")
+    monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
+    assert drawing._opener() is None
+    monkeypatch.setattr(drawing.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert callable(drawing._opener())
+
+
 def test_jupyter_display_hook_gives_svg_or_png(graphviz_backend):
     L, _ = lecture_graph()
     bundle = viz.draw_dot(L)._repr_mimebundle_()

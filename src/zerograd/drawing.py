@@ -11,8 +11,9 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -99,9 +100,26 @@ def _dot(source: str, fmt: str) -> bytes:
     raise FileNotFoundError(NO_GRAPHVIZ)
 
 
+# picture suffixes Graphviz knows but zerograd does not write: an error, not 'g.jpg.png'
+_OTHER_PICTURES = {"jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "eps", "ps", "svgz"}
+_OPENER_HINT = "xdg-open on Linux, open on macOS"
+
+
+def _opener() -> Callable[[str], None] | None:
+    """A function that opens a file in the system's viewer without waiting, or None."""
+    if sys.platform == "win32":
+        return os.startfile  # type: ignore[attr-defined]  # only on Windows
+    program = shutil.which("open" if sys.platform == "darwin" else "xdg-open")
+    if program is None:
+        return None
+    return lambda path: subprocess.Popen([program, path], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 class Graph:
-    """A drawing in DOT: ``.source``, ``.pipe(format)`` for its bytes, ``.render(path)`` to
-    write a file; shown inline in Jupyter (SVG)."""
+    """A drawing in DOT: ``.source``, ``.pipe(format)`` for its bytes, ``.render('g.svg')``
+    or graphviz's ``.render('g', format='png')`` to write a file; shown inline in Jupyter
+    (SVG)."""
 
     def __init__(self, source: str, format: str = "svg") -> None:
         self.source = source
@@ -111,20 +129,90 @@ class Graph:
         """The drawing as bytes in ``format`` (default: the graph's own)."""
         return layout(self.source, format or self.format)
 
-    def render(self, path: str | os.PathLike) -> str:
-        """Write the drawing to ``path``; its suffix (``.svg``, ``.png``, ``.pdf``, ``.dot``)
-        picks the format, and a name without one gets the graph's format. Returns the path."""
-        path = os.fspath(path)
-        fmt = os.path.splitext(path)[1].lstrip(".").lower()
-        if not fmt:
-            fmt, path = self.format, f"{path}.{self.format}"
-        if fmt not in FORMATS:
-            raise ValueError(f"cannot tell the format of {path!r}: use a name ending in "
-                             f"{', '.join('.' + f for f in FORMATS)}")
+    def render(self, filename: str | os.PathLike | None = None,
+               directory: str | os.PathLike | None = None, view: bool = False,
+               cleanup: bool = False, format: str | None = None, *,
+               outfile: str | os.PathLike | None = None) -> str:
+        """Write the picture to a file and return its path; graphviz's ``Digraph.render``
+        signature, so lecture code such as ``render('graph', format='png')`` works.
+
+        - ``render('graph.svg')``: the name's suffix (``.svg``, ``.png``, ``.pdf``, ``.dot``)
+          picks the format.
+        - ``render('graph', format='png')`` writes ``graph.png``: ``format`` is added to a
+          name without one of those suffixes (``'g.gv'`` gives ``'g.gv.png'``, as in
+          graphviz). With neither, the graph's own format (``draw_dot(format=...)``, ``svg``).
+        - ``directory`` is put in front of the name; missing folders are created.
+        - ``outfile='out/graph.png'``: the exact path to write, instead of ``filename``
+          and ``directory``.
+        - ``view=True`` opens the picture with the system's viewer (``xdg-open``, ``open``,
+          ``os.startfile``); without one it raises before writing anything.
+
+        Unlike graphviz, only the picture is written, never a separate DOT source file (as
+        if ``cleanup=True``, which is accepted and changes nothing); ``.source`` holds the
+        DOT text, and ``render('graph.dot')`` writes it. Bad arguments raise before any file
+        or folder is made.
+        """
+        path, fmt = self._output(filename, directory, format, outfile)
+        opener = _opener() if view else None
+        if view and opener is None:
+            raise RuntimeError(
+                f"view=True needs a program that opens files ({_OPENER_HINT}) and none was "
+                f"found; render with view=False and open {path!r} yourself (in Jupyter, "
+                f"just show the graph: it is drawn inline)")
         data = layout(self.source, fmt)
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
+        if opener is not None:
+            opener(path)
         return path
+
+    def _output(self, filename: Any, directory: Any, format: Any,
+                outfile: Any) -> tuple[str, str]:
+        """The path to write and its format, from render's arguments; raises on bad ones."""
+        for what, value in (("filename", filename), ("directory", directory),
+                            ("outfile", outfile)):
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise TypeError(f"render: {what} must be a file name (str or path), got "
+                                f"{type(value).__name__}: {value!r}")
+        if format is not None:
+            if not isinstance(format, str) or format.lower().lstrip(".") not in FORMATS:
+                raise ValueError(f"render: format must be one of {', '.join(FORMATS)}, "
+                                 f"got {format!r}")
+            format = format.lower().lstrip(".")
+        if outfile is not None:
+            if filename is not None or directory is not None:
+                raise ValueError(
+                    "render: pass outfile alone (the exact path to write), or filename and "
+                    "directory, not both: zerograd writes only the picture, no DOT source")
+            name = os.fspath(outfile)
+        else:
+            name = os.fspath(filename) if filename is not None else "graph"
+            if not name:
+                raise ValueError("render: filename is empty; give a name such as 'graph'")
+            if directory is not None:
+                name = os.path.join(os.fspath(directory), name)
+        suffix = os.path.splitext(name)[1].lstrip(".").lower()
+        if suffix in FORMATS:
+            if format is not None and format != suffix:
+                stem = os.path.splitext(os.path.basename(name))[0]
+                raise ValueError(
+                    f"render: {name!r} ends in .{suffix} but format is {format!r}; write "
+                    f"render({stem!r}, format={format!r}) or render({stem + '.' + format!r})")
+            return name, suffix
+        if suffix in _OTHER_PICTURES:
+            raise ValueError(f"render: zerograd cannot write .{suffix} files ({name!r}): use "
+                             f"a name ending in {', '.join('.' + f for f in FORMATS)}, or a "
+                             f"name without a suffix and format=")
+        if format is None and (suffix or outfile is not None):
+            raise ValueError(f"render: cannot tell the format of {name!r}: use a name ending "
+                             f"in {', '.join('.' + f for f in FORMATS)}, or pass format=")
+        if outfile is not None:  # the exact path, as in graphviz
+            return name, format
+        fmt = format or self.format
+        return f"{name}.{fmt}", fmt
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         fmt = self.format if self.format in _MIME else "svg"

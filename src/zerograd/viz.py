@@ -49,8 +49,9 @@ def _input_names(nodes: Sequence[Value]) -> dict[int, str]:
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
              max_nodes: int = 1000) -> Graph:
-    """The graph that computed ``root`` as a :class:`~zerograd.drawing.Graph` (shown inline
-    in Jupyter; ``.render(path)`` writes it).
+    """The graph that computed ``root`` as a :class:`~zerograd.drawing.Graph`: shown inline
+    in Jupyter; ``.render('graph.svg')``, or graphviz's ``.render('graph', format='png')``,
+    writes it to a file.
 
     One record per Value (``label | data | grad``, 4 decimals), one small node per op, edges
     operand -> op -> result. An unlabelled leaf that enters a neuron's Σwx+b node as its k-th
@@ -97,7 +98,8 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
 
 def render(graph: Graph, path: str | os.PathLike) -> str:
     """Write ``graph`` (from :func:`draw_dot`) to ``path``; the format comes from the suffix
-    (``.svg``, ``.png``, ``.pdf`` or ``.dot``). Returns the path written."""
+    (``.svg``, ``.png``, ``.pdf`` or ``.dot``). Returns the path written. Same as
+    ``graph.render(path)``, which also takes graphviz's arguments."""
     return graph.render(path)
 
 
