@@ -123,3 +123,38 @@ def test_graph_help_no_longer_asks_for_a_space_before_a_minus(capsys):
         cli.main(["graph", "--help"])
     text = capsys.readouterr().out
     assert "needs a space" not in text and "'-x*y'" in text
+
+
+def all_parsers(parser=None, prog="zerograd"):
+    """(prog, parser) for the top parser and every subcommand under it, demos included."""
+    import argparse
+
+    parser = parser or cli.build_parser()
+    yield prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from all_parsers(sub, f"{prog} {name}")
+
+
+def test_every_help_text_is_plain_text_without_rst_markup():
+    progs = []
+    for prog, parser in all_parsers():
+        progs.append(prog)
+        text = parser.format_help()
+        for markup in ("``", ":class:", ":func:", ":mod:", ":meth:", "`"):
+            assert markup not in text, f"'{prog} --help' shows {markup!r}:\n{text}"
+    for expected in ("zerograd train", "zerograd demo", "zerograd demo moons",
+                     "zerograd demo spiral", "zerograd demo digits", "zerograd graph",
+                     "zerograd lr-find", "zerograd playground"):
+        assert expected in progs
+
+
+def test_zerograd_help_as_a_learner_runs_it():
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    r = subprocess.run([sys.executable, "-m", "zerograd", "--help"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "``" not in r.stdout and "zerograd's command line" in r.stdout
+    assert "Run 'zerograd COMMAND --help'" in r.stdout

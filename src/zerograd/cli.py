@@ -298,7 +298,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> _Parser:
     from . import __version__
 
-    parser = _Parser(prog="zerograd", description=__doc__)
+    parser = _Parser(
+        prog="zerograd",
+        description="zerograd's command line: train the lecture's network, run a demo, draw "
+                    "a formula's graph, find a learning rate, or open the playground.",
+        epilog="Run 'zerograd COMMAND --help' for a command's options, e.g. 'zerograd demo "
+               "moons --help'.")
     parser.add_argument("--version", action="version", version=f"zerograd {__version__}",
                         help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
