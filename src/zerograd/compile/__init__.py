@@ -27,8 +27,8 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
 
     Python control flow runs once, while tracing, and is baked in (as in ``jax.jit``)::
 
-        def f(x):
-            return x * 2 if x.data > 0 else -x   # the branch of the FIRST call is recorded
+        def f(x):  # the branch the FIRST call takes is recorded
+            return x * 2 if x.data > 0 else -x
 
     Reading ``.data`` cannot be detected, so don't; converting a Value to bool or float or
     comparing it (``if x > 0``, ``max(x, y)``) while tracing raises ``TraceError``. Write
