@@ -256,6 +256,67 @@ def test_plot_loss_writes_a_png(tmp_path):
         viz.plot_loss([], tmp_path / "x.png")
 
 
+def lr_find_result():
+    from zerograd.train import LRFinderResult
+
+    return LRFinderResult(lrs=[1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+                          losses=[1.0, 0.9, 0.6, 0.5, 0.8, 2.0],
+                          raw_losses=[1.0, 0.9, 0.6, 0.5, 0.8, 2.0], suggestion=1e-2, index=2)
+
+
+def plot_with(kind, path, **options):
+    """Draw the plot ``kind`` (loss, boundary, lr_find) to ``path`` with size options."""
+    if kind == "loss":
+        return viz.plot_loss({"loss": [1.0, 0.5, 0.3], "accuracy": [0.2, 0.6, 0.9]}, path,
+                             **options)
+    if kind == "boundary":
+        X, y = [[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], [0, 1, 1]
+        return viz.plot_decision_boundary(lambda p: p[0] + p[1] - 0.5, X, y, path,
+                                          resolution=10, **options)
+    return lr_find_result().plot(path, **options)
+
+
+@pytest.mark.parametrize(
+    "kind, default",
+    [("loss", (600, 400)), ("boundary", (500, 500)), ("lr_find", (600, 400))],
+)
+def test_plots_take_figsize_and_dpi_for_a_projector(tmp_path, kind, default):
+    assert png_size(plot_with(kind, tmp_path / "a.png")) == default
+    assert png_size(plot_with(kind, tmp_path / "b.png", figsize=(12, 8), dpi=150)) == (1800,
+                                                                                       1200)
+    assert png_size(plot_with(kind, tmp_path / "c.png", dpi=200)) == tuple(2 * n for n in
+                                                                           default)
+    assert png_size(plot_with(kind, tmp_path / "d.png", figsize=[3.5, 2], dpi=80.0)) == (280,
+                                                                                        160)
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"figsize": (0, 4)}, r"figsize must be \(width, height\) in inches.*got \(0, 4\)"),
+        ({"figsize": (-6, 4)}, "figsize must be"),
+        ({"figsize": 6}, "figsize must be"),
+        ({"figsize": "6x4"}, "figsize must be"),
+        ({"figsize": (6, 4, 1)}, "figsize must be"),
+        ({"figsize": ("6", 4)}, "figsize must be"),
+        ({"figsize": (float("nan"), 4)}, "figsize must be"),
+        ({"figsize": (True, 4)}, "figsize must be"),
+        ({"dpi": 0}, r"dpi must be a positive number.*got 0"),
+        ({"dpi": -100}, "dpi must be"),
+        ({"dpi": "150"}, "dpi must be"),
+        ({"dpi": float("inf")}, "dpi must be"),
+        ({"dpi": None}, "dpi must be"),
+        ({"figsize": (300, 4), "dpi": 100}, "30000 x 400 pixels, more than 20000"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["loss", "boundary", "lr_find"])
+def test_bad_figsize_or_dpi_is_refused_before_anything_is_written(tmp_path, kind, options,
+                                                                  words):
+    with pytest.raises(ValueError, match=words):
+        plot_with(kind, tmp_path / "x.png", **options)
+    assert os.listdir(tmp_path) == []
+
+
 def test_plot_loss_takes_fits_history_with_a_learning_rate_that_reaches_zero(tmp_path):
     import warnings
 
@@ -316,8 +377,8 @@ def figures(monkeypatch):
     made = []
     real = viz._figure
 
-    def capture(size):
-        made.append(real(size))
+    def capture(*args):
+        made.append(real(*args))
         return made[-1]
 
     monkeypatch.setattr(viz, "_figure", capture)
@@ -328,7 +389,7 @@ def pixel_hue(image, fig, ax, x, y):
     """Hue and saturation of the PNG pixel at data point (x, y) of ``ax``."""
     import colorsys
 
-    px, py = ax.transData.transform((x, y)) * (100 / fig.dpi)  # the PNG is saved at 100 dpi
+    px, py = ax.transData.transform((x, y))  # the PNG is saved at the figure's dpi
     r, g, b = image[int(round(image.shape[0] - py)), int(round(px)), :3]
     h, s, _ = colorsys.rgb_to_hsv(r, g, b)
     return h, s

@@ -609,15 +609,20 @@ class LRFinderResult:
         return (f"{type(self).__name__}({len(self.lrs)} points, {span}, "
                 f"suggestion {self.suggestion:.3g})")
 
-    def plot(self, path: str | os.PathLike) -> str:
+    def plot(self, path: str | os.PathLike, *, figsize: tuple[float, float] = (6, 4),
+             dpi: float = 100) -> str:
         """Draw smoothed loss against learning rate (log scale) to a PNG, leaving out the
-        last 5 points (where the loss shoots up, as fastai does); returns the path."""
+        last 5 points (where the loss shoots up, as fastai does); returns the path.
+        ``figsize`` (inches) times ``dpi`` is its size in pixels, as in ``zg.viz.plot_loss``."""
+        from .viz import figure_size
+
+        size, dpi = figure_size(figsize, dpi)
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError:
             raise ImportError('plotting needs matplotlib: pip install "zerograd[viz]"') from None
-        fig = Figure(figsize=(6, 4))
+        fig = Figure(figsize=size, dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         shown = max(self.index + 1, len(self.lrs) - 5)
@@ -631,7 +636,7 @@ class LRFinderResult:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(os.fspath(path), format="png", dpi=100)
+        fig.savefig(os.fspath(path), format="png", dpi=dpi)
         return os.fspath(path)
 
 

@@ -6,6 +6,7 @@ graphs are laid out by Graphviz, see :mod:`zerograd.drawing`.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
@@ -103,21 +104,45 @@ def render(graph: Graph, path: str | os.PathLike) -> str:
     return graph.render(path)
 
 
-def _figure(size: tuple[float, float]) -> Any:
+MAX_PIXELS = 20000  # a side of a saved plot; matplotlib itself refuses 65536 and more
+
+
+def figure_size(figsize: Any, dpi: Any) -> tuple[tuple[float, float], float]:
+    """``figsize`` (width, height in inches) and ``dpi`` as floats, checked: positive finite
+    numbers, and at most ``MAX_PIXELS`` pixels a side. Raises ``ValueError`` naming the bad one."""
+    def number(x: Any) -> bool:
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < math.inf
+
+    if (isinstance(figsize, (str, bytes)) or not isinstance(figsize, Sequence)
+            or len(figsize) != 2 or not all(number(x) for x in figsize)):
+        raise ValueError(f"figsize must be (width, height) in inches, two positive numbers, "
+                         f"e.g. figsize=(12, 8); got {figsize!r}")
+    if not number(dpi):
+        raise ValueError(f"dpi must be a positive number of pixels per inch, e.g. dpi=150; "
+                         f"got {dpi!r}")
+    w, h, dpi = float(figsize[0]), float(figsize[1]), float(dpi)
+    if max(w, h) * dpi > MAX_PIXELS:
+        raise ValueError(f"figsize={figsize!r} at dpi={dpi:g} is {round(w * dpi)} x "
+                         f"{round(h * dpi)} pixels, more than {MAX_PIXELS} a side; use a "
+                         f"smaller figsize or dpi")
+    return (w, h), dpi
+
+
+def _figure(size: tuple[float, float], dpi: float = 100) -> Any:
     """A matplotlib Figure drawn by the headless Agg canvas (no pyplot, no global state), with
     constrained layout, which makes room for labels and legends outside the axes."""
     _require("matplotlib")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, layout="constrained")
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
 def _legend_and_save(fig: Any, axes: Sequence[Any], path: str | os.PathLike) -> str:
     """One legend for everything drawn on ``axes``, below them (so it covers nothing), then
-    the PNG at 100 dpi. Returns the path written."""
+    the PNG at the figure's dpi. Returns the path written."""
     handles: list = []
     labels: list = []
     for ax in axes:
@@ -126,7 +151,7 @@ def _legend_and_save(fig: Any, axes: Sequence[Any], path: str | os.PathLike) -> 
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
                frameon=False)
     path = os.fspath(path)
-    fig.savefig(path, format="png", dpi=100)
+    fig.savefig(path, format="png", dpi=fig.dpi)
     return path
 
 
@@ -140,7 +165,8 @@ def _curve(curve: Sequence[float] | Mapping[int, float]) -> tuple[Any, Any]:
 
 
 def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[int, float]],
-              path: str | os.PathLike, title: str = "training", log: bool = False) -> str:
+              path: str | os.PathLike, title: str = "training", log: bool = False, *,
+              figsize: tuple[float, float] = (6, 4), dpi: float = 100) -> str:
     """Plot a loss curve (a list of numbers, one per step) or several named curves (a dict)
     to a PNG. Returns the path written.
 
@@ -150,13 +176,18 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[
     (as ``zg.train.fit`` returns it) gets a log-scale one; the rest share the loss axis (log
     scale with ``log=True``). The legend sits below the axes. The first nan or inf of a
     curve is warned about (``UserWarning``) and its step marked on the plot.
+
+    ``figsize`` (inches) times ``dpi`` is the size in pixels, 600 x 400 by default. For a
+    projector raise ``dpi`` (e.g. ``dpi=200``: sharper, text as large relative to the plot);
+    a larger ``figsize`` gives more room at the same text size in points.
     """
     import numpy as np
 
+    size, dpi = figure_size(figsize, dpi)
     curves = dict(history) if isinstance(history, Mapping) else {"loss": history}
     if not curves or any(len(c) == 0 for c in curves.values()):
         raise ValueError("plot_loss needs at least one non-empty list of numbers")
-    fig = _figure((6, 4))
+    fig = _figure(size, dpi)
     from matplotlib.ticker import PercentFormatter
 
     ax = fig.add_subplot()
@@ -236,7 +267,8 @@ def _margins(s: Any) -> Any:
 def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathLike,
                            resolution: int = 100, batched: bool = False,
                            title: str = "decision boundary",
-                           feature_names: Sequence[str] = ("x1", "x2")) -> str:
+                           feature_names: Sequence[str] = ("x1", "x2"), *,
+                           figsize: tuple[float, float] = (5, 5), dpi: float = 100) -> str:
     """Shade the plane by the class ``model`` predicts, draw the boundary, and draw the points
     ``X`` (2 features) over it, each in its class's colour: class i (the i-th smallest label
     in ``y``) has the same colour as the region of class i. Writes a PNG; returns its path.
@@ -246,9 +278,13 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
     points and returns an array of scores (e.g. a compiled function). The scores are taken
     on a ``resolution`` x ``resolution`` grid and interpolated in between, so the edges are
     straight where the scores are linear, not steps of the grid.
+
+    ``figsize`` (inches) times ``dpi`` is the size in pixels, 500 x 500 by default; see
+    :func:`plot_loss`.
     """
     import numpy as np
 
+    size, dpi = figure_size(figsize, dpi)
     X, y = np.asarray(X, dtype=float), np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2) to be drawn in the plane, got {X.shape}")
@@ -271,7 +307,7 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
         raise ValueError(f"the model gave {s.shape[0]} scores for {len(grid)} grid points")
     margins = _margins(s)
     labels = np.unique(y)  # e.g. -1/+1 or 0..k-1: the i-th smallest label is class i
-    fig = _figure((5, 5))
+    fig = _figure(size, dpi)
     from matplotlib import colormaps
 
     colours = colormaps["Spectral"](np.linspace(0, 1, max(margins.shape[1], len(labels))))
