@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import nn
+from . import lecture, nn
 from .engine import TrainingWarning, Value
 
 LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -43,11 +43,13 @@ def _positive_float(text: str) -> float:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """The lecture's loop: MLP(3, [4, 4, 1]) with tanh, sum of squared errors, plain GD."""
+    """The lecture's loop on the lecture's network (zerograd.lecture's MLP(3, [4, 4, 1]):
+    tanh on every layer, 41 parameters), sum of squared errors, plain gradient descent."""
     random.seed(args.seed)
-    model = nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
-    print(f"training {model.summary()} on the lecture's 4 examples: {args.steps} steps, "
-          f"lr {args.lr}, seed {args.seed}")
+    model = lecture.MLP(3, [4, 4, 1])
+    print(f"training the lecture's MLP(3, [4, 4, 1]), tanh, {len(model.parameters())} "
+          f"parameters on the lecture's 4 examples: {args.steps} steps, lr {args.lr}, "
+          f"seed {args.seed}")
     ypred: list[Value] = []
     noted: list[str] = []
     for k in range(args.steps):
@@ -75,7 +77,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the lecture's MLP(3, [4, 4, 1]) on its 4 examples",
                        description=cmd_train.__doc__)
     p.add_argument("--steps", type=_positive_int, default=20, help="gradient steps (default 20)")
-    p.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--lr", type=_positive_float, default=0.05,
+                   help="learning rate (default 0.05, the lecture's)")
     p.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     p.set_defaults(func=cmd_train)
 
@@ -358,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_formula_first(argv, parser.commands.get("graph")))
     try:
         return args.func(args)
+    except BrokenPipeError:  # `zerograd train | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CLIError, ValueError, TypeError, OSError, ImportError) as e:
         if args.debug:
             raise
