@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import runpy
 import signal
 import subprocess
@@ -16,10 +17,12 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import zerograd as zg
@@ -388,3 +391,211 @@ def test_sessions_take_turns_to_train_in_the_order_they_asked():
     for t in threads:
         t.join(5)
     assert order == [0, 1, 2, 3] and turns.waiting() == 0
+
+
+# -- edges an attack found -------------------------------------------------------------------
+def _ws_url(running, host="127.0.0.1") -> str:
+    """The socket's address on 127.0.0.1 (a server on 0.0.0.0 is reached through loopback)."""
+    base = f"ws://{host}:{running.port}/ws"
+    return base + (f"?token={running.token}" if running.token else "")
+
+
+def test_a_killed_worker_is_replaced_and_every_tab_still_trains(capfd):
+    running = start()
+    try:
+        pool = running.relay.pool
+        n = len(pool.procs)
+        with page(running) as old:  # a tab whose session may be on the killed worker
+            victim = pool.procs[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.join(10)
+            with contextlib.ExitStack() as tabs:
+                for ws in [tabs.enter_context(connect(_ws_url(running))) for _ in range(n + 2)]:
+                    p = Page(ws)
+                    assert p.wait("hello", timeout=60)["config"] == config.DEFAULTS
+                    p.wait("frame", timeout=60)
+                    p.send(type="step")
+                    assert p.wait("frame", timeout=60)["step"] == 1
+            old.send(type="step")  # the older tab trains too, wherever its session went
+            old.wait("frame", timeout=60, where=lambda m: m["step"] >= 1)
+        procs = pool.procs
+        assert len(procs) == n and all(p.is_alive() for p in procs)
+        assert victim not in procs
+    finally:
+        running.stop()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_a_tab_on_a_killed_worker_gets_its_setup_back_and_is_told(capfd):
+    running = start()
+    try:
+        pool = running.relay.pool
+        with page(running) as p:
+            p.send(type="config", config={"dataset": "xor", "lr": 0.5})
+            p.wait("config", where=lambda m: m["config"]["dataset"] == "xor")
+            p.wait("frame")
+            sid = next(iter(pool.home))
+            os.kill(pool.home[sid].proc.pid, signal.SIGKILL)
+            told = p.wait("status", timeout=30, where=lambda m: "stopped" in m["text"])
+            assert "step 0" in told["text"]
+            hello = p.wait("hello", timeout=60)
+            assert hello["config"]["dataset"] == "xor" and hello["config"]["lr"] == 0.5
+            p.wait("frame", timeout=60)
+            p.send(type="step")
+            assert p.wait("frame", timeout=60)["step"] == 1
+    finally:
+        running.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_workers_that_keep_dying_are_given_up_and_tabs_told_to_reload(capfd):
+    running = start()
+    try:
+        pool = running.relay.pool
+        pool.RESTARTS = 0  # this pool replaces no worker
+        with page(running) as p:
+            for proc in pool.procs:
+                os.kill(proc.pid, signal.SIGKILL)
+            assert "reload the page" in p.wait("error", timeout=30)["text"]
+            with pytest.raises(ConnectionClosed) as e:
+                p.wait("frame", timeout=30)
+            assert e.value.rcvd.code == 1011
+        with connect(_ws_url(running)) as ws:  # a new tab is told the same, not left waiting
+            assert "reload the page" in Page(ws).wait("error", timeout=30)["text"]
+        assert _settled(running, 0) == 0
+    finally:
+        running.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_message_nested_too_deeply_is_refused_and_the_tab_goes_on(server):
+    with page(server) as p:
+        for depth in (8000, 500):
+            text = '{"type":"config","config":' + "[" * depth + "]" * depth + "}"
+            assert len(text.encode()) <= 16 * 1024
+            p.ws.send(text)
+            error = p.wait("error")["text"]
+            assert "a message must be JSON" in error and "nested too deeply" in error
+        p.send(type="step")
+        assert p.wait("frame")["step"] == 1
+
+
+HUGE = [10**400, -(10**400), 10**4000, float("inf")]
+
+
+@pytest.mark.parametrize("key, words", [
+    ("lr", "lr must be a number from 0.0001 to 10"),
+    ("noise", "noise must be a number from 0 to 1"),
+    ("test_fraction", "test_fraction must be a number from 0 to 0.5"),
+    ("l2", "l2 must be a number from 0 to 1"),
+    ("points", "points must be a whole number from 10 to 1000"),
+    ("seed", "seed must be a whole number from 0 to 2147483647"),
+    ("batch", "batch must be a whole number from 0 to 1000"),
+])
+def test_a_huge_number_gets_the_setups_own_error(key, words):
+    for x in HUGE:
+        with pytest.raises(ValueError, match=re.escape(words)) as e:
+            config.check({key: x}, config.DEFAULTS)
+        assert len(str(e.value)) < 300
+    with pytest.raises(ValueError, match="hidden must be"):
+        config.check({"hidden": [8, 10**400]}, config.DEFAULTS)
+
+
+def test_a_huge_integer_over_the_socket_keeps_the_setup(server):
+    with page(server) as p:
+        p.send(type="config", config={"lr": 0.5})
+        p.wait("config", where=lambda m: m["config"]["lr"] == 0.5)
+        for key in ("lr", "noise", "points", "seed", "l2"):
+            p.ws.send('{"type": "config", "config": {"' + key + '": 1' + "0" * 400 + "}}")
+            error = p.wait("error")["text"]
+            assert error.startswith(f"{key} must be") and "internal error" not in error
+        p.ws.send('{"type": "graph", "which": "example", "index": 1' + "0" * 400 + "}")
+        assert "index must be" in p.wait("error")["text"]
+        p.send(type="step")
+        frame = p.wait("frame", where=lambda m: m["step"] == 1)
+        assert frame["lr"] == 0.5
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture(scope="module")
+def open_server():
+    """A server off loopback (on every address, so it needs its token), reached through
+    127.0.0.1 only."""
+    running = start(host="0.0.0.0")
+    yield running
+    running.stop()
+
+
+def test_a_non_ascii_token_is_refused_with_403(open_server):
+    base = f"http://127.0.0.1:{open_server.port}"
+    for bad in ("%C3%A9", "%E2%82%AC" * 3, "%FF", open_server.token + "%C3%A9"):
+        status, body = _get(f"{base}/?token={bad}")
+        assert status == 403 and b"access token" in body
+        with pytest.raises(Exception, match="403"):
+            with connect(f"ws://127.0.0.1:{open_server.port}/ws?token={bad}") as ws:
+                ws.recv(timeout=5)
+    assert _get(f"{base}/?token={open_server.token}")[0] == 200
+
+
+def test_static_files_need_the_token_too(open_server):
+    base = f"http://127.0.0.1:{open_server.port}"
+    token = open_server.token
+    for name in ("app.js", "style.css"):
+        status, body = _get(f"{base}/static/{name}")
+        assert status == 403 and b"access token" in body
+        assert _get(f"{base}/static/{name}?token=wrong")[0] == 403
+        assert _get(f"{base}/static/{name}?token={token}")[0] == 200
+    status, html = _get(f"{base}/?token={token}")
+    refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html.decode())
+    assert len(refs) == 2
+    for ref in refs:  # the page's own links carry the token
+        assert _get(base + ref.replace("&amp;", "&"))[0] == 200
+    status, _ = _get(f"{base}/static/../server.py?token={token}")
+    assert status == 404
+
+
+def test_a_token_with_url_and_html_characters_works():
+    running = start(token='a&b "<c>é')
+    try:
+        base = f"http://127.0.0.1:{running.port}"
+        quoted = urllib.parse.quote(running.token, safe="")
+        status, html = _get(f"{base}/?token={quoted}")
+        assert status == 200
+        refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html.decode())
+        assert len(refs) == 2 and all(_get(base + html_unescape(r))[0] == 200 for r in refs)
+    finally:
+        running.stop()
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def test_an_early_ctrl_c_is_quiet():
+    """Ctrl-C in the terminal (SIGINT to the whole process group) while the workers are still
+    starting: no KeyboardInterrupt tracebacks from them, and a clean exit."""
+    for delay in (0.0, 0.1, 0.3):
+        proc = subprocess.Popen([sys.executable, "-m", "zerograd", "playground", "--no-browser",
+                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        try:
+            line = proc.stdout.readline()  # printed once the workers are spawned
+            assert line.startswith("zerograd playground: http://127.0.0.1:")
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert not any(w in err for w in ("Traceback", "KeyboardInterrupt", "Warning")), err
+        assert proc.returncode == 0 and "stopped" in out, (proc.returncode, out, err)

@@ -294,3 +294,28 @@ def test_a_stopped_server_shows_disconnected(browser: Any, tmp_path: Path) -> No
     shot(pg, tmp_path, "disconnected")
     ctx.close()
     assert not errors, errors
+
+
+def test_off_loopback_the_page_loads_with_its_token(browser: Any, tmp_path: Path) -> None:
+    """On every address the token is needed for the page, its files and its socket: the page
+    carries it to all of them (reached here through 127.0.0.1 only)."""
+    srv = start(host="0.0.0.0", port=0)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+          if r.status >= 400 else None)
+    pg.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
+    try:
+        pg.goto(f"http://127.0.0.1:{srv.port}/?token={srv.token}")
+        pg.wait_for_selector("#conn.ok", timeout=10_000)
+        wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
+        assert press_step(pg) == 1
+        styled = pg.evaluate("getComputedStyle(document.body).margin")
+        assert styled == "0px"  # style.css came in
+        shot(pg, tmp_path, "with-token")
+    finally:
+        ctx.close()
+        srv.stop()
+    assert not problems, problems

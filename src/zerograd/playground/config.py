@@ -67,26 +67,38 @@ def _one(key: str, x: Any) -> Any:
     spec = LIMITS[key]
     if isinstance(spec[0], tuple):
         if x not in spec[0] or not isinstance(x, str):
-            raise ValueError(f"{key} must be one of {', '.join(spec[0])}; got {x!r}")
+            raise ValueError(f"{key} must be one of {', '.join(spec[0])}; got {_shown(x)}")
         return x
     if spec[0] == "bool":
         if not isinstance(x, bool):
-            raise ValueError(f"{key} must be true or false; got {x!r}")
+            raise ValueError(f"{key} must be true or false; got {_shown(x)}")
         return x
     if spec[0] == "layers":
         _, lo, hi, wlo, whi = spec
         if (not isinstance(x, list) or not lo <= len(x) <= hi
                 or not all(_int(w) and wlo <= w <= whi for w in x)):
+            shown = ("[" + ", ".join(_shown(w) for w in x[:hi + 1]) + "]"
+                     if isinstance(x, list) else _shown(x))
             raise ValueError(f"hidden must be a list of {lo} to {hi} layer widths, each a "
-                             f"whole number from {wlo} to {whi}; got {x!r}"[:300])
+                             f"whole number from {wlo} to {whi}; got {shown}"[:300])
         return [int(w) for w in x]
     kind, lo, hi = spec
-    ok = _int(x) if kind == "int" else (isinstance(x, numbers.Real) and not isinstance(x, bool)
-                                        and math.isfinite(x))
+    ok = _int(x) if kind == "int" else isinstance(x, numbers.Real) and not isinstance(x, bool)
+    # compared, never converted, until in range: an int of 400 digits (JSON allows it) is too
+    # large for a float, nan fails every comparison
     if not ok or not lo <= x <= hi:
-        what = "a whole number" if kind == "int" else "a number"
-        raise ValueError(f"{key} must be {what} from {lo:g} to {hi:g}; got {x!r}"[:300])
+        if kind == "int":
+            raise ValueError(f"{key} must be a whole number from {lo} to {hi}; got "
+                             f"{_shown(x)}")
+        raise ValueError(f"{key} must be a number from {lo:g} to {hi:g}; got {_shown(x)}")
     return int(x) if kind == "int" else float(x)
+
+
+def _shown(x: Any) -> str:
+    """``x`` for an error message: short, even for an int of thousands of digits."""
+    if _int(x) and abs(x).bit_length() > 64:
+        return f"an int of about {int(abs(x).bit_length() * math.log10(2)) + 1} digits"
+    return repr(x)[:200]
 
 
 def check(update: Any, current: dict[str, Any]) -> dict[str, Any]:

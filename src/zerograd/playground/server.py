@@ -2,24 +2,31 @@
 ``/static/``, and one WebSocket per tab at ``/ws`` (the protocol: ``protocol.md``).
 
 Loopback only unless told otherwise; on any other address every request needs the access
-token printed at start. The WebSocket refuses pages from other sites (its Origin header must
-name this server) and, on loopback, hosts other than this machine's names (DNS rebinding).
+token printed at start, in its query (``?token=...``): the page, its files (the page is served
+with the token on its ``/static/`` links) and the socket (the page opens it with its own
+query). A wrong token, one that is not ASCII included, is answered with 403. The WebSocket
+refuses pages from other sites (its Origin header must name this server) and, on loopback,
+hosts other than this machine's names (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import html
 import importlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .session import KINDS
 from .workers import Pool
@@ -27,6 +34,7 @@ from .workers import Pool
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 MAX_MESSAGE = 16 * 1024  # bytes a page message may have; longer ones get an error
 MAX_FRAME = 1024 * 1024  # the WebSocket itself closes on anything longer
+MAX_NESTING = 8  # lists and objects inside each other in a page message (the page needs 3)
 LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
 NEEDS = 'the playground needs its web server: pip install "zerograd[playground]"'
 
@@ -63,6 +71,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _nesting(x: Any) -> int:
+    """How deep lists and objects are nested in ``x`` (0 for a number or string)."""
+    deepest, stack = 0, [(x, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 def parse(text: Any) -> dict[str, Any]:
     """A page message as a dict with a string ``type``; ValueError saying what was wrong."""
     if not isinstance(text, str):
@@ -70,10 +89,16 @@ def parse(text: Any) -> dict[str, Any]:
     if len(text.encode()) > MAX_MESSAGE:
         raise ValueError(f"a message of {len(text.encode())} bytes is too large: at most "
                          f"{MAX_MESSAGE} bytes")
+    deep = (f"a message must be JSON nested at most {MAX_NESTING} deep (lists and objects "
+            f"inside each other); this one is nested too deeply")
     try:
         msg = json.loads(text)
+    except RecursionError:  # thousands of brackets: json's parser recurses once per level
+        raise ValueError(deep) from None
     except ValueError as e:
         raise ValueError(f"a message must be JSON: {e}") from None
+    if _nesting(msg) > MAX_NESTING:  # nor may it reach the worker (pickle recurses too)
+        raise ValueError(deep)
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ValueError('a message must be a JSON object with a "type", e.g. {"type": "play"}')
     if msg["type"] not in KINDS:
@@ -111,6 +136,10 @@ class Relay:
         async def send() -> None:
             while (text := await queue.get()) is not None:
                 await ws.send_text(text)
+            # the session has ended while the tab is open: no worker is left to train it
+            with contextlib.suppress(Exception):  # unless the tab has just gone too
+                await ws.close(code=1011, reason="the training processes stopped: reload the "
+                                                 "page")
 
         sender = asyncio.create_task(send())
         try:
@@ -127,11 +156,26 @@ class Relay:
             sender.cancel()
 
 
+def _same(given: str, token: str) -> bool:
+    """Whether ``given`` is ``token``, in constant time (as UTF-8 bytes: compare_digest
+    refuses a str that is not ASCII)."""
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                  token.encode("utf-8", "surrogatepass"))
+
+
+def _with_token(page: str, token: str) -> str:
+    """The page with ``?token=...`` on each of its ``/static/`` links, so they come in too."""
+    query = html.escape("?token=" + quote(token, safe=""))
+    return re.sub(r'((?:src|href)="/static/[^"?#]+)"', lambda m: m[1] + query + '"', page)
+
+
 def app(relay: Relay, token: str | None = None, loopback: bool = True) -> Any:
-    """The Starlette application; ``token``: required on every request when not None."""
+    """The Starlette application; ``token``: required on every request when not None (the
+    page, its static files, the socket), in the query: ``?token=...``."""
     _imports()
     from starlette.applications import Starlette
-    from starlette.responses import FileResponse, PlainTextResponse
+    from starlette.requests import HTTPConnection
+    from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
     from starlette.routing import Mount, Route, WebSocketRoute
     from starlette.staticfiles import StaticFiles
     from starlette.websockets import WebSocket
@@ -141,7 +185,7 @@ def app(relay: Relay, token: str | None = None, loopback: bool = True) -> Any:
         host = urlsplit("//" + headers.get("host", "")).hostname or ""
         if loopback and host not in LOCAL_NAMES:
             return f"this playground answers to 127.0.0.1 or localhost, not {host[:60]!r}"
-        if token is not None and not secrets.compare_digest(query.get("token", ""), token):
+        if token is not None and not _same(query.get("token", ""), token):
             return ("this playground needs its access token: open the address that "
                     "`zerograd playground` printed (it ends in ?token=...)")
         return ""
@@ -150,8 +194,23 @@ def app(relay: Relay, token: str | None = None, loopback: bool = True) -> Any:
         why = refused(request.headers, request.query_params)
         if why:
             return PlainTextResponse(why, status_code=403)
-        return FileResponse(os.path.join(STATIC, "index.html"),
-                            headers={"Cache-Control": "no-store"})
+        index = os.path.join(STATIC, "index.html")
+        if token is None:
+            return FileResponse(index, headers={"Cache-Control": "no-store"})
+        with open(index, encoding="utf-8") as f:
+            text = _with_token(f.read(), token)
+        return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+
+    files = StaticFiles(directory=STATIC)
+
+    async def static(scope: Any, receive: Any, send: Any) -> None:
+        """The page's files, to requests that may come in."""
+        conn = HTTPConnection(scope)
+        why = refused(conn.headers, conn.query_params)
+        if why:
+            await PlainTextResponse(why, status_code=403)(scope, receive, send)
+            return
+        await files(scope, receive, send)
 
     async def live(ws: WebSocket) -> None:
         origin = ws.headers.get("origin")
@@ -167,7 +226,7 @@ def app(relay: Relay, token: str | None = None, loopback: bool = True) -> Any:
     return Starlette(routes=[
         Route("/", page),
         WebSocketRoute("/ws", live),
-        Mount("/static", StaticFiles(directory=STATIC)),
+        Mount("/static", app=static),
     ])
 
 
@@ -207,9 +266,10 @@ class Running:
         self.relay.pool.stop()
 
 
-def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket, str, Relay]:
-    """A uvicorn server for the app, its listening socket, the page's address, and the relay
-    to the worker processes (started here)."""
+def _server(host: str, port: int,
+            token: str | None) -> tuple[Any, socket.socket, str, Relay, str | None]:
+    """A uvicorn server for the app, its listening socket, the page's address, the relay to
+    the worker processes (started here) and the token (made here off loopback)."""
     _imports()
     import uvicorn
 
@@ -225,16 +285,16 @@ def _server(host: str, port: int, token: str | None) -> tuple[Any, socket.socket
     cfg = uvicorn.Config(app(relay, token, loopback), log_level="warning", lifespan="off",
                          ws_max_size=MAX_FRAME, timeout_graceful_shutdown=2)
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    url = f"http://{shown}:{port}/" + (f"?token={quote(token, safe='')}" if token else "")
     relay.pool = Pool(relay.deliver)
-    return uvicorn.Server(cfg), sock, url, relay
+    return uvicorn.Server(cfg), sock, url, relay, token
 
 
 def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> Running:
     """Serve the playground from a background thread (port 0: a free one); returns once it
     accepts connections. Its worker processes are started with ``spawn``, so a script that
     calls this at import time needs ``if __name__ == "__main__":`` around the call."""
-    server, sock, url, relay = _server(host, port, token)
+    server, sock, url, relay, token = _server(host, port, token)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="zerograd-playground-server", daemon=True)
     thread.start()
@@ -244,26 +304,27 @@ def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> R
             raise RuntimeError("the playground server did not start")
         time.sleep(0.01)
     port = sock.getsockname()[1]
-    return Running(url, host, port, _token_of(url), relay, server, thread)
-
-
-def _token_of(url: str) -> str | None:
-    return url.split("?token=", 1)[1] if "?token=" in url else None
+    return Running(url, host, port, token, relay, server, thread)
 
 
 def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
     """Serve the playground in this thread until Ctrl-C, printing its address (and opening
-    it in the browser)."""
-    server, sock, url, relay = _server(host, port, None)
-    print(f"zerograd playground: {url}\n(Ctrl-C stops it)", flush=True)
-    if open_browser:
-        import webbrowser
+    it in the browser). Ctrl-C at any moment, even while the workers start, stops it
+    quietly."""
+    relay = None
+    with warnings.catch_warnings():  # Ctrl-C as it starts: uvicorn's coroutine never ran
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+        try:
+            server, sock, url, relay, _ = _server(host, port, None)
+            print(f"zerograd playground: {url}\n(Ctrl-C stops it)", flush=True)
+            if open_browser:
+                import webbrowser
 
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        relay.pool.stop()
+                threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if relay is not None:
+                relay.pool.stop()
     print("zerograd playground stopped", flush=True)
