@@ -224,6 +224,19 @@ def test_load_state_dict_changes_nothing_on_any_mismatch(restore_random):
     assert all(p.data == 0.5 for p in model.parameters())
 
 
+@pytest.mark.parametrize("huge", [10**400, -(10**4000)])
+def test_load_state_dict_refuses_a_number_no_float_holds_and_changes_nothing(
+        huge, restore_random):
+    model = MLP(2, [2, 1])
+    sd = model.state_dict()
+    before = [p.data for p in model.parameters()]
+    sd["layers.1.neurons.0.w"] = [0.5, huge]
+    with pytest.raises(ValueError, match=r"'layers.1.neurons.0.w\[1\]' is too large for a "
+                                         r"float64 \(an int of about \d+ digits\)"):
+        model.load_state_dict(sd)
+    assert [p.data for p in model.parameters()] == before
+
+
 TORCH_ACTS = {
     "relu": torch.relu,
     "tanh": torch.tanh,

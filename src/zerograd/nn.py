@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import random
 import weakref
@@ -221,8 +222,14 @@ def _misfit(t: Value | list[Value], given: Any) -> str:
 
 def _number(x: Any, name: str) -> float:
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return float(x)
-    raise TypeError(f"state_dict entry '{name}' must be a number, got {type(x).__name__}: {x!r}")
+        try:
+            return float(x)
+        except OverflowError:
+            digits = int(int(x).bit_length() * math.log10(2)) + 1
+            raise ValueError(f"state_dict entry '{name}' is too large for a float64 (an int "
+                             f"of about {digits} digits)") from None
+    raise TypeError(f"state_dict entry '{name}' must be a number, got {type(x).__name__}: "
+                    f"{x!r:.60}")
 
 
 def _check_activation(activation: str | None) -> str:
