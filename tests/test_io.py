@@ -233,9 +233,10 @@ def test_files_renamed_to_the_wrong_extension_fail_cleanly(tmp_path):
     assert_fails_cleanly(other, tmp_path / "b.json", match="looks like a .safetensors.*rename")
 
 
-def test_foreign_json_fails_cleanly(tmp_path):
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(make_model().state_dict()) + "\n")
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_foreign_json_fails_cleanly(tmp_path, end):
+    path = tmp_path / "m.json"  # another tool's JSON, with or without a final newline
+    path.write_text(json.dumps(make_model().state_dict()) + end)
     assert_fails_cleanly(make_model(2), path, match="not a zerograd checkpoint")
 
 

@@ -418,9 +418,9 @@ def _from_json_bytes(raw: bytes) -> Any:
         raise CheckpointError(f"not a readable JSON checkpoint (truncated or corrupt?): "
                               f"{e}") from None
     doc = _json_loads(text, "a readable JSON checkpoint")
+    data = _check_header(doc, version_type=int)  # first: another tool's JSON is not truncated
     if not raw.endswith(b"\n"):
         raise CheckpointError("the file is truncated: it lacks its final newline")
-    data = _check_header(doc, version_type=int)
     value = _decode(data, "", None)  # first, so a non-finite number gets its own message
     if hashlib.sha256(_canonical(data)).hexdigest() != doc["sha256"]:
         raise CheckpointError("the file is corrupt: its content does not match its checksum "
