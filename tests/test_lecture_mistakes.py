@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import warnings
 
 import pytest
@@ -58,6 +59,90 @@ def test_forgotten_zero_grad_warns_once_at_the_second_backward(seed):
     assert "41 parameters" in msg and "updated since" in msg
     assert "p.grad = 0.0" in msg and "zero_grad()" in msg
     assert mine[0].filename == __file__  # points at the loop's loss.backward() line
+
+
+def test_the_zero_grad_warning_says_what_happened_and_the_fix_in_its_first_sentence():
+    with pytest.warns(zg.TrainingWarning) as caught:
+        lecture_loop(0, steps=2, zero=False)
+    msg = str(caught[0].message)
+    first = re.split(r"(?<=[.!?])\s", msg, maxsplit=1)[0]
+    assert len(first.split()) < 30 and len(first) < len(msg)  # the details follow it
+    assert first.startswith("backward() added new gradients to old ones")
+    assert "`for p in model.parameters(): p.grad = 0.0`" in first and "zero_grad()" in first
+
+
+def watched_loop(seed: int, lr: float, net: str = "micrograd", adam: bool = False,
+                 steps: int = 100) -> tuple[list, list]:
+    """The lecture's loop (or Adam) on micrograd's MLP (ReLU, linear output; "lecture": the
+    notebook's); returns the losses and (step, warning) of each TrainingWarning."""
+    random.seed(seed)
+    n = MLP.lecture(3, [4, 4, 1]) if net == "lecture" else MLP(3, [4, 4, 1])
+    opt = zg.optim.Adam(n.parameters(), lr=lr) if adam else None
+    losses, said = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(steps):
+            ypred = [n(x) for x in XS]
+            loss = sum((yout - ygt) ** 2 for ygt, yout in zip(YS, ypred))
+            for p in n.parameters():
+                p.grad = 0.0
+            loss.backward()
+            if opt is not None:
+                opt.step()
+            else:
+                for p in n.parameters():
+                    p.data += -lr * p.grad
+            losses.append(loss.data)
+            said += [(k, w) for w in caught[len(said):]]
+    return losses, [(k, w) for k, w in said if w.category is zg.TrainingWarning]
+
+
+def passed_100x(losses: list) -> int | None:
+    """The first step whose loss is over 100x the best before it (or nan/inf), else None."""
+    return next((k for k in range(1, len(losses)) if not losses[k] <= 100 * min(losses[:k])),
+                None)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_a_loss_grown_by_orders_of_magnitude_is_named_within_5_steps(seed):
+    """micrograd's MLP at lr 10: the loss grows ~1e4x a step and becomes inf only near step
+    80; the watch names the growth within 5 steps of it passing 100x its best, and the
+    learning rate as the likely cause."""
+    losses, said = watched_loop(seed, lr=10.0)
+    passed = passed_100x(losses)
+    assert passed is not None and len(said) == 1  # once per run
+    (k, w), text = said[0], str(said[0][1].message)
+    assert passed <= k <= passed + 5 and math.isfinite(losses[k])
+    best, peak = min(losses[:k + 1]), max(losses[:k + 1])
+    assert text.startswith(f"the loss grew from {best:.3g} to {peak:.3g} in ")
+    assert "after updates" in text and "learning rate is the likely cause" in text
+    assert "zg.train.lr_find" in text and w.filename == __file__
+
+
+@pytest.mark.parametrize("net, adam, lrs", [("micrograd", False, [0.01, 0.03]),
+                                            ("micrograd", True, [0.01, 0.1]),
+                                            ("lecture", False, [0.01, 0.1]),
+                                            ("lecture", True, [0.1])])
+def test_loops_that_train_are_never_told_of_a_blow_up(net, adam, lrs):
+    """A small benchmarks/calibrate_watch.py: learning rates that train these networks, 6
+    seeds each; no blow-up warning (the stuck rule may still name a net born dead)."""
+    trained = 0
+    for lr in lrs:
+        for seed in range(6):
+            losses, said = watched_loop(seed, lr, net, adam)
+            assert not [w for _, w in said if "the loss grew" in str(w.message)], (lr, seed)
+            trained += losses[-1] < 0.1 * losses[0]
+    assert trained >= 4 * len(lrs)  # they did train: these loops must stay silent
+
+
+def test_a_spike_the_next_update_undoes_is_not_a_blow_up():
+    """micrograd's MLP, seed 17, SGD lr 0.03: near convergence one update throws the loss
+    past 100x its best and above where it started, the next brings it back down, and the run
+    trains on: silent."""
+    losses, said = watched_loop(17, lr=0.03)
+    k = passed_100x(losses)
+    assert k is not None and losses[k] > losses[0] and losses[k + 1] < losses[k] / 2
+    assert losses[-1] < 1e-3 * losses[0] and said == []
 
 
 @pytest.mark.parametrize("net", ["package", "lecture"])

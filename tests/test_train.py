@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 
@@ -797,24 +798,97 @@ def test_a_compiled_step_warns_of_a_learning_rate_that_leaves_the_net_stuck(lr, 
         assert texts == [] and values[-1] < 0.05
 
 
-@pytest.mark.parametrize("compile", [False, True])
-def test_a_step_warns_when_the_update_blows_the_loss_up(compile):
-    """SGD at lr 0.5 on a squared loss grows it until it overflows (step 90 here): the step
-    says the update blew it up, compiled as in the Values' loop, naming the loop's line."""
+def _passed_100x(losses: list[float]) -> int | None:
+    """The first step whose loss is over 100x the best before it (or nan/inf)."""
+    return next((k for k in range(1, len(losses)) if not losses[k] <= 100 * min(losses[:k])),
+                None)
+
+
+def _watched(step, args: tuple = (), steps: int = 100) -> tuple[list[float], list]:
+    """``step(*args)`` ``steps`` times: the losses and (step, warning) of each warning."""
     import warnings
 
+    values, said = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(steps):
+            values.append(step(*args))
+            said += [(k, w) for w in caught[len(said):]]
+    return values, said
+
+
+@pytest.mark.parametrize("compile", [False, True])
+@pytest.mark.parametrize("lr", [0.5, 1e10])
+def test_a_step_warns_when_the_update_blows_the_loss_up(compile, lr):
+    """SGD at lr 0.5 on a squared loss grows it by orders of magnitude a step (it overflows at
+    step 90): the step names the growth within a step or two; at lr 1e10 the second update
+    overflows it before the growth rule has seen two steps: "the loss became inf". Compiled
+    as in the Values' loop, naming the loop's line."""
     X, y = moons(40, seed=5)
     random.seed(7)
     model = nn.MLP(2, [8, 8, 1])
     step = train.Step(lambda X, y: sum((model(x) - t) ** 2 for x, t in zip(X, y)),
-                      optim.SGD(model.parameters(), lr=0.5), compile=compile)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        values = [step(X, y) for _ in range(100)]
-    texts = [str(w.message) for w in caught]
-    assert values[-1] == math.inf and len(texts) == 1
-    assert "the loss became inf" in texts[0] and "the update blew it up" in texts[0]
-    assert caught[0].filename == __file__
+                      optim.SGD(model.parameters(), lr=lr), compile=compile)
+    values, said = _watched(step, (X, y))
+    said = [(k, w) for k, w in said if w.category is zg.TrainingWarning]
+    assert math.isinf(max(values)) and len(said) == 1
+    (k, w), text, passed = said[0], str(said[0][1].message), _passed_100x(values)
+    assert w.filename == __file__
+    if lr == 0.5:
+        assert passed <= k <= passed + 5 and math.isfinite(values[k])
+        assert text.startswith(f"the loss grew from {min(values[:k + 1]):.3g} to ")
+        assert "learning rate is the likely cause" in text and "lr_find" in text
+    else:
+        assert values[k] == math.inf and values[k - 1] > 100 * values[0]  # grown, then inf
+        assert "the loss became inf" in text and "the update blew it up" in text
+
+
+def _micrograd_mlp(seed: int, lr: float) -> tuple[nn.MLP, Any, Any]:
+    """micrograd's MLP(3, [4, 4, 1]) (ReLU, linear output), SGD at ``lr``, and the lecture's
+    summed squared error on its 4 examples."""
+    xs, ys = zg.data.lecture()
+    random.seed(seed)
+    n = nn.MLP(3, [4, 4, 1])
+    return n, optim.SGD(n.parameters(), lr=lr), lambda: sum(
+        (n(x) - t) ** 2 for x, t in zip(xs, ys))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_compiled_step_names_a_loss_grown_by_orders_of_magnitude(seed):
+    """micrograd's MLP at lr 10: the loss grows ~1e4x a step (inf near step 80); the compiled
+    step warns within 5 steps of it passing 100x its best, naming the learning rate."""
+    _, opt, loss_fn = _micrograd_mlp(seed, 10.0)
+    values, said = _watched(train.Step(loss_fn, opt, compile=True))
+    passed = _passed_100x(values)
+    assert passed is not None and len(said) == 1
+    (k, w), text = said[0], str(said[0][1].message)
+    assert w.category is zg.TrainingWarning and w.filename == __file__
+    assert passed <= k <= passed + 5 and math.isfinite(values[k])
+    assert text.startswith(f"the loss grew from {min(values[:k + 1]):.3g} to ")
+    assert "after updates" in text and "learning rate is the likely cause" in text
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_stops_a_loss_grown_by_orders_of_magnitude_within_5_steps(seed):
+    """The same run through fit: its smoothed-loss rule stops it within 5 steps of the loss
+    passing 100x its best (the hand-written loop's losses, which fit's are bit for bit)."""
+    n, opt, loss_fn = _micrograd_mlp(seed, 10.0)
+    hand = []
+    with pytest.warns(zg.TrainingWarning, match="the loss grew from"):  # the same watch
+        for _ in range(10):
+            loss = loss_fn()
+            n.zero_grad()
+            loss.backward()
+            opt.step()
+            hand.append(loss.data)
+    passed = _passed_100x(hand)
+    n, opt, loss_fn = _micrograd_mlp(seed, 10.0)
+    with pytest.raises(train.TrainingDiverged) as info:
+        train.fit(n, loss_fn, opt, 100, progress=False)
+    err = info.value
+    assert passed is not None and err.step <= passed + 5
+    assert err.history["loss"] + [err.loss] == hand[:err.step + 1]
+    assert "learning rate 10" in str(err) and "lr_find" in str(err)
 
 
 def test_a_step_refuses_bad_arguments_before_it_changes_anything():

@@ -367,14 +367,14 @@ def warn_stale(stale: int, leaves: Iterable[Value]) -> None:
             v._passes = (passes(v), None)
     if modes.current.check_zero_grad:
         warn(
-            f"backward() added new gradients to old ones: {stale} parameter"
-            f"{'s' if stale != 1 else ''} still held the gradient of an earlier backward() "
-            f"and had been updated since, so their .grad is now the sum of both passes and "
-            f"the next update uses it. Zero the gradients before each backward(): "
-            f"`for p in model.parameters(): p.grad = 0.0`, or `model.zero_grad()` (or "
-            f"`optimizer.zero_grad()`). (Warned once per run. To accumulate across updates on "
-            f"purpose, pass accumulate=True to the optimizer, or call "
-            f"zg.engine.check_zero_grad(False) in a loop without one.)"
+            f"backward() added new gradients to old ones, this step's to the last step's: "
+            f"zero them first with `for p in model.parameters(): p.grad = 0.0` (or "
+            f"model.zero_grad()). {stale} parameter{'s' if stale != 1 else ''} still held "
+            f"the gradient of an earlier backward() and had been updated since, so their "
+            f".grad is now the sum of both passes and the next update uses it (with an "
+            f"optimizer, call optimizer.zero_grad() before each backward()). (Warned once per "
+            f"run. To accumulate across updates on purpose, pass accumulate=True to the "
+            f"optimizer, or call zg.engine.check_zero_grad(False) in a loop without one.)"
         )
 
 

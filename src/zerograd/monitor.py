@@ -1,8 +1,11 @@
 """Watches training through its backward() passes and names a learning rate that left
 the network stuck or blew the loss up (standard library only).
 
-:class:`Watch` holds the rule, for one run: it is fed each step's loss and gradient size.
-``fit`` keeps one for its run. For hand-written loops ``after_backward`` finds the run by its
+:class:`Watch` holds the rules, for one run: it is fed each step's loss and gradient size.
+It names a loss grown by orders of magnitude (``GROWTH`` x its best for ``SPAN`` steps in a
+row) and a loss stuck high with vanished gradients (saturated units); ``after_*`` also name
+a loss that became nan or inf. ``fit`` keeps one for its run (a blow-up stops fit sooner, by
+its smoothed-loss rule). For hand-written loops ``after_backward`` finds the run by its
 graph: the same number of nodes on every step, with the same leaves (its parameters) at the
 same places among the first ones. A pass counts as a step when those leaves changed since the
 last one (an update); a pass on unchanged parameters is evaluation or accumulation. Nothing is
@@ -26,6 +29,14 @@ FLAT = 1e-3  # gradients below this fraction of their size at the start: vanishe
 EDGE = 0.01  # a tanh output within this of +-1 (a sigmoid's of 0 or 1) is saturated
 ANCHORS = 8  # leaves compared between passes to tell that it is the same loop
 MAX_RUNS = 16
+# A loss that blew up: at least GROWTH x its best so far (a best below FLOOR x the first loss
+# counting as that much, so the loss is also above its first) on SPAN steps in a row.
+# benchmarks/calibrate_watch.py (200 seeds): lecture-loop blow-ups at lr 1..10 warn 1 step
+# after passing 100x their best; at lr 0.01..0.1 only runs whose loss grew >100x and killed
+# the network warn (9 of micrograd's MLP at SGD lr 0.1); SPAN = 1 also warned a spike that
+# the next update undid (micrograd's MLP, lr 0.03, seed 17: trained to 1e-5 after it).
+GROWTH = 100.0  # two orders of magnitude above the best loss: blown up
+SPAN = 2  # ... on this many steps in a row (one spike may be undone by the next update)
 
 
 def saturation(nodes: list[Any]) -> tuple[int, int, str]:
@@ -47,25 +58,34 @@ class Watch:
     """One training run's losses and gradient sizes; :meth:`see` says when it is stuck:
     the gradients fell below ``FLAT`` x their first size while the loss stayed high (risen
     to ``JUMP`` x its best, or still ``STALLED`` x its first). The saturated tanh/sigmoid
-    units, counted when it first gets stuck, go into the message."""
+    units, counted when it first gets stuck, go into the message. After each step
+    :attr:`blew` says whether the loss has blown up: ``GROWTH`` x its best (floored at
+    ``FLOOR`` x the first loss) on ``SPAN`` steps in a row."""
 
-    __slots__ = ("step", "first", "best", "g0", "since", "saturated")
+    __slots__ = ("step", "first", "best", "g0", "since", "saturated", "best_step", "over",
+                 "peak", "peak_step", "blew")
 
     def __init__(self) -> None:
         self.step, self.first, self.best, self.g0 = -1, math.nan, math.inf, 0.0
         self.since = -1  # the first step of the current stuck stretch (-1: not stuck)
         self.saturated: tuple[int, int, str] = (0, 0, "")
+        self.best_step = 0  # the step of the best loss
+        self.over = 0  # steps in a row with the loss GROWTH x its best, up to now
+        self.peak, self.peak_step = -math.inf, -1  # the largest loss of that stretch
+        self.blew = False  # the loss has blown up (see grown), as of the last step seen
 
     def see(self, loss: float, grad_size: float,
             units: Callable[[], tuple[int, int, str]] | None = None) -> bool:
         """Note one step; True if the run is stuck at it (``units`` counts saturated units
-        for the message)."""
+        for the message). Sets :attr:`blew` when the loss has blown up."""
         self.step += 1
         if self.step == 0:
             self.first, self.best, self.g0 = loss, loss, grad_size
             return False
         high = self.rose(loss) or loss >= STALLED * self.first
-        self.best = min(self.best, loss)
+        self.grown(loss)
+        if loss < self.best:
+            self.best, self.best_step = loss, self.step
         stuck = high and grad_size < FLAT * self.g0
         if stuck and self.since < 0 and units is not None:
             self.saturated = units()
@@ -77,6 +97,19 @@ class Watch:
         ``FLOOR`` x the first loss, so a converged run's wobble is not a rise)."""
         return loss >= JUMP * max(self.best, FLOOR * self.first)
 
+    def grown(self, loss: float) -> None:
+        """Count ``loss`` (not yet in :attr:`best`) toward a blow-up: ``GROWTH`` x the best
+        (floored as in :meth:`rose`) extends the stretch, anything less ends it. Losses
+        that were ever negative (or a first one of 0) have no orders of magnitude: off."""
+        base = max(self.best, FLOOR * self.first)
+        if base > 0 and self.best >= 0 and loss >= GROWTH * base:
+            if loss > self.peak:
+                self.peak, self.peak_step = loss, self.step
+            self.over += 1
+        else:
+            self.over, self.peak, self.peak_step = 0, -math.inf, -1
+        self.blew = self.over >= SPAN
+
     def message(self, loss: float) -> str:
         """What the stuck run looks like, and what to do."""
         k, n, kind = self.saturated
@@ -87,6 +120,15 @@ class Watch:
         return (f"{units}the gradients vanished after the update at step {self.since - 1}: "
                 f"the loss {how} and cannot come down. The learning rate is the likely cause:"
                 f" try one 10x smaller, or find one with zg.train.lr_find.")
+
+    def blew_message(self, loss: float) -> str:
+        """What the blown-up run looks like (its best, its peak since), and what to do."""
+        n = self.peak_step - self.best_step
+        now = f"; it is {loss:.3g} at step {self.step}" if self.step != self.peak_step else ""
+        return (f"the loss grew from {self.best:.3g} to {self.peak:.3g} in {n} step"
+                f"{'s' if n != 1 else ''} after updates (step {self.best_step} to "
+                f"{self.peak_step}{now}): the updates blow it up. The learning rate is the "
+                f"likely cause: try one 10x smaller, or find one with zg.train.lr_find.")
 
 
 def blown_up(loss: float, step: int, best: float) -> str:
@@ -131,7 +173,8 @@ class _Run(Watch):
 
 def after_backward(root: Any, topo: list[Any]) -> str | None:
     """Note the loss of one backward() pass; return a warning text the first time its loop
-    is seen stuck (gradients vanished, loss high) or blown up, else None."""
+    is seen stuck (gradients vanished, loss high), its loss grown by orders of magnitude, or
+    nan/inf, else None."""
     return _note(len(topo), topo, root.data, lambda: saturation(topo))
 
 
@@ -175,4 +218,7 @@ def _note(key: Any, nodes: list[Any], loss: float,
     if run.see(loss, size(grads), units):
         run.warned = True
         return run.message(loss)
+    if run.blew:
+        run.warned = True
+        return run.blew_message(loss)
     return None
