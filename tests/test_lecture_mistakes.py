@@ -366,6 +366,20 @@ def test_demos_training_is_silent():
         demos.DEMOS["moons"](out=None, steps=100, progress=False, print_every=1000)
 
 
+@pytest.mark.parametrize("seed", [38, 136])
+def test_a_dead_unit_among_the_watched_leaves_is_not_vanished_gradients(seed):
+    """micrograd's moons demo, compiled: with these seeds the first parameters the watch
+    glances at belong to dead ReLUs (gradient 0) while the net trains to a low loss. The
+    watch looks at every gradient before it says they vanished (it warned on these)."""
+    from zerograd import demos
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = demos.moons(steps=100, seed=seed, out=None, compile=True, progress=False,
+                        print_every=1000, log=lambda _: None)
+    assert r.history["loss"][-1] < 0.05 * r.history["loss"][0]
+
+
 def test_the_watch_copes_with_a_compiled_function_reborn_with_fewer_parameters():
     owner = object()  # a new compiled function may get the id of one that was freed
     long, short = [Value(float(i)) for i in range(10)], [Value(1.0)]

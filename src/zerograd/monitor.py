@@ -8,9 +8,10 @@ a loss that became nan or inf. ``fit`` keeps one for its run (a blow-up stops fi
 its smoothed-loss rule). For hand-written loops ``after_backward`` finds the run by its
 graph: the same number of nodes on every step, with the same leaves (its parameters) at the
 same places among the first ones. A pass counts as a step when those leaves changed since the
-last one (an update); a pass on unchanged parameters is evaluation or accumulation. Nothing is
-scanned until the gradients have vanished with the loss still high, so a loop that trains
-normally pays a dictionary look-up and a glance at a few leaves per backward().
+last one (an update); a pass on unchanged parameters is evaluation or accumulation. Every
+leaf is read once, at a run's first pass, and the parameters' gradients again only when those
+few leaves show them vanished with the loss still high, so a loop that trains normally pays
+a dictionary look-up and a glance at a few leaves per backward().
 """
 
 from __future__ import annotations
@@ -75,9 +76,12 @@ class Watch:
         self.blew = False  # the loss has blown up (see grown), as of the last step seen
 
     def see(self, loss: float, grad_size: float,
-            units: Callable[[], tuple[int, int, str]] | None = None) -> bool:
+            units: Callable[[], tuple[int, int, str]] | None = None,
+            vanished: Callable[[], bool] | None = None) -> bool:
         """Note one step; True if the run is stuck at it (``units`` counts saturated units
-        for the message). Sets :attr:`blew` when the loss has blown up."""
+        for the message). Sets :attr:`blew` when the loss has blown up. Where
+        ``grad_size`` is taken over a few gradients only, ``vanished()`` confirms that all
+        of them vanished (one unit's can be 0 in a net that trains: a dead ReLU)."""
         self.step += 1
         if self.step == 0:
             self.first, self.best, self.g0 = loss, loss, grad_size
@@ -86,7 +90,8 @@ class Watch:
         self.grown(loss)
         if loss < self.best:
             self.best, self.best_step = loss, self.step
-        stuck = high and grad_size < FLAT * self.g0
+        stuck = (high and grad_size < FLAT * self.g0
+                 and (vanished is None or vanished()))
         if stuck and self.since < 0 and units is not None:
             self.saturated = units()
         self.since = (self.step if self.since < 0 else self.since) if stuck else -1
@@ -145,10 +150,13 @@ class _Run(Watch):
     """A hand-written loop's Watch, with the leaves that tell it is the same loop: the first
     pass's first leaves (their places in topo, weak references, their data last seen)."""
 
-    __slots__ = ("places", "refs", "seen", "warned")
+    __slots__ = ("places", "refs", "seen", "warned", "leaves0", "params", "g_all")
 
     def __init__(self, topo: list[Any]) -> None:
         super().__init__()
+        self.leaves0: list[tuple[int, float, float]] | None = None  # see remember()
+        self.params: list[int] = []  # the places of the leaves the updates change
+        self.g_all = 0.0  # their largest gradient at the first pass
         self.places = []
         for i, v in enumerate(topo):
             if not v._children:
@@ -169,6 +177,27 @@ class _Run(Watch):
             self.seen = [self.seen[k] for k in keep] if self.seen else []
             now = [now[k] for k in keep]
         return now
+
+    def remember(self, nodes: list[Any], at: tuple[Any, Any] | None) -> None:
+        """At the first pass: every gradient's size (a compiled run's), or every leaf's
+        place, number and gradient (a hand-written loop's: which leaves are its parameters
+        shows later, when the updates have changed them)."""
+        if at is not None:
+            self.g_all = size(map(float, at[1]))
+        else:
+            self.leaves0 = [(i, v.data, v.grad) for i, v in enumerate(nodes) if not v._children]
+
+    def vanished(self, nodes: list[Any], at: tuple[Any, Any] | None) -> bool:
+        """True if every parameter's gradient is below ``FLAT`` x the largest at the first
+        pass (the targets' and other constants' gradients do not count)."""
+        if at is not None:
+            return size(map(float, at[1])) < FLAT * self.g_all
+        if self.leaves0 is not None:
+            moved = [(i, g) for i, data, g in self.leaves0
+                     if i < len(nodes) and not nodes[i]._children and nodes[i].data != data]
+            self.params, self.g_all, self.leaves0 = [i for i, _ in moved], size(
+                g for _, g in moved), None
+        return size(nodes[i].grad for i in self.params if i < len(nodes)) < FLAT * self.g_all
 
 
 def after_backward(root: Any, topo: list[Any]) -> str | None:
@@ -215,7 +244,9 @@ def _note(key: Any, nodes: list[Any], loss: float,
     if not math.isfinite(loss):  # on a first pass no update can be the cause
         run.warned = run.step >= 0
         return blown_up(loss, run.step + 1, run.best) if run.warned else None
-    if run.see(loss, size(grads), units):
+    if run.step < 0:
+        run.remember(nodes, at)
+    if run.see(loss, size(grads), units, lambda: run.vanished(nodes, at)):
         run.warned = True
         return run.message(loss)
     if run.blew:
