@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from markdown_blocks import python_blocks
+from markdown_blocks import PYTHON, fenced_blocks, python_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -82,17 +82,35 @@ def _built(page: str) -> str:
 
 # ------------------------------------------------------------------------------ the code
 RUNNER = r"""
-import json, sys, traceback
+import contextlib, difflib, io, json, sys, traceback
 page, blocks = json.load(sys.stdin)
 namespace = {"__name__": "__main__"}
-for n, code in enumerate(blocks, 1):
+for n, (code, shown) in enumerate(blocks, 1):
+    out = io.StringIO()
     try:
-        exec(compile(code, f"{page}, python block {n}", "exec"), namespace)
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"{page}, python block {n}", "exec"), namespace)
     except BaseException:
         print(f"{page}: python block {n} of {len(blocks)} failed:", file=sys.stderr)
         traceback.print_exc()
         sys.exit(1)
+    if shown is not None and out.getvalue().strip() != shown.strip():
+        print(f"{page}: python block {n} printed other text than the page shows under it:",
+              file=sys.stderr)
+        sys.stderr.writelines(difflib.unified_diff(
+            shown.strip().splitlines(True), out.getvalue().strip().splitlines(True),
+            "the page", "the run", n=1))
+        sys.exit(1)
 """
+
+
+def _blocks_and_output(page: str) -> list[tuple[str, str | None]]:
+    """Each python block of ``page`` with the ```text block right after it (what the page
+    says it prints), or None."""
+    blocks = fenced_blocks((DOCS / page).read_text(encoding="utf-8"))
+    return [(code, blocks[i + 1][1] if i + 1 < len(blocks) and blocks[i + 1][0] == "text"
+             else None) for i, (lang, code) in enumerate(blocks) if lang in PYTHON]
+
 
 CODE_PAGES = [p for p in PAGES if python_blocks(DOCS / p)]
 
@@ -105,14 +123,16 @@ def _code_param(page: str) -> Any:
 @pytest.mark.parametrize("page", [_code_param(p) for p in CODE_PAGES])
 def test_every_python_block_of_the_page_runs(page: str, tmp_path: Path) -> None:
     """The page's blocks, in order, in one namespace (a later block uses an earlier one's
-    names), in a fresh interpreter (the page's own ``random`` seeds) and a fresh folder."""
+    names), in a fresh interpreter (the page's own ``random`` seeds) and a fresh folder; a
+    ```text block right after a python block is what that block prints, to the letter."""
     blocks = python_blocks(DOCS / page)
     if NEEDS_TORCH.search("\n".join(blocks)):
         try:
             import torch  # noqa: F401
         except ImportError:
             _unavailable(f"{page} uses PyTorch, which is missing: pip install -e '.[test]'")
-    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps([page, blocks]),
+    done = subprocess.run([sys.executable, "-c", RUNNER],
+                          input=json.dumps([page, _blocks_and_output(page)]),
                           cwd=tmp_path, capture_output=True, text=True, timeout=900,
                           env=_quiet_env())
     assert done.returncode == 0, done.stderr[-6000:]
