@@ -11,9 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs, needs_graphviz
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 PNG = b"\x89PNG\r\n\x1a\n"
+PLOTS = pytest.mark.needs("matplotlib", "the demo's plots")
+
+
+def needs_demo(name: str) -> None:
+    """A demo's run needs matplotlib for its plots, and scikit-learn for moons and digits."""
+    needs("matplotlib", "the demo's plots")
+    if name in ("moons", "digits"):
+        needs("sklearn", f"the {name} dataset")
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -44,6 +53,8 @@ MICROGRAD_STEP99 = (0.010978370135492717, "100.0")
 
 @pytest.fixture(scope="module")
 def moons_eager(tmp_path_factory):
+    needs_demo("moons")
+    needs("tqdm", "the demo's --progress bar")
     out = tmp_path_factory.mktemp("moons")
     return run("demo", "moons", "--out", str(out), "--progress", "--print-every", "1"), out
 
@@ -73,6 +84,7 @@ def test_demo_moons_progress_bar_shows_loss_and_accuracy(moons_eager):
 
 
 def test_demo_moons_compiled_gives_the_same_numbers(tmp_path, eager_steps):
+    needs_demo("moons")
     proc = run("demo", "moons", "--compile", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "(compiled)" in proc.stdout
@@ -89,6 +101,7 @@ def test_demo_moons_compiled_gives_the_same_numbers(tmp_path, eager_steps):
 
 
 def test_demo_moons_scalar_executor_is_bitwise_eager(eager_steps, tmp_path):
+    needs_demo("moons")
     proc = run("demo", "moons", "--executor", "scalar", "--print-every", "1",
                "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -97,6 +110,7 @@ def test_demo_moons_scalar_executor_is_bitwise_eager(eager_steps, tmp_path):
 
 
 def test_demo_spiral_eager_few_steps(tmp_path):
+    needs_demo("spiral")
     proc = run("demo", "spiral", "--steps", "3", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     steps = step_lines(proc.stdout)
@@ -107,6 +121,7 @@ def test_demo_spiral_eager_few_steps(tmp_path):
 
 
 def test_demo_spiral_compiled_learns_the_three_arms(tmp_path):
+    needs_demo("spiral")
     proc = run("demo", "spiral", "--compile", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     steps = step_lines(proc.stdout)
@@ -117,6 +132,7 @@ def test_demo_spiral_compiled_learns_the_three_arms(tmp_path):
 
 
 def test_demo_digits_compiled_reaches_95_percent_on_held_out_images(tmp_path):
+    needs_demo("digits")
     proc = run("demo", "digits", "--compile", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     m = re.search(r"(\d+) training and (\d+) test images", proc.stdout)
@@ -129,6 +145,7 @@ def test_demo_digits_compiled_reaches_95_percent_on_held_out_images(tmp_path):
 
 
 def test_demo_digits_eager_small_run(tmp_path):
+    needs_demo("digits")
     proc = run("demo", "digits", "--samples", "60", "--steps", "2", "--batch-size", "16",
                "--hidden", "8", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -138,6 +155,7 @@ def test_demo_digits_eager_small_run(tmp_path):
 
 
 def test_graph_draws_the_formula_with_values_and_gradients(tmp_path):
+    needs_graphviz()
     svg = tmp_path / "graph.svg"
     proc = run("graph", "tanh(x*w + b)", "--set", "x=2.0", "--set", "w=-3.0",
                "--set", "b=6.8813735870195432", "-o", str(svg))
@@ -157,6 +175,8 @@ def test_graph_draws_the_formula_with_values_and_gradients(tmp_path):
 
 @pytest.mark.parametrize("ext, magic", [("png", PNG), ("pdf", b"%PDF"), ("dot", b"digraph")])
 def test_graph_other_formats(tmp_path, ext, magic):
+    if ext != "dot":  # the DOT source needs no layout
+        needs_graphviz()
     path = tmp_path / f"g.{ext}"
     proc = run("graph", "relu(a) * a", "--set", "a=1.5", "-o", str(path))
     assert proc.returncode == 0, proc.stderr
@@ -175,7 +195,8 @@ def test_graph_other_formats(tmp_path, ext, magic):
         (["graph", "x*2", "--set", "x=1", "-o", "g.gif"], "ending in"),
         (["graph", "x*2", "--set", "x=1", "-o", "/proc/zerograd-cannot-write-here/g.svg"],
          "No such file"),
-        (["demo", "moons", "--out", "/proc/zerograd-cannot-write-here"], "cannot write"),
+        pytest.param(["demo", "moons", "--out", "/proc/zerograd-cannot-write-here"],
+                     "cannot write", marks=[PLOTS, pytest.mark.needs("sklearn", "moons")]),
         (["demo", "digits", "--samples", "5"], "samples"),
     ],
 )
@@ -237,6 +258,7 @@ def quick(name: str) -> dict:
 
 
 def test_demo_digits_records_batch_and_test_accuracy(tmp_path):
+    needs_demo("digits")
     from zerograd import demos
 
     lines: list[str] = []
@@ -274,8 +296,10 @@ def test_compiled_scores_match_eager_scores_on_any_number_of_rows(outputs):
 @pytest.mark.parametrize(
     "demo, module, extra",
     [("moons", "matplotlib", "viz"), ("spiral", "matplotlib", "viz"),
-     ("digits", "matplotlib", "viz"), ("moons", "sklearn", "data"),
-     ("digits", "sklearn", "data")],
+     ("digits", "matplotlib", "viz"),
+     # matplotlib is there, so scikit-learn is what is missing
+     pytest.param("moons", "sklearn", "data", marks=PLOTS),
+     pytest.param("digits", "sklearn", "data", marks=PLOTS)],
 )
 def test_a_missing_extra_is_named_before_any_training(tmp_path, monkeypatch, demo, module,
                                                       extra):
@@ -294,6 +318,7 @@ def test_a_missing_extra_is_named_before_any_training(tmp_path, monkeypatch, dem
 
 
 def test_ctrl_c_during_training_writes_the_plots_of_the_steps_done(tmp_path):
+    needs_demo("spiral")
     from zerograd import demos
 
     lines: list[str] = []
@@ -314,6 +339,7 @@ def test_ctrl_c_during_training_writes_the_plots_of_the_steps_done(tmp_path):
 
 
 def test_ctrl_c_before_the_first_step_leaves_no_new_folder(tmp_path, monkeypatch):
+    needs_demo("moons")
     from zerograd import demos
 
     def interrupted(*args: object, **kwargs: object):
@@ -328,6 +354,7 @@ def test_ctrl_c_before_the_first_step_leaves_no_new_folder(tmp_path, monkeypatch
 
 
 def test_the_out_folder_is_made_when_the_plots_are_written(tmp_path):
+    needs_demo("spiral")
     out = tmp_path / "a" / "b"
     proc = run("demo", "spiral", "--steps", "3", "--out", str(out))
     assert proc.returncode == 0, proc.stderr

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import needs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,15 @@ from zerograd.engine import Value
 from zerograd.ops import OPS, SCALAR, ScalarMath
 
 EXACT = ("python", "scalar")  # these run the scalar math in the eager order: bit for bit
-ALL = sorted(EXECUTORS)
+JAX = pytest.mark.needs("jax", "the jax executor")
+
+
+def executors(*names: str) -> list:
+    """The executors as parameters: "jax" needs JAX (skipped without it)."""
+    return [pytest.param(n, marks=JAX) if n == "jax" else n for n in names]
+
+
+ALL = executors(*sorted(EXECUTORS))
 inf, nan = math.inf, math.nan
 
 
@@ -234,6 +243,7 @@ def test_random_graphs_with_shared_subexpressions_match_eager(executor, recipe):
 
 def test_wide_random_graph_on_the_numpy_executor_matches_eager():
     """Many copies of one sub-network: the numpy executor's grid groups take part."""
+    needs("jax", "the jax executor, one of every executor")
     rng = random.Random(7)
     model = zg.nn.MLP(3, [8, 8, 1], activation="tanh")
     X = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(40)]
@@ -242,7 +252,7 @@ def test_wide_random_graph_on_the_numpy_executor_matches_eager():
         fit = zg.vsum([(model(x) - 0.5) ** 2 for x in X])
         return fit + sum(p.abs() for p in model.parameters())
 
-    for executor in ALL:
+    for executor in sorted(EXECUTORS):
         f = zg.compile(loss, executor=executor)
         got = f(X)
         model.zero_grad()
@@ -297,7 +307,7 @@ def test_an_op_returning_its_operand_unchanged(executor):
     assert (r.data, w.grad) == (9.0, -4.5)
 
 
-@pytest.mark.parametrize("executor", ["numpy", "jax"])
+@pytest.mark.parametrize("executor", executors("numpy", "jax"))
 def test_several_results_of_a_wide_network_on_the_array_executors(executor):
     """The loss and each score: every backward follows only its own part of the graph
     (the batched, fused products are masked then)."""
@@ -325,6 +335,7 @@ def test_several_results_of_a_wide_network_on_the_array_executors(executor):
 def test_the_jax_executor_trains_a_layer_over_a_batch_in_one_call_as_eager_does():
     """value_and_grad (fit's fast path) through the jax executor: the layers run as matrix
     products (the gemm groups), the result and every gradient are eager's to 1e-12."""
+    needs("jax", "the jax executor")
     random.seed(3)
     model = zg.nn.MLP(2, [8, 8, 1])
     X = np.random.default_rng(3).uniform(-1, 1, size=(30, 2)).tolist()
@@ -354,6 +365,7 @@ def test_a_jax_training_loop_takes_each_loss_with_its_gradients_in_one_call():
     called, the next call takes the loss and its gradients in one XLA call (not a forward
     and then a backward); the numbers are the eager loop's. A call whose result gets no
     backward() turns that off for the call after it."""
+    needs("jax", "the jax executor")
     def setup():
         random.seed(4)
         model = zg.nn.MLP(2, [6, 6, 1])
@@ -401,6 +413,7 @@ def test_pieces_read_and_write_as_one_buffer_would():
     segments, partial and whole sets, and adds with repeated slots give a NumPy buffer's
     numbers (float64, as the executor runs), slots never written read 0; a gather
     cannot be set."""
+    needs("jax", "the jax executor")
     import jax
     import jax.numpy as jnp
 
@@ -433,6 +446,7 @@ def test_pieces_read_and_write_as_one_buffer_would():
 def test_the_jax_executor_runs_a_long_sum_as_one_reduction():
     """sum(p * p) over 3000 parameters: XLA gets one reduction (its order of addition) and
     one product, not 2999 additions to compile; the value and gradients are eager's."""
+    needs("jax", "the jax executor")
     import jax
 
     ps = [Value(0.01 * i - 7.0) for i in range(3000)]
@@ -478,7 +492,7 @@ def test_a_result_does_not_take_nan_from_a_node_it_does_not_depend_on(executor):
 # -- PyTorch float64 ------------------------------------------------------------------------
 @pytest.mark.parametrize("executor", ALL)
 def test_compiled_mlp_matches_pytorch_float64(executor):
-    torch = pytest.importorskip("torch")
+    torch = needs("torch", "the reference")
     random.seed(3)
     model = zg.nn.MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
     xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -510,7 +524,7 @@ def test_compiled_mlp_matches_pytorch_float64(executor):
 @pytest.mark.parametrize("executor", ALL)
 def test_compiled_mixed_ops_match_pytorch_float64(executor):
     """Division, powers, exp/log, sigmoid, softplus, abs, sqrt and logsumexp together."""
-    torch = pytest.importorskip("torch")
+    torch = needs("torch", "the reference")
     a, b = Value(0.7), Value(-1.3)
 
     def fn(x, y):
@@ -536,7 +550,7 @@ def test_compiled_mixed_ops_match_pytorch_float64(executor):
 
 # -- micrograd's moons demo -----------------------------------------------------------------
 def test_moons_demo_trains_compiled_to_micrograds_recorded_losses():
-    pytest.importorskip("sklearn")
+    needs("sklearn", "micrograd's moons data")
     from sklearn.datasets import make_moons
 
     np.random.seed(1337)

@@ -11,6 +11,7 @@ import random
 
 import numpy as np
 import pytest
+from conftest import needs
 
 import zerograd as zg
 from zerograd.compile.npcode import BROADCAST_MIN, adder, rows_code, scatterer, view_of
@@ -84,6 +85,7 @@ def _moons_loss(model, X, y):
 
 
 def test_an_mlp_over_a_batch_reads_each_layers_activations_as_views():
+    needs("sklearn", "the moons dataset")
     random.seed(3)
     model = zg.nn.MLP(2, [12, 12, 1])
     X, y = zg.data.moons(40, signed=True)
@@ -137,6 +139,7 @@ def test_first_writes_assign_so_the_gradient_buffer_is_not_zeroed_first(monkeypa
     """Backward zeroes only the slots no run of contributions writes first; those runs
     assign ``0.0 + c``. With the rest of the buffer full of nan the gradients are, bit for
     bit, those of a buffer zeroed whole."""
+    needs("sklearn", "the moons dataset")
     random.seed(5)
     model = zg.nn.MLP(2, [12, 12, 1])
     X, y = zg.data.moons(40, signed=True)

@@ -4,8 +4,11 @@ import random
 
 import numpy as np
 import pytest
+from conftest import needs
 
 from zerograd import data
+
+SKLEARN = pytest.mark.needs("sklearn", "scikit-learn makes this set")
 
 
 def test_lecture_is_the_lectures_four_examples_and_fresh_each_call():
@@ -17,6 +20,7 @@ def test_lecture_is_the_lectures_four_examples_and_fresh_each_call():
 
 
 def test_moons_with_micrograds_seeding_is_micrograds_demo_data():
+    needs("sklearn", "its make_moons, the reference")
     from sklearn.datasets import make_moons
 
     state = np.random.get_state()
@@ -32,6 +36,7 @@ def test_moons_with_micrograds_seeding_is_micrograds_demo_data():
 
 
 def test_seeded_sets_do_not_touch_the_global_random_state():
+    needs("sklearn", "its moons, circles and blobs")
     before = np.random.get_state()[1].copy()
     r = random.getstate()
     data.moons(50, 0.2, 3)
@@ -46,14 +51,15 @@ def test_seeded_sets_do_not_touch_the_global_random_state():
 @pytest.mark.parametrize(
     "make, n, features, labels",
     [
-        (lambda s: data.moons(60, 0.1, s), 60, 2, {0, 1}),
-        (lambda s: data.moons(60, 0.1, s, signed=True), 60, 2, {-1, 1}),
-        (lambda s: data.circles(80, 0.05, 0.5, s), 80, 2, {0, 1}),
-        (lambda s: data.circles(80, 0.05, 0.5, s, signed=True), 80, 2, {-1, 1}),
+        pytest.param(lambda s: data.moons(60, 0.1, s), 60, 2, {0, 1}, marks=SKLEARN),
+        pytest.param(lambda s: data.moons(60, 0.1, s, signed=True), 60, 2, {-1, 1}, marks=SKLEARN),
+        pytest.param(lambda s: data.circles(80, 0.05, 0.5, s), 80, 2, {0, 1}, marks=SKLEARN),
+        pytest.param(lambda s: data.circles(80, 0.05, 0.5, s, signed=True), 80, 2, {-1, 1},
+                     marks=SKLEARN),
         (lambda s: data.spiral(25, 3, s), 75, 2, {0, 1, 2}),
         (lambda s: data.spiral(10, 5, s), 50, 2, {0, 1, 2, 3, 4}),
-        (lambda s: data.blobs(90, 4, seed=s), 90, 2, {0, 1, 2, 3}),
-        (lambda s: data.blobs(30, 2, features=5, seed=s), 30, 5, {0, 1}),
+        pytest.param(lambda s: data.blobs(90, 4, seed=s), 90, 2, {0, 1, 2, 3}, marks=SKLEARN),
+        pytest.param(lambda s: data.blobs(30, 2, features=5, seed=s), 30, 5, {0, 1}, marks=SKLEARN),
         (lambda s: data.xor(70, 0.1, seed=s), 70, 2, {0, 1}),
     ],
 )
@@ -83,6 +89,7 @@ def test_spiral_classes_are_balanced_and_inside_the_unit_disc():
 
 
 def test_digits_is_sklearns_bundled_set_scaled_to_unit_range():
+    needs("sklearn", "its bundled digits")
     from sklearn.datasets import load_digits
 
     X, y = data.digits()
@@ -108,12 +115,12 @@ def test_train_test_split_partitions_the_rows():
 @pytest.mark.parametrize(
     "call, words",
     [
-        (lambda: data.moons(0), "n must be"),
-        (lambda: data.moons(10, noise=-1), "noise"),
-        (lambda: data.moons(10, seed=-3), "seed"),
+        pytest.param(lambda: data.moons(0), "n must be", marks=SKLEARN),
+        pytest.param(lambda: data.moons(10, noise=-1), "noise", marks=SKLEARN),
+        pytest.param(lambda: data.moons(10, seed=-3), "seed", marks=SKLEARN),
         (lambda: data.spiral(10, classes=1), "classes"),
-        (lambda: data.circles(10, factor=1.5), "factor"),
-        (lambda: data.blobs(2.5), "n must be"),
+        pytest.param(lambda: data.circles(10, factor=1.5), "factor", marks=SKLEARN),
+        pytest.param(lambda: data.blobs(2.5), "n must be", marks=SKLEARN),
         (lambda: data.train_test_split([[1], [2]], [1], 0.5), "rows"),
         (lambda: data.train_test_split([[1], [2]], [1, 2], 1.5), "test_fraction"),
         (lambda: data.train_test_split([[1], [2]], [1, 2], 0.01), "empty"),

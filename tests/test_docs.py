@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import needs, needs_graphviz, unavailable
 from markdown_blocks import PYTHON, fenced_blocks, python_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,15 +30,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-IN_CI = bool(os.environ.get("ZEROGRAD_CI"))
-NEEDS_TORCH = re.compile(r"^\s*(import torch|from torch\b)|\binterop\.(to|from)_torch\b", re.M)
+# what a page's code needs beyond NumPy, by what it says: those pages skip without it
+NEEDS = {
+    "torch": re.compile(r"^\s*(import torch|from torch\b)|\binterop\.(to|from)_torch\b", re.M),
+    "sklearn": re.compile(r"\bdata\.(moons|circles|blobs|digits)\("),  # zg.data's sets
+    "safetensors": re.compile(r"\.safetensors\b"),
+    "jax": re.compile(r"""["']jax["']"""),  # the jax executor
+    "graphviz": re.compile(r"\.(render|pipe)\("),  # a drawing: needs_graphviz()
+}
 
 
-def _unavailable(why: str) -> None:
-    """Skip on a developer's machine that lacks a tool; in CI a missing tool is a failure."""
-    if IN_CI:
-        pytest.fail(f"the docs tests cannot run in CI: {why}", pytrace=False)
-    pytest.skip(why)
+def _needs_of(code: str) -> list[str]:
+    return [module for module, says in NEEDS.items() if says.search(code)]
 
 
 def _quiet_env() -> dict[str, str]:
@@ -50,12 +54,8 @@ def _quiet_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site, built once for the module with ``mkdocs build --strict``."""
-    try:
-        import material  # noqa: F401
-        import mkdocs  # noqa: F401
-        import mkdocstrings  # noqa: F401
-    except ImportError as e:
-        _unavailable(f"the docs tools are missing ({e}): pip install -e '.[docs]'")
+    for module in ("mkdocs", "material", "mkdocstrings"):
+        needs(module, "building the docs site")
     out = tmp_path_factory.mktemp("site")
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
@@ -116,8 +116,8 @@ CODE_PAGES = [p for p in PAGES if python_blocks(DOCS / p)]
 
 
 def _code_param(page: str) -> Any:
-    text = "\n".join(python_blocks(DOCS / page))
-    return pytest.param(page, id=page + (" [torch]" if NEEDS_TORCH.search(text) else ""))
+    modules = _needs_of("\n".join(python_blocks(DOCS / page)))
+    return pytest.param(page, id=page + (f" [{', '.join(modules)}]" if modules else ""))
 
 
 @pytest.mark.parametrize("page", [_code_param(p) for p in CODE_PAGES])
@@ -126,11 +126,11 @@ def test_every_python_block_of_the_page_runs(page: str, tmp_path: Path) -> None:
     names), in a fresh interpreter (the page's own ``random`` seeds) and a fresh folder; a
     ```text block right after a python block is what that block prints, to the letter."""
     blocks = python_blocks(DOCS / page)
-    if NEEDS_TORCH.search("\n".join(blocks)):
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            _unavailable(f"{page} uses PyTorch, which is missing: pip install -e '.[test]'")
+    for module in _needs_of("\n".join(blocks)):
+        if module == "graphviz":
+            needs_graphviz()
+        else:
+            needs(module, f"{page} uses it")
     done = subprocess.run([sys.executable, "-c", RUNNER],
                           input=json.dumps([page, _blocks_and_output(page)]),
                           cwd=tmp_path, capture_output=True, text=True, timeout=900,
@@ -159,11 +159,8 @@ def served(site: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        _unavailable(f"playwright is missing ({e}): pip install -e '.[test]'")
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b

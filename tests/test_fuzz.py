@@ -72,13 +72,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
+from conftest import needs
 
 import zerograd as zg
 from zerograd import engine
 from zerograd.compile.backends import ARRAY
 from zerograd.engine import Value
 from zerograd.ops import BY_NAME, SCALAR, Op
+
+torch = needs("torch", "the reference every program is checked against")  # else: skip module
 
 inf, nan = math.inf, math.nan
 MAX = sys.float_info.max

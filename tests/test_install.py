@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect
+from conftest import needs
 
 from zerograd import cli
 from zerograd.playground import server
@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_playground_refuses_to_start_without_a_websocket_library(monkeypatch, capsys):
+    for module in ("starlette", "uvicorn"):  # what it has, so the socket is what it misses
+        needs(module, "the playground's web server")
     monkeypatch.setitem(sys.modules, "websockets", None)  # import websockets now fails
     monkeypatch.setitem(sys.modules, "wsproto", None)
     with pytest.raises(ImportError, match="pip install websockets"):
@@ -40,6 +42,7 @@ def _free_port() -> int:
 def test_the_all_extra_alone_serves_the_playground_with_a_live_socket(tmp_path):
     """A new venv with exactly the README's install (pip install ".[all]"), then
     `zerograd playground --no-browser` and a tab's first messages over /ws."""
+    connect = needs("websockets.sync.client", "the tab's socket").connect
     src = tmp_path / "zerograd"
     shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns(
         "__pycache__", "*.egg-info"))

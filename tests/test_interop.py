@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
+from conftest import needs
 
 import zerograd as zg
 from zerograd import interop, nn
+
+torch = needs("torch", "zg.interop converts to and from it")  # else: skip the module
 
 
 def outputs(model, xs):

@@ -12,11 +12,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import needs
 
 import zerograd as zg
 from zerograd import io, nn
 
-FORMATS = [".json", ".safetensors"]
+SAFETENSORS = pytest.mark.needs("safetensors", "the .safetensors format")
+FORMATS = [".json", pytest.param(".safetensors", marks=SAFETENSORS)]  # as parameters
 SRC = str(Path(zg.__file__).resolve().parent.parent)
 
 
@@ -76,6 +78,7 @@ def test_model_state_round_trip_bitwise(tmp_path, ext):
 
 
 def test_safetensors_file_is_plain_safetensors_named_by_parameter(tmp_path):
+    needs("safetensors", "the .safetensors format")
     from safetensors.numpy import load_file
 
     model = make_model()
@@ -223,6 +226,7 @@ def test_bit_flip_in_a_number_is_caught_by_the_checksum(tmp_path):
 
 
 def test_files_renamed_to_the_wrong_extension_fail_cleanly(tmp_path):
+    needs("safetensors", "the .safetensors format")
     model = make_model(1)
     zg.save(model, tmp_path / "a.json")
     zg.save(model, tmp_path / "b.safetensors")
@@ -241,6 +245,7 @@ def test_foreign_json_fails_cleanly(tmp_path, end):
 
 
 def test_non_finite_numbers_in_the_file_fail_cleanly(tmp_path, monkeypatch):
+    needs("safetensors", "the .safetensors format")
     path = tmp_path / "m.json"
     zg.save({"w": [0.5, 0.25]}, path)
     text = path.read_text()
@@ -355,6 +360,7 @@ RUN = textwrap.dedent("""
 
 
 def run(*args: str) -> str:
+    needs("sklearn", "the run's moons dataset")
     env = {**os.environ, "PYTHONPATH": SRC}
     out = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True,
                          env=env, timeout=120)

@@ -20,13 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs
 from hypothesis import given
 from hypothesis import strategies as hs
 
 import zerograd as zg
 from zerograd import io, nn, optim
 
-FORMATS = [".json", ".safetensors"]
+EXTENSIONS = [".json", ".safetensors"]
+SAFETENSORS = pytest.mark.needs("safetensors", "the .safetensors format")
+FORMATS = [".json", pytest.param(".safetensors", marks=SAFETENSORS)]  # as parameters
 SRC = str(Path(zg.__file__).resolve().parent.parent)
 ENV = {**os.environ, "PYTHONPATH": SRC}
 
@@ -98,6 +101,7 @@ SAVED_LENGTHS = [0x0920, 0x0A20, 0x0B20, 0x0C20, 0x0D20, 0x2020, 0x7B20, 0x17B20
 
 
 def test_the_issue_reproduction_loads(tmp_path):
+    needs("safetensors", "the .safetensors format")
     random.seed(0)
     m = nn.MLP(1, [13, 2])
     opt = optim.Adam(m.parameters(), lr=0.01)
@@ -115,9 +119,10 @@ def test_the_issue_reproduction_loads(tmp_path):
 
 @pytest.mark.parametrize("total", SAVED_LENGTHS, ids=hex)
 def test_safetensors_header_lengths_with_whitespace_and_brace_bytes_round_trip(tmp_path, total):
+    needs("safetensors", "the .safetensors format")
     state, raw = state_with_header(tmp_path, total)
     assert raw[:8] == total.to_bytes(8, "little") and raw[0] == ord(" ")
-    for ext in FORMATS:
+    for ext in EXTENSIONS:
         assert same(round_trip(state, tmp_path / f"s{ext}"), state)
 
 
@@ -125,6 +130,7 @@ def test_safetensors_header_lengths_with_whitespace_and_brace_bytes_round_trip(t
 def test_safetensors_headers_of_any_length_load(tmp_path, low):
     """Another writer may pad differently: first bytes b'\\t', b'\\n', b'\\r', b' ', b'{'
     followed by whitespace or '{' must all load."""
+    needs("safetensors", "the .safetensors format")
     state, raw = state_with_header(tmp_path, 0x600)
     path = tmp_path / "other.safetensors"
     for high in (0x09, 0x0A, 0x0D, 0x20, 0x7B):
@@ -135,6 +141,7 @@ def test_safetensors_headers_of_any_length_load(tmp_path, low):
 
 
 def test_a_misnamed_file_is_named_only_after_the_real_parse_fails(tmp_path):
+    needs("safetensors", "the .safetensors format")
     state, raw = state_with_header(tmp_path, 0x7B20)
     (tmp_path / "a.json").write_bytes(raw)
     with pytest.raises(io.CheckpointError, match=r"looks like a \.safetensors.*rename"):
@@ -168,8 +175,9 @@ trees = hs.recursive(
 
 @given(trees)
 def test_whatever_save_writes_load_reads_back(tree):
+    needs("safetensors", "the .safetensors format")
     with tempfile.TemporaryDirectory() as folder:
-        for ext in FORMATS:
+        for ext in EXTENSIONS:
             assert same(round_trip(tree, Path(folder) / f"t{ext}"), tree)
 
 
@@ -495,6 +503,7 @@ def write_safetensors(path: Path, structure: str, arrays: dict | None = None) ->
 
 
 def test_hostile_safetensors_with_valid_checksums_fail_cleanly(tmp_path):
+    needs("safetensors", "the .safetensors format")
     path = tmp_path / "h.safetensors"
     cases = {
         "[" * 100_000 + "]" * 100_000: "nested far too deeply",
@@ -516,7 +525,8 @@ def test_hostile_safetensors_with_valid_checksums_fail_cleanly(tmp_path):
 
 
 def test_nesting_is_limited_the_same_way_on_save_and_load(tmp_path):
-    for ext in FORMATS:
+    needs("safetensors", "the .safetensors format")
+    for ext in EXTENSIONS:
         deep: object = 0.5
         for i in range(io.MAX_DEPTH):
             deep = [deep] if i % 3 else ({2: deep} if i % 2 else (deep,))
@@ -754,6 +764,7 @@ def test_save_refuses_a_folder_or_a_fifo_as_the_target(tmp_path):
 
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o664, 0o606, 0o2644])
 def test_save_keeps_the_replaced_files_mode(tmp_path, mode):
+    needs("safetensors", "the .safetensors format")
     path = tmp_path / "m.safetensors"
     zg.save({"a": 1.0}, path)
     os.chmod(path, mode)

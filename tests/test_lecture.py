@@ -6,6 +6,7 @@ import random
 import warnings
 
 import pytest
+from conftest import needs
 from test_nn import LECTURE_XS, LectureMLP
 
 import zerograd as zg
@@ -78,7 +79,7 @@ def test_the_compact_nn_mlp_lecture_draws_the_same_numbers(restore_random):
 
 
 def test_gradients_match_pytorch_float64(restore_random):
-    torch = pytest.importorskip("torch")
+    torch = needs("torch", "the reference gradients")
     model = seeded(lambda: MLP(3, [4, 4, 1]))
     loss = squared_error(model)
     loss.backward()

@@ -10,6 +10,7 @@ import re
 import warnings
 
 import pytest
+from conftest import needs
 
 import zerograd as zg
 from zerograd.compile import TraceError
@@ -359,6 +360,7 @@ def test_fit_at_a_good_learning_rate_is_silent(compile):
 
 
 def test_demos_training_is_silent():
+    needs("sklearn", "the moons demo's data")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         from zerograd import demos
@@ -371,6 +373,7 @@ def test_a_dead_unit_among_the_watched_leaves_is_not_vanished_gradients(seed):
     """micrograd's moons demo, compiled: with these seeds the first parameters the watch
     glances at belong to dead ReLUs (gradient 0) while the net trains to a low loss. The
     watch looks at every gradient before it says they vanished (it warned on these)."""
+    needs("sklearn", "the moons demo's data")
     from zerograd import demos
 
     with warnings.catch_warnings():

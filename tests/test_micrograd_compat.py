@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 
-import micrograd.engine
 import pytest
+from conftest import needs
 from hypothesis import given
 from hypothesis import strategies as st
 
 import zerograd.engine
+
+needs("micrograd", "the original, run side by side")  # else: skip the module
+import micrograd.engine  # noqa: E402
 
 # micrograd-style user code, written against `Value` from whichever module is imported.
 PROGRAM = """

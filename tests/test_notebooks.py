@@ -12,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
+from conftest import needs, needs_graphviz
+
+nbformat = needs("nbformat", "reading the notebooks")  # else: skip the module
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -69,6 +71,9 @@ def test_notebooks_explain_with_prints_not_asserts(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_fresh_with_the_committed_outputs_and_leaves_no_files(path, tmp_path):
+    for module in ("nbclient", "ipykernel", "ipywidgets", "matplotlib", "sklearn", "tqdm"):
+        needs(module, "running the notebooks")
+    needs_graphviz()  # the lecture notebook draws its graphs
     folder = tmp_path / "examples"
     folder.mkdir()
     shutil.copy(path, folder / path.name)  # run where a learner runs it: beside the file

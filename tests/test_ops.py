@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import torch
+from conftest import needs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +22,11 @@ import zerograd as zg
 from zerograd import engine
 from zerograd.engine import Value
 from zerograd.ops import BY_NAME, OPS, SCALAR
+
+try:
+    import torch
+except ImportError:  # the tests that use it call needs("torch"): skipped without it
+    torch = None
 
 inf, nan = math.inf, math.nan
 
@@ -139,6 +144,7 @@ GRAD_ABS = 1e-15
 
 def run_both(name: str, xs: list[float], k: Any = None):
     """(zerograd out, zerograd grads, torch out, torch grads) for op ``name`` at ``xs``."""
+    needs("torch", "the reference values and derivatives")  # the tests calling this skip
     ref = REFERENCES[name]
     vals = [Value(x) for x in xs]
     out = ref.zg(vals, k)
@@ -258,6 +264,7 @@ class TORCH:
 def test_edge_values_follow_ieee_like_torch(expr, expected):
     """Nothing raises (no OverflowError, ZeroDivisionError, ValueError); values are IEEE's
     and agree with torch, as do the derivatives wherever torch gives one."""
+    needs("torch", "the reference values and derivatives")
     v = Value(1.0)
     out = expr(v, ZG)
     out.backward()
@@ -304,6 +311,7 @@ MAX = 1.7976931348623157e308
 def test_derivatives_at_the_edges_are_torchs(xs, expr, rel):
     """Each row once differed: value and every gradient are torch's, nan included (torch's
     formulas, evaluated in its order, with its masks)."""
+    needs("torch", "the reference values and derivatives")
     vals = [Value(x) for x in xs]
     out = expr(vals, ZG)
     out.backward()
@@ -335,6 +343,7 @@ NASTY = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1000.0, -1000.0, inf, -inf, nan]
 def test_op_at_every_combination_of_edge_values_matches_torch(name):
     """An exhaustive grid of the nastiest values (every pair for two operands): nothing
     raises, and values and derivatives agree with torch wherever torch gives one."""
+    needs("torch", "the reference values and derivatives")
     op = BY_NAME[name]
     n = {None: 2, 1: 1, 2: 2}[op.arity] if name != "linear" else 3
     ks = [None] if not op.param else [0.0, 1.0, 2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 1000.0, -1000.0]
@@ -346,6 +355,7 @@ def test_op_at_every_combination_of_edge_values_matches_torch(name):
 @given(x=st.floats(-5, 5), y=st.floats(0.1, 5), c=st.floats(-3, 3).filter(lambda c: c != 0))
 def test_numbers_work_on_either_side_of_every_operator(x, y, c):
     """``v op c`` and ``c op v`` for + - * / ** against torch, values and grads."""
+    needs("torch", "the reference values and derivatives")
     exprs = [
         lambda v, w: v + c,
         lambda v, w: c + v,
@@ -427,6 +437,7 @@ def test_vsum_and_dot_equal_the_chains_they_replace():
 
 
 def test_logsumexp_is_stable_for_huge_and_infinite_inputs():
+    needs("torch", "the reference values and derivatives")
     for xs in (
         [1000.0, 1000.0, -1000.0],
         [-1000.0, -999.0],
@@ -504,6 +515,7 @@ def close_1e9(a: float, b: float, scale: float = 0.0) -> bool:
 @given(program=programs())
 def test_random_graphs_with_shared_nodes_match_torch(program):
     """Data and every leaf's grad of a random DAG agree with PyTorch to 1e-9 relative."""
+    needs("torch", "the reference values and derivatives")
     leaves, steps = program
     zleaves, zroot = run_program(
         leaves, steps, Value, lambda name, xs, k: REFERENCES[name].zg(xs, k), zg.vsum

@@ -10,12 +10,17 @@ import random
 import warnings
 
 import pytest
-import torch
+from conftest import needs
 
 import zerograd as zg
 from zerograd import optim
 from zerograd.engine import Value
 from zerograd.nn import MLP
+
+try:
+    import torch
+except ImportError:  # the tests that use it start with needs("torch"): skipped without it
+    torch = None
 
 START = [0.8, -1.3, 0.4, 2.1, -0.6, 1.7]
 TARGET = [0.1, 0.9, -0.7, 1.2, 0.3, -1.1]
@@ -85,6 +90,7 @@ CONFIGS = {
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_optimizer_matches_torch_for_20_steps(name):
+    needs("torch", "torch.optim, the reference")
     cls, kw = CONFIGS[name]
     ours, _ = run_zg(getattr(optim, cls), kw)
     ref, _ = run_torch(getattr(torch.optim, cls), kw)
@@ -107,6 +113,7 @@ def test_adam_without_weight_decay_equals_adamw_without_weight_decay():
 
 
 def test_torch_default_hyperparameters():
+    needs("torch", "torch.optim, the reference")
     for cls in ("SGD", "Adam", "AdamW"):
         ours = getattr(optim, cls)([Value(1.0)]).param_groups[0]
         ref = getattr(torch.optim, cls)([torch.zeros(1, requires_grad=True)]).param_groups[0]
@@ -137,6 +144,7 @@ def mlp_forward(flat, x, sizes=(3, 4, 4, 1)):
     [("Adam", dict(lr=0.05, amsgrad=True)), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True))],
 )
 def test_mlp_training_matches_torch(cls, kw):
+    needs("torch", "torch.optim, the reference")
     random.seed(1337)
     model = MLP(3, [4, 4, 1], activation="tanh", output_activation="tanh")
     tw = [torch.tensor(p.data, dtype=torch.float64, requires_grad=True) for p in model.parameters()]
@@ -174,6 +182,7 @@ SCHEDULES = {
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_schedule_matches_torch(name):
+    needs("torch", "torch.optim, the reference")
     cls, kw, sname, skw = SCHEDULES[name]
     ours, lrs = run_zg(getattr(optim, cls), kw, steps=25, sched=(getattr(optim, sname), skw))
     ref, tlrs = run_torch(
@@ -188,6 +197,7 @@ def test_schedule_matches_torch(name):
 
 
 def test_cosine_closed_form_tracks_torch_over_several_periods():
+    needs("torch", "torch.optim, the reference")
     for t_max, eta_min, lr in [(8, 0.01, 0.1), (3, 0.2, 0.1), (1, 0.0, 0.5), (10, 0.0, 1.0)]:
         p, tp = Value(0.0), torch.zeros(1, requires_grad=True)
         opt, topt = optim.SGD([p], lr=lr), torch.optim.SGD([tp], lr=lr)
@@ -286,6 +296,7 @@ def test_state_dict_survives_json(name):
 
 
 def test_state_dict_layout_is_torchs():
+    needs("torch", "torch.optim, the reference")
     for cls in ("SGD", "Adam"):
         kw = dict(lr=0.1, momentum=0.9) if cls == "SGD" else dict(lr=0.1, amsgrad=True)
         ws = [Value(x) for x in START]
@@ -511,6 +522,11 @@ def test_scheduler_stepped_before_optimizer_warns():
 
 
 # -- bad arguments ----------------------------------------------------------------------------
+def _torch_sgd():
+    torch = needs("torch", "a torch optimizer, which zerograd's schedulers refuse")
+    return torch.optim.SGD([torch.zeros(1)])
+
+
 def _ps():
     return [Value(1.0), Value(2.0)]
 
@@ -545,7 +561,7 @@ def _ps():
         (lambda: optim.StepLR(optim.SGD(_ps()), step_size=2.5), ValueError, "step_size"),
         (lambda: optim.CosineAnnealingLR(optim.SGD(_ps()), T_max=0), ValueError, "T_max"),
         (lambda: optim.LambdaLR(optim.SGD(_ps()), 0.95), TypeError, "function of the epoch"),
-        (lambda: optim.StepLR(torch.optim.SGD([torch.zeros(1)]), 2), TypeError, "zerograd optim"),
+        (lambda: optim.StepLR(_torch_sgd(), 2), TypeError, "zerograd optim"),
         (lambda: optim.StepLR(optim.SGD(_ps()), 2, last_epoch=3), KeyError, "initial_lr"),
     ],
 )

@@ -22,16 +22,29 @@ import urllib.request
 import warnings
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from conftest import needs, needs_graphviz
 
 import zerograd as zg
 from zerograd.engine import topological_order
 from zerograd.playground import config, graphview, script, session, start
 
+try:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+except ImportError:  # the tests that use it start with serving(): skipped without it
+    ConnectionClosed = connect = None
+
+
+def serving() -> None:
+    """The tests that serve the playground need its extra (the setups and the session's
+    pieces do not): pip install -e ".[playground]" gives the server, the socket and moons."""
+    for module in ("starlette", "uvicorn", "websockets", "sklearn"):
+        needs(module, "the playground's server, socket and default dataset")
+
 
 @pytest.fixture(scope="module")
 def server():
+    serving()
     running = start()
     yield running
     running.stop()
@@ -92,6 +105,7 @@ def test_a_good_setup_replaces_only_its_keys():
     assert isinstance(new["lr"], float)
 
 
+SKLEARN_DATASETS = ("moons", "circles", "blobs")  # zerograd.data makes the rest with NumPy
 SETUPS = [
     {},
     {"dataset": "lecture", "hidden": [4, 4]},
@@ -107,6 +121,8 @@ SETUPS = [
 @pytest.mark.parametrize("update", SETUPS)
 def test_the_exported_script_prints_the_sessions_losses(update, tmp_path):
     cfg = config.check(update, config.DEFAULTS)
+    if cfg["dataset"] in SKLEARN_DATASETS:
+        needs("sklearn", f"the {cfg['dataset']} dataset")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", zg.TrainingWarning)
         trainer = session.Trainer(cfg)
@@ -125,6 +141,7 @@ def test_the_exported_script_prints_the_sessions_losses(update, tmp_path):
 
 
 def test_the_exported_script_needs_only_zerograd(tmp_path):
+    needs("sklearn", "the default dataset, moons")
     text = script.script(config.DEFAULTS, 3)
     imports = {ln.split()[1] for ln in text.splitlines() if ln.startswith(("import ", "from "))}
     assert imports == {"random", "numpy", "zerograd", "zerograd.nn"}
@@ -143,6 +160,7 @@ def _engine_grads(root):
 
 
 def test_backprop_walk_of_the_lecture_neuron_gives_the_engines_grads():
+    needs_graphviz()
     walk = graphview.Walk(graphview.lecture_neuron(), "neuron")
     steps = walk.rest()
     assert [s["node"] for s in steps] == walk.drawing()["order"]
@@ -161,6 +179,7 @@ def test_backprop_walk_of_the_lecture_neuron_gives_the_engines_grads():
 
 @pytest.mark.parametrize("loss", ["mse", "hinge", "cross_entropy"])
 def test_backprop_walk_through_the_network_gives_the_engines_grads(loss):
+    needs_graphviz()
     cfg = dict(config.DEFAULTS, loss=loss, hidden=[3, 2])
     model = config.make_model(cfg, 2)
     before = [p.grad for p in model.parameters()]
@@ -314,6 +333,7 @@ def test_another_host_name_is_refused_on_loopback(server):
 
 
 def test_a_token_is_required_when_one_is_set():
+    serving()
     running = start(token="s3cret")
     try:
         assert running.url.endswith("/?token=s3cret")
@@ -333,6 +353,7 @@ def test_a_token_is_required_when_one_is_set():
 
 
 def test_the_command_prints_its_address_serves_the_page_and_stops_on_ctrl_c():
+    serving()
     proc = subprocess.Popen([sys.executable, "-m", "zerograd", "playground", "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -359,6 +380,8 @@ def test_a_taken_port_is_a_clear_error(server):
 
 
 def test_zg_playground_shows_the_page_inline_in_a_notebook():
+    needs("IPython", "the notebook's display")
+    serving()
     from IPython.display import IFrame
 
     import zerograd.playground as pg
@@ -401,6 +424,7 @@ def _ws_url(running, host="127.0.0.1") -> str:
 
 
 def test_a_killed_worker_is_replaced_and_every_tab_still_trains(capfd):
+    serving()
     running = start()
     try:
         pool = running.relay.pool
@@ -428,6 +452,7 @@ def test_a_killed_worker_is_replaced_and_every_tab_still_trains(capfd):
 
 
 def test_a_tab_on_a_killed_worker_gets_its_setup_back_and_is_told(capfd):
+    serving()
     running = start()
     try:
         pool = running.relay.pool
@@ -450,6 +475,7 @@ def test_a_tab_on_a_killed_worker_gets_its_setup_back_and_is_told(capfd):
 
 
 def test_workers_that_keep_dying_are_given_up_and_tabs_told_to_reload(capfd):
+    serving()
     running = start()
     try:
         pool = running.relay.pool
@@ -529,6 +555,7 @@ def _get(url: str) -> tuple[int, bytes]:
 def open_server():
     """A server off loopback (on every address, so it needs its token), reached through
     127.0.0.1 only."""
+    serving()
     running = start(host="0.0.0.0")
     yield running
     running.stop()
@@ -563,6 +590,7 @@ def test_static_files_need_the_token_too(open_server):
 
 
 def test_a_token_with_url_and_html_characters_works():
+    serving()
     running = start(token='a&b "<c>é')
     try:
         base = f"http://127.0.0.1:{running.port}"
@@ -584,6 +612,7 @@ def html_unescape(text: str) -> str:
 def test_an_early_ctrl_c_is_quiet():
     """Ctrl-C in the terminal (SIGINT to the whole process group) while the workers are still
     starting: no KeyboardInterrupt tracebacks from them, and a clean exit."""
+    serving()
     for delay in (0.0, 0.1, 0.3):
         proc = subprocess.Popen([sys.executable, "-m", "zerograd", "playground", "--no-browser",
                                  "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -15,33 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import needs, unavailable
+
+from zerograd.engine import topological_order
+from zerograd.playground.graphview import lecture_neuron
+from zerograd.playground.server import start
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-IN_CI = bool(os.environ.get("ZEROGRAD_CI"))
 
-
-def _unavailable(why: str) -> None:
-    """Skip on a developer's machine without a browser; in CI a missing browser is a failure."""
-    if IN_CI:
-        pytest.fail(f"browser tests cannot run in CI: {why}", pytrace=False)
-    pytest.skip(why, allow_module_level=True)
-
-
+# every test here drives the page in chromium: without it, or the Python side, skip the module
 if not os.path.exists(CHROMIUM):
-    _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-try:
-    from playwright.sync_api import sync_playwright
-
-    from zerograd.playground.server import start
-except ImportError as e:  # chromium is here, so the Python side must be too
-    pytest.fail(f"the playground's browser tests need playwright and the server: {e}",
-                pytrace=False)
-
-from zerograd.engine import topological_order  # noqa: E402
-from zerograd.playground.graphview import lecture_neuron  # noqa: E402
+    unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwright
+for _module in ("starlette", "uvicorn", "websockets", "sklearn"):
+    needs(_module, "the playground's server, socket and default dataset")
 
 
 # ------------------------------------------------------------------------------ fixtures

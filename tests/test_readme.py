@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import needs_graphviz
 from markdown_blocks import python_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -28,6 +29,8 @@ def test_the_readme_is_a_first_screen_with_the_lecture_near_the_top():
 
 @pytest.mark.parametrize("n", range(len(BLOCKS)), ids=lambda n: f"block{n + 1}")
 def test_each_python_block_of_the_readme_runs_on_its_own(n, tmp_path):
+    if re.search(r"\.(render|pipe)\(", BLOCKS[n]):  # a drawing
+        needs_graphviz()
     done = subprocess.run([sys.executable, "-c", BLOCKS[n]], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, f"README python block {n + 1} failed:\n{done.stderr}"

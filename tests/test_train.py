@@ -7,13 +7,17 @@ import random
 from typing import Any
 
 import pytest
+from conftest import needs
 
 import zerograd as zg
 from zerograd import losses, nn, optim, train
 from zerograd.engine import Value
 
+JAX = pytest.mark.needs("jax", "the jax executor")
+
 
 def moons(n: int = 100, seed: int = 1337) -> tuple[list, list]:
+    needs("sklearn", "the moons dataset")  # the tests using it are skipped without it
     X, y = zg.data.moons(n, noise=0.1, seed=seed, signed=True)
     return X.tolist(), y.tolist()
 
@@ -139,6 +143,7 @@ def test_callbacks_see_each_step_and_can_stop():
 
 
 def test_progress_bar_shows_the_loss_when_asked_for(capsys):
+    needs("tqdm", "the progress bar")
     random.seed(2)
     model = nn.MLP(2, [3, 1])
     opt = optim.SGD(model.parameters(), lr=0.01)
@@ -164,6 +169,7 @@ class _Terminal:
 
 
 def test_progress_bar_by_default_on_a_terminal_and_not_in_a_pipe(capsys, monkeypatch):
+    needs("tqdm", "the progress bar")
     random.seed(2)
     model = nn.MLP(2, [3, 1])
     opt = optim.SGD(model.parameters(), lr=0.01)
@@ -192,6 +198,8 @@ def test_missing_tqdm_never_raises(monkeypatch, recwarn):
 
 
 def test_progress_bar_in_jupyter_is_a_widget_or_plain_text(monkeypatch):
+    needs("IPython", "a Jupyter kernel's shell")
+    needs("tqdm", "the progress bar")
     import importlib.util
     import sys
     import types
@@ -311,6 +319,7 @@ def test_lr_find_leaves_model_optimizer_and_rng_exactly_as_they_were():
 
 
 def test_lr_find_curve_is_exponential_and_stops_at_4x_best(tmp_path):
+    needs("matplotlib", "the plot")
     X, y = moons(30, seed=5)
     random.seed(3)
     model = nn.MLP(2, [4, 1])
@@ -364,6 +373,8 @@ def test_lr_find_checks_its_arguments():
 
 
 def test_cli_lr_find_prints_a_suggestion_and_writes_the_plot(tmp_path, capsys):
+    needs("sklearn", "the moons dataset")
+    needs("matplotlib", "the plot")
     from zerograd import cli
 
     png = tmp_path / "curve.png"
@@ -407,8 +418,9 @@ def _fast_setup(opt_name: str = "Adam"):
 
 
 @pytest.mark.parametrize("opt_name,executor", [("SGD", True), ("Adam", True), ("AdamW", True),
-                                               ("SGD", "jax"), ("Adam", "jax"),
-                                               ("AdamW", "jax")])
+                                               pytest.param("SGD", "jax", marks=JAX),
+                                               pytest.param("Adam", "jax", marks=JAX),
+                                               pytest.param("AdamW", "jax", marks=JAX)])
 def test_the_fast_path_gives_the_eager_numbers_and_writes_them_back(opt_name, executor):
     """compile=True (auto: arrays on the host) and compile="jax" (parameters, gradients and
     the optimizer's state on the device, the update in XLA's program)."""
@@ -445,7 +457,7 @@ def test_fit_says_what_compile_takes_before_it_trains():
     assert [p.data for p in model.parameters()] == before and not opt.state_dict()["state"]
 
 
-@pytest.mark.parametrize("executor", [True, "jax"])
+@pytest.mark.parametrize("executor", [True, pytest.param("jax", marks=JAX)])
 def test_a_checkpoint_taken_in_a_callback_is_exact(executor):
     def run(compile):
         model, opt, sched, batch = _fast_setup()
@@ -472,7 +484,7 @@ def test_a_checkpoint_taken_in_a_callback_is_exact(executor):
     assert numbers(fast) == pytest.approx(numbers(eager), rel=1e-12, abs=1e-14)
 
 
-@pytest.mark.parametrize("executor", [True, "jax"])
+@pytest.mark.parametrize("executor", [True, pytest.param("jax", marks=JAX)])
 def test_a_callback_that_changes_the_parameters_is_honoured(executor):
     def run(compile):
         model, opt, _, batch = _fast_setup()
@@ -490,7 +502,7 @@ def test_a_callback_that_changes_the_parameters_is_honoured(executor):
 
 
 @pytest.mark.parametrize("error,executor", [(KeyboardInterrupt, True), (RuntimeError, True),
-                                            (KeyboardInterrupt, "jax")])
+                                            pytest.param(KeyboardInterrupt, "jax", marks=JAX)])
 def test_an_interrupted_fast_run_loses_nothing(error, executor):
     """Ctrl-C (or any error) in step 5: the Values hold the 5 steps taken, exactly as the
     eager loop leaves them, and training on from there gives the uninterrupted numbers."""
@@ -523,7 +535,7 @@ def test_an_interrupted_fast_run_loses_nothing(error, executor):
         [p.data for p in model_s.parameters()], rel=1e-12, abs=1e-14)
 
 
-@pytest.mark.parametrize("executor", ["numpy", "jax"])
+@pytest.mark.parametrize("executor", ["numpy", pytest.param("jax", marks=JAX)])
 def test_a_loss_compiled_by_the_user_takes_the_fast_path(executor):
     """fit(model, zg.compile(loss), ...): the compiled loss is used as it is (traced once for
     every fit), with the fast path's numbers; another executor's name is refused first."""
@@ -547,7 +559,7 @@ def test_a_loss_compiled_by_the_user_takes_the_fast_path(executor):
     assert [p.data for p in model.parameters()] == before
 
 
-@pytest.mark.parametrize("executor", [True, "jax"])
+@pytest.mark.parametrize("executor", [True, pytest.param("jax", marks=JAX)])
 def test_a_diverging_fast_run_stops_before_the_update(executor):
     """The step whose loss blew up is not applied: the Values hold the numbers it was taken
     at, as in the eager loop."""
@@ -583,6 +595,7 @@ def test_a_jax_run_with_known_inputs_sends_each_step_ahead(opt_name):
     steps and is sent to the device before the one before it has been checked, and used
     (10 steps: 3 calls of 4, plus the one sent ahead); the numbers are the eager loop's.
     With a scheduler nothing is sent ahead: one call a step."""
+    needs("jax", "the jax executor")
     def run(compile, scheduler=False):
         model, opt, loss = _closure_setup(opt_name, 0.05)
         sched = optim.StepLR(opt, step_size=3, gamma=0.5) if scheduler else None
@@ -619,6 +632,7 @@ def test_a_jax_run_with_known_inputs_sends_each_step_ahead(opt_name):
 
 
 def test_a_step_sent_ahead_of_a_diverging_one_is_dropped():
+    needs("jax", "the jax executor")
     def run(compile):
         model, opt, loss = _closure_setup("SGD", 60.0)
         with pytest.raises(train.TrainingDiverged) as info:
@@ -636,6 +650,7 @@ def test_a_step_sent_ahead_of_a_diverging_one_is_dropped():
 def test_a_step_sent_ahead_is_used_only_on_the_numbers_it_assumed():
     """A step evaluated again without its update (fit raised, and the run goes on) gets
     the numbers it is at, not the step sent ahead on the update it did not keep."""
+    needs("jax", "the jax executor")
     model, opt, loss = _closure_setup("Adam", 0.05)
     compute = train._loss_caller(zg.compile(loss, executor="jax"), None, False)
     run = train._fast_path(compute, opt, ahead=True)
@@ -654,7 +669,7 @@ def test_a_step_sent_ahead_is_used_only_on_the_numbers_it_assumed():
         eager + train.fit(model_e, loss_e, opt_e, 1, progress=False)["loss"], rel=1e-12)
 
 
-@pytest.mark.parametrize("executor", [True, "jax"])
+@pytest.mark.parametrize("executor", [True, pytest.param("jax", marks=JAX)])
 def test_the_fast_path_trains_what_the_optimizer_holds(executor):
     """The optimizer holds the last layer and a Value the loss never reads; the loss reads
     the first layers too (their numbers are taken, not trained). As in the eager loop: the
@@ -707,8 +722,9 @@ def _numbers(model, opt) -> list[float]:
             + [x for i in sorted(state) for k in sorted(state[i]) for x in [state[i][k]]])
 
 
-@pytest.mark.parametrize("opt_name,compile", [("SGD", True), ("Adam", True), ("SGD", "jax"),
-                                              ("Adam", "jax")])
+@pytest.mark.parametrize("opt_name,compile", [("SGD", True), ("Adam", True),
+                                              pytest.param("SGD", "jax", marks=JAX),
+                                              pytest.param("Adam", "jax", marks=JAX)])
 def test_a_compiled_step_leaves_the_values_as_the_hand_written_loop_does(opt_name, compile):
     """After every call the parameters' data and grads and the optimizer's state are the
     eager loop's (zero_grad, backward, step), and the step ran in arrays."""
@@ -725,7 +741,7 @@ def test_a_compiled_step_leaves_the_values_as_the_hand_written_loop_does(opt_nam
     assert f"arrays, executor {executor!r}" in repr(step)
 
 
-@pytest.mark.parametrize("compile", [True, "jax"])
+@pytest.mark.parametrize("compile", [True, pytest.param("jax", marks=JAX)])
 def test_a_compiled_step_uses_what_the_loop_changed_between_calls(compile):
     """The loop halves the weights after step 3 and lowers the rate after step 5; the next
     calls train on from there, as the eager loop does."""
