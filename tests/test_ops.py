@@ -166,7 +166,10 @@ def sum_scale(name: str, xs: list[float]) -> float:
         terms = xs
     else:
         return 0.0
-    total = math.fsum(abs(t) for t in terms)
+    try:
+        total = math.fsum(abs(t) for t in terms)
+    except OverflowError:  # fsum raises where the exact sum passes float64's range
+        return 0.0
     return total if math.isfinite(total) else 0.0
 
 
