@@ -1,9 +1,10 @@
 """zerograd: micrograd's scalar autograd, made correct, fast and friendly."""
 
 from . import data, engine, interop, io, losses, nn, ops, optim, train, viz
+from .anomaly import detect_anomaly
 from .check import GradcheckError, gradcheck
 from .compile import compile
-from .engine import Value, as_value, detect_anomaly, dot, is_grad_enabled, logsumexp, no_grad, vsum
+from .engine import Value, as_value, dot, is_grad_enabled, logsumexp, no_grad, vsum
 from .io import load, save
 from .optim import TrainingWarning
 from .train import TrainingDiverged

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import modes, monitor
+from .anomaly import detect_anomaly  # noqa: F401  (zg.engine.detect_anomaly, as before)
 from .ops import BY_NAME, SCALAR, Op
 
 _ADD, _SUB, _MUL, _DIV, _NEG = (BY_NAME[n] for n in ("add", "sub", "mul", "div", "neg"))
@@ -207,13 +208,13 @@ class Value:
             a, b = ch
             grads = op.backward(SCALAR, self.grad, self.data, a.data, b.data)
             if modes.entered and modes.current.anomaly is not None:
-                _anomaly_backward(self, grads)
+                modes.current.anomaly.sent(self, grads)
             a.grad += grads[0]
             b.grad += grads[1]
             return
         grads = local_grads(self, self.grad)
         if modes.entered and modes.current.anomaly is not None:
-            _anomaly_backward(self, grads)
+            modes.current.anomaly.sent(self, grads)
         for c, gr in zip(ch, grads):
             c.grad += gr
 
@@ -276,8 +277,8 @@ def _node(op: Op, data: float, children: tuple, arg: Any = None) -> Value:
         m = modes.current
         if not m.grad_enabled:
             out._children, out._fn, out._arg = (), None, ""
-        if m.anomaly is not None:
-            _anomaly_forward(out, op, children)
+        if m.anomaly is not None:  # inside detect_anomaly(): anomaly.Sites
+            m.anomaly.made(out, op, children)
     return out
 
 
@@ -515,72 +516,4 @@ def is_grad_enabled() -> bool:
     return modes.current.grad_enabled
 
 
-class detect_anomaly:
-    """Context manager: the first op giving nan or inf, forward or backward, raises (in the
-    calling thread).
-
-    The ``FloatingPointError`` names the op, its inputs and the line of user code that
-    created the node.
-    """
-
-    def __init__(self) -> None:
-        self._tokens: list = []
-
-    def __enter__(self) -> detect_anomaly:
-        sites = modes.current.anomaly  # nested: one record of creation sites
-        self._tokens.append(modes.enter("anomaly", {} if sites is None else sites))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        modes.leave("anomaly", self._tokens.pop())
-
-
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _user_site() -> tuple[str, int]:
-    """File and line of the innermost frame outside the zerograd package."""
-    f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
-        f = f.f_back
-    return (f.f_code.co_filename, f.f_lineno) if f is not None else ("<unknown>", 0)
-
-
-def _bad(x: float) -> bool:
-    return math.isnan(x) or math.isinf(x)
-
-
-def _anomaly_forward(out: Value, op: Op, children: tuple) -> None:
-    file, line = _user_site()
-    modes.current.anomaly[id(out)] = (file, line)
-    if _bad(out.data) and not any(_bad(c.data) for c in children):
-        raise _forward_error(op.name, out.data, [c.data for c in children], (file, line))
-
-
-def _anomaly_backward(node: Value, grads: tuple) -> None:
-    if any(_bad(g) for g in grads) and not _bad(node.grad):
-        site = modes.current.anomaly.get(id(node), _OUTSIDE)
-        inputs = [c.data for c in node._children]
-        raise _backward_error(node._fn.name, grads, inputs, node.data, node.grad, site)
-
-
-_OUTSIDE = ("<created outside detect_anomaly()>", 0)
-
-
-def _forward_error(op: str, out: float, inputs: list, site: tuple) -> FloatingPointError:
-    """The error for op ``op`` giving ``out`` from finite ``inputs`` (zg.compile uses it too)."""
-    return FloatingPointError(
-        f"op '{op}' produced {out} in the forward pass from inputs "
-        f"({', '.join(map(repr, inputs))}); the node was created at {site[0]}:{site[1]}"
-    )
-
-
-def _backward_error(
-    op: str, grads: Any, inputs: list, out: float, g: float, site: tuple
-) -> FloatingPointError:
-    """The error for op ``op`` turning the finite gradient ``g`` into ``grads``."""
-    return FloatingPointError(
-        f"op '{op}' produced a gradient of {list(grads)} in the backward pass "
-        f"(inputs ({', '.join(map(repr, inputs))}), output {out}, incoming gradient {g}); "
-        f"the node was created at {site[0]}:{site[1]}"
-    )

@@ -18,7 +18,7 @@ from typing import Any
 
 class _Modes(threading.local):
     grad_enabled = True
-    anomaly: dict | None = None  # id(node) -> (file, line) inside detect_anomaly()
+    anomaly: Any = None  # inside detect_anomaly(): an anomaly.Sites (id(node) -> site)
     on_concretize: Callable[[Any, str], None] | None = None  # float()/bool() while tracing
     on_constant: Callable[[Any], None] | None = None  # told of every number made a constant
     check_zero_grad = True  # warn when backward() adds to gradients older than an update

@@ -10,8 +10,9 @@ eager order).
 
 from __future__ import annotations
 
-from .. import engine, modes
-from ..engine import _bad
+from .. import modes
+from ..anomaly import OUTSIDE, backward_error, forward_error
+from ..anomaly import is_bad as _bad
 from ..ops import SCALAR
 from .tape import Tape
 
@@ -21,7 +22,7 @@ class CheckedExecutor:
 
     def __init__(self, tape: Tape):
         self.tape = tape
-        self.sites = tape.sites or [engine._OUTSIDE] * tape.n_ops
+        self.sites = tape.sites or [OUTSIDE] * tape.n_ops
 
     def forward(self, pvals: list[float], xvals: list[float]) -> tuple[list[float], list]:
         """(results, every node's number); raises at the first op to make nan/inf."""
@@ -32,7 +33,7 @@ class CheckedExecutor:
             out = op.forward(SCALAR, *xs, k) if op.param else op.forward(SCALAR, *xs)
             if _bad(out) and not any(map(_bad, xs)):
                 site = self.sites[s - t.n_leaves]
-                raise engine._forward_error(op.name, out, xs, site)
+                raise forward_error(op.name, out, xs, site)
             v.append(out)
         return [v[s] for s in t.outputs], v
 
@@ -54,7 +55,7 @@ class CheckedExecutor:
                 parts = op.backward(SCALAR, gs, v[s], *xs)
             if check and any(map(_bad, parts)) and not _bad(gs):
                 site = self.sites[s - t.n_leaves]
-                raise engine._backward_error(op.name, parts, xs, v[s], gs, site)
+                raise backward_error(op.name, parts, xs, v[s], gs, site)
             for i, c in zip(a, parts):
                 g[i] += c
         keep = [p for p in range(t.n_params) if mask[p]]

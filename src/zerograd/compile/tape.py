@@ -16,7 +16,8 @@ from operator import attrgetter, is_not, not_
 
 import numpy as np
 
-from .. import engine, ops
+from .. import ops
+from ..anomaly import OUTSIDE
 from ..engine import Value
 
 OP_CODE = {op.name: i for i, op in enumerate(ops.OPS)}
@@ -192,7 +193,7 @@ def _record(outs: list[Value], inputs: list[Value], consts: list[Value],
         k_node=k_node,
         k_value=np.array([op_nodes[j]._arg for j in k_node.tolist()], dtype=np.float64),
         outputs=tuple(map(slot_of.__getitem__, outs)),
-        sites=None if sites is None else [sites.get(id(v), engine._OUTSIDE) for v in op_nodes],
+        sites=None if sites is None else [sites.get(id(v), OUTSIDE) for v in op_nodes],
     )
 
 
