@@ -105,6 +105,22 @@ def test_graph_formula_may_start_with_a_minus(tmp_path, capsys, argv):
     assert out.read_text().startswith("digraph")
 
 
+@pytest.mark.parametrize("argv", [["graph", "--x", "--set", "x=2"],
+                                  ["graph", "--set", "x=2", "--x*x"]])
+def test_graph_formula_may_start_with_two_minuses(tmp_path, capsys, argv):
+    out = tmp_path / "g.dot"  # --x is -(-x): a formula, not an unknown option
+    assert cli.main([*argv, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == ("  d/dx = 1.0" if argv[1] == "--x" else "  d/dx = 4.0")
+    assert out.read_text().startswith("digraph")
+
+
+def test_graph_an_unknown_long_option_is_still_an_option_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["graph", "x", "--sett", "x=2"])
+    assert e.value.code == 2 and "unrecognized arguments: --sett" in capsys.readouterr().err
+
+
 def test_graph_short_options_still_win_over_formulas(tmp_path, capsys):
     out = tmp_path / "g.dot"
     assert cli.main(["graph", "-x", "--set", "x=2", f"-o{out}"]) == 0  # -o with its value

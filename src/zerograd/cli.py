@@ -335,6 +335,8 @@ def _formula_first(argv: list[str], graph: argparse.ArgumentParser | None) -> li
         if word.startswith("--"):  # a long option, maybe abbreviated, maybe with =value
             name, eq, _ = word.partition("=")
             known = [a for o, a in options.items() if o.startswith(name)]
+            if not known and _is_formula(word):  # '--x' is -(-x), not an option
+                return [*argv[:i], *argv[i + 1:], "--", word]
             i += 2 if known and known[0].nargs != 0 and not eq else 1
         elif word in options:  # a short option: -o FILE, -h
             i += 2 if options[word].nargs != 0 else 1
