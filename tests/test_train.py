@@ -652,8 +652,9 @@ def test_a_step_sent_ahead_is_used_only_on_the_numbers_it_assumed():
     the numbers it is at, not the step sent ahead on the update it did not keep."""
     needs("jax", "the jax executor")
     model, opt, loss = _closure_setup("Adam", 0.05)
-    compute = train._loss_caller(zg.compile(loss, executor="jax"), None, False)
-    run = train._fast_path(compute, opt, ahead=True)
+    from zerograd.compile import training
+
+    run = training.start(zg.compile(loss, executor="jax"), lambda: (), opt, ahead=True)
     first = run.evaluate()
     assert run.sent is not None  # the next step is on its way
     assert run.evaluate() == pytest.approx(first, rel=1e-12)  # not the step sent ahead

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
 from . import engine
 from .engine import TrainingWarning, Value
+from .ops import SCALAR
+
+ARRAYS_FROM = 24  # parameters from which step() runs on arrays, if NumPy is loaded already
+# (measured: below it Python floats are faster, above it arrays, up to 3x at 300 parameters)
+
+
+class _ArrayMath:
+    """What :meth:`Optimizer.formula` calls on arrays, from the array namespace ``xp``:
+    ``ops.ScalarMath``'s ``div``, ``sqrt`` and ``where``, element by element."""
+
+    def __init__(self, xp: Any):
+        self.div, self.sqrt, self.where = xp.divide, xp.sqrt, xp.where
 
 
 def _real(x: Any, what: str) -> float:
@@ -104,8 +115,10 @@ class Optimizer:
     """Base class: ``params``, one ``param_groups[0]`` dict of hyperparameters, the step loop.
 
     Subclasses define ``_check_group`` (validate hyperparameters), ``_state_keys`` (the
-    per-parameter state a group needs), ``_scalars`` (a step's numbers, worked out in
-    Python) and ``rule`` (one step of the math on arrays, for any array namespace).
+    per-parameter state a group needs), ``_rule_state`` (the state the update reads and
+    returns), ``_step_numbers`` (what changes from step to step besides the learning rate)
+    and :meth:`formula`, the update itself: the one place its math is written, run on
+    Python floats by :meth:`step` and on arrays by :meth:`apply` and compiled training.
     """
 
     _counts_steps = False  # True: ``_t`` counts the steps taken (Adam's bias correction)
@@ -115,7 +128,8 @@ class Optimizer:
         self.params = _check_params(params, name)
         self.accumulate = _flag(accumulate, "accumulate", name)
         self.param_groups = [{"params": self.params, **self._check_group(hyper)}]
-        self._state: dict[str, np.ndarray] = {}  # state name -> one float per parameter
+        # state name -> one float per parameter: a list, or an array in compiled training
+        self._state: dict[str, Any] = {}
         self._t = 0  # steps taken (Adam's bias correction)
         self._steps = 0  # calls to step(), for the schedulers' order check
         self._warned = False
@@ -144,44 +158,109 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter from its grad; returns ``closure()`` if one is given."""
+        """Update every parameter from its grad; returns ``closure()`` if one is given.
+        The update runs on Python floats (with NumPy already loaded, a large model's runs on
+        arrays: the same :meth:`formula`, the same numbers)."""
         loss = closure() if closure is not None else None
         if not (self.accumulate or self._warned) and self._grads_summed():
             self._warn_summed()
-        data = np.array([p.data for p in self.params], dtype=float)
-        self.apply(data, np.array([p.grad for p in self.params], dtype=float))
-        for p, x in zip(self.params, data.tolist()):
+        params = self.params
+        if len(params) >= ARRAYS_FROM and sys.modules.get("numpy") is not None:
+            import numpy as np
+
+            data = np.array([p.data for p in params], dtype=float)
+            self.apply(data, np.array([p.grad for p in params], dtype=float))
+            new = data.tolist()
+        else:
+            g = self.param_groups[0]
+            names = self._rule_state(g)
+            update = self.formula(g, self.scalars(), SCALAR)
+            columns = list(zip(*map(update, [p.data for p in params], [p.grad for p in params],
+                                    *(self._floats(k) for k in names))))
+            self.advance({k: list(c) for k, c in zip(names, columns[1:])})
+            new = columns[0]
+        for p, x in zip(params, new):
             p.data = x
         if self.accumulate:  # the next backward() may add to these grads: no warning
-            for p in self.params:
+            for p in params:
                 engine.updated_on_purpose(p)
         return loss
 
-    def apply(self, data: np.ndarray, grad: np.ndarray) -> None:
-        """One step of the math on arrays (one number per parameter, in ``params`` order):
-        updates ``data`` and the optimizer's state in place. ``step()`` runs it on the
-        Values' numbers; ``zg.train.fit(..., compile=True)`` on arrays it keeps for the run.
-        The state and ``data`` change together at the end, so an interruption (Ctrl-C)
+    def formula(self, g: dict[str, Any], s: dict[str, Any],
+                m: Any) -> Callable[..., tuple[Any, ...]]:
+        """The update of one step: ``update(x, grad, *state) -> (x', *state')`` for one
+        parameter's number or an array of them (the state named by ``_rule_state``, in that
+        order), touching none of them. ``g`` holds the hyperparameters, ``s`` the step's
+        :meth:`scalars` (the learning rate ``s["lr"]``), ``m`` the math of what it runs on
+        (``div``, ``sqrt``, ``where``): ``ops.SCALAR`` on floats, or an array library's."""
+        raise NotImplementedError
+
+    def apply(self, data: Any, grad: Any) -> None:
+        """One step of the math on NumPy arrays (one number per parameter, in ``params``
+        order): updates ``data`` and the optimizer's state in place. ``step()`` runs it on a
+        large model's numbers; ``zg.train.fit(..., compile=True)`` on arrays it keeps for the
+        run. The state and ``data`` change together at the end, so an interruption (Ctrl-C)
         leaves either the whole step or none of it."""
+        import numpy as np
+
         g = self.param_groups[0]
         new, state = self.rule(g, self.scalars(), data, grad, self.state_arrays(len(data)), np)
         self.advance(state)
         data[...] = new
 
+    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
+             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
+        """:meth:`formula` on arrays: (new numbers, new state) from the numbers, their
+        gradients and the state, touching none of them. ``xp`` is the array namespace
+        (NumPy, or ``jax.numpy`` inside the jax executor's compiled training step)."""
+        names = self._rule_state(g)
+        new, *after = self.formula(g, s, _ArrayMath(xp))(data, grad, *(state[k] for k in names))
+        return new, dict(zip(names, after))
+
     def scalars(self, ahead: int = 0, started: bool = False) -> dict[str, float]:
-        """The numbers the next step's :meth:`rule` takes besides the arrays: the learning
-        rate and what follows from it and the step count (Python floats). ``ahead``: those
-        of the step that many after it, if those before are taken and nothing else
-        changes; ``started``: a step has been taken whose state is not held yet."""
+        """The numbers the next step's :meth:`formula` takes besides the parameters': the
+        learning rate ``"lr"`` and what follows from the step count (Python floats).
+        ``ahead``: those of the step that many after it, if those before are taken and
+        nothing else changes; ``started``: a step has been taken whose state is not held
+        yet."""
+        g = self.param_groups[0]
         t = self._t + 1 + ahead * self._counts_steps
-        return self._scalars(self.param_groups[0], t,
-                             started or ahead > 0 or bool(self._state))
+        return {"lr": g["lr"],
+                **self._step_numbers(g, t, started or ahead > 0 or bool(self._state))}
+
+    def _step_numbers(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
+        """What changes from step to step besides the learning rate. ``t``: the step's count
+        from 1; ``started``: the state is there already."""
+        return {}
+
+    def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
+        """The per-parameter state :meth:`formula` reads and returns, in its order."""
+        raise NotImplementedError
+
+    def _floats(self, name: str) -> list[float]:
+        """State ``name`` as Python floats (zeros before the first step)."""
+        held = self._state.get(name)
+        if held is None:
+            return [0.0] * len(self.params)
+        return held if type(held) is list else held.tolist()
 
     def state_arrays(self, n: int) -> dict[str, Any]:
         """The state :meth:`rule` reads, one array per name (zeros before the first step)."""
+        import numpy as np
+
         st = self._state
-        return {k: st[k] if k in st else np.zeros(n)
-                for k in self._rule_state(self.param_groups[0])}
+        return {k: (np.array(st[k], dtype=float) if type(st[k]) is list else st[k])
+                if k in st else np.zeros(n) for k in self._rule_state(self.param_groups[0])}
+
+    def get_state(self) -> dict[str, Any]:
+        """The per-parameter state held now: one sequence of numbers per name, one number
+        per parameter (empty before the first step). See :meth:`set_state`."""
+        return dict(self._state)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Hold ``state`` (as :meth:`get_state` gives it; names not in it are kept), without
+        counting a step: compiled training puts back the state of the step it kept."""
+        self._state = {**self._state, **state}
 
     def advance(self, state: dict[str, Any]) -> None:
         """Take the state a :meth:`rule` returned (its namespace's arrays; fit's jax run
@@ -189,22 +268,6 @@ class Optimizer:
         self._state = {**self._state, **state}
         self._t += self._counts_steps
         self._steps += 1
-
-    def _scalars(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
-        """``t``: the step's count from 1; ``started``: the state is there already."""
-        return {"lr": g["lr"]}
-
-    def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
-        """The state arrays :meth:`rule` reads and returns."""
-        raise NotImplementedError
-
-    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
-             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
-        """One step: (new numbers, new state) from the numbers, their gradients and the
-        state, touching none of them. ``g`` holds the hyperparameters, ``s`` the step's
-        :meth:`scalars`; ``xp`` is the array namespace (NumPy, or ``jax.numpy`` inside the
-        jax executor's compiled training step), so both run this same math."""
-        raise NotImplementedError
 
     def _grads_summed(self) -> bool:
         """True if some grad sums several backward() passes that backward() has not already
@@ -255,7 +318,7 @@ class Optimizer:
         live.clear()
         live["params"] = self.params
         live.update(group)
-        self._state = {k: np.array(v, dtype=float) for k, v in slots.items()}
+        self._state = slots
         self._t = t
 
     def _read_state_dict(self, sd: Any, name: str) -> tuple[dict, dict, int]:
@@ -376,23 +439,32 @@ class SGD(Optimizer):
     def _state_keys(self, g: dict[str, Any]) -> tuple[set[str], set[str]]:
         return {"momentum_buffer"}, set()
 
-    def _scalars(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
-        if g["momentum"] == 0:
-            return {"lr": g["lr"]}
-        return {"lr": g["lr"], "first": float(not started)}  # the first step: b = d
+    def _step_numbers(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
+        return {"first": float(not started)} if g["momentum"] != 0 else {}  # first: b = d
 
     def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if g["momentum"] != 0 else ()
 
-    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
-             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
-        mom, damp, wd = g["momentum"], g["dampening"], g["weight_decay"]
-        d = grad + wd * data if wd != 0 else grad
+    def formula(self, g: dict[str, Any], s: dict[str, Any],
+                m: Any) -> Callable[..., tuple[Any, ...]]:
+        """``update(x, grad[, momentum_buffer])``: the rule in the class's docstring."""
+        lr, mom, damp, wd, nesterov = (s["lr"], g["momentum"], g["dampening"],
+                                       g["weight_decay"], g["nesterov"])
         if mom == 0:
-            return data - s["lr"] * d, {}
-        b = xp.where(s["first"] > 0, d, state["momentum_buffer"] * mom + (1 - damp) * d)
-        d = d + mom * b if g["nesterov"] else b
-        return data - s["lr"] * d, {"momentum_buffer": b}
+            def update(x: Any, grad: Any) -> tuple[Any]:
+                d = grad + wd * x if wd != 0 else grad
+                return (x - lr * d,)
+
+            return update
+        first, where = s["first"] > 0, m.where
+
+        def update_with_momentum(x: Any, grad: Any, buf: Any) -> tuple[Any, Any]:
+            d = grad + wd * x if wd != 0 else grad
+            b = where(first, d, buf * mom + (1 - damp) * d)
+            d = d + mom * b if nesterov else b
+            return x - lr * d, b
+
+        return update_with_momentum
 
 
 class Adam(Optimizer):
@@ -435,29 +507,36 @@ class Adam(Optimizer):
             else (required, {"max_exp_avg_sq"})
         )
 
-    def _scalars(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
+    def _step_numbers(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
         b1, b2 = g["betas"]
-        return {"lr": g["lr"], "step_size": g["lr"] / (1 - b1**t),
-                "bc2_sqrt": (1 - b2**t) ** 0.5}
+        return {"bias1": 1 - b1**t, "bias2_sqrt": (1 - b2**t) ** 0.5}  # the corrections
 
     def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g["amsgrad"] else ())
 
-    def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
-             state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
-        (b1, b2), eps, wd = g["betas"], g["eps"], g["weight_decay"]
-        d = grad + wd * data if wd != 0 and not self._decoupled else grad
-        m = state["exp_avg"]
-        m = m + (1 - b1) * (d - m)
-        v = state["exp_avg_sq"] * b2 + (1 - b2) * d * d
-        new = {"exp_avg": m, "exp_avg_sq": v}
-        if g["amsgrad"]:  # the largest v so far, keeping a nan
-            vmax = state["max_exp_avg_sq"]
-            v = new["max_exp_avg_sq"] = xp.where(v <= vmax, vmax, v)
-        update = -s["step_size"] * (m / (xp.sqrt(v) / s["bc2_sqrt"] + eps))
-        if self._decoupled and wd != 0:
-            data = data * (1 - s["lr"] * wd)
-        return data + update, new
+    def formula(self, g: dict[str, Any], s: dict[str, Any],
+                m: Any) -> Callable[..., tuple[Any, ...]]:
+        """``update(x, grad, exp_avg, exp_avg_sq[, max_exp_avg_sq])``: the rule in the
+        class's docstring."""
+        (b1, b2), eps, wd, amsgrad, lr = (g["betas"], g["eps"], g["weight_decay"],
+                                          g["amsgrad"], s["lr"])
+        l2, decay = wd != 0 and not self._decoupled, self._decoupled and wd != 0
+        step_size, bias2_sqrt = lr / s["bias1"], s["bias2_sqrt"]
+        shrink = 1 - lr * wd
+        div, sqrt, where = m.div, m.sqrt, m.where
+
+        def update(x: Any, grad: Any, mean: Any, var: Any, most: Any = None) -> tuple:
+            d = grad + wd * x if l2 else grad
+            mean = mean + (1 - b1) * (d - mean)
+            var = var * b2 + (1 - b2) * d * d
+            v = var
+            if amsgrad:  # the largest var so far, keeping a nan
+                v = most = where(var <= most, most, var)
+            x = x * shrink if decay else x
+            x = x + -step_size * div(mean, sqrt(v) / bias2_sqrt + eps)
+            return (x, mean, var, most) if amsgrad else (x, mean, var)
+
+        return update
 
 
 class AdamW(Adam):

@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from . import engine, modes, monitor
 from .engine import TrainingWarning
+from .optim import Optimizer
 
 BETA = 0.98  # smoothing of the loss: a debiased exponential moving average
 DIVERGE_FACTOR = 4.0  # smoothed loss above this times the best one: diverged
@@ -107,39 +106,47 @@ def _lr(optimizer: Any) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool | str) -> Callable:
-    """``loss_fn`` called on the next batch (compiled if asked: True for executor "auto",
-    or an executor's name; a loss already compiled with ``zg.compile`` is used as it is);
-    the compiled function and the batch source ride along as
-    ``.compiled`` and ``.arguments`` (``.fixed``: no batch function, the same arguments
-    every step)."""
-    from .compile import CompiledFunction
-    from .compile import compile as zg_compile
+class _LossCall:
+    """``loss_fn`` called on the next batch: ``call()`` is ``loss_fn(*arguments())``.
+    ``compiled``: the ``CompiledFunction`` it runs (None: eager); ``fixed``: no batch
+    function, the same arguments every step."""
 
-    compiled = loss_fn if isinstance(loss_fn, CompiledFunction) else None
+    def __init__(self, loss_fn: Callable, batch: Callable | None, compiled: Any):
+        self.loss_fn, self.batch, self.compiled = loss_fn, batch, compiled
+        self.fixed = batch is None
+
+    def arguments(self) -> tuple:
+        """The next step's arguments of ``loss_fn``."""
+        if self.batch is None:
+            return ()
+        args = self.batch()
+        return args if isinstance(args, tuple) else (args,)
+
+    def __call__(self) -> Any:
+        return self.loss_fn(*self.arguments())
+
+
+def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool | str) -> _LossCall:
+    """``loss_fn`` on the next batch, compiled if asked: True for executor "auto", or an
+    executor's name; a loss already compiled with ``zg.compile`` is used as it is."""
+    # a CompiledFunction exists only once compile/ (which needs NumPy) has been imported
+    function = sys.modules.get(f"{__package__}.compile.function")
+    compiled = (loss_fn if function is not None and isinstance(loss_fn, function.CompiledFunction)
+                else None)
     if compile is not False and compile is not None:
         if compile is not True and not isinstance(compile, str):
             raise TypeError(f"compile must be True, False or an executor's name (\"jax\"), "
                             f"got {type(compile).__name__}: {compile!r}")
         if compiled is None:
+            from .compile import compile as zg_compile
+
             compiled = loss_fn = zg_compile(loss_fn,
                                             executor="auto" if compile is True else compile)
         elif compile is not True and compile != compiled.executor_name:
             raise ValueError(f"loss_fn is already compiled with executor "
                              f"{compiled.executor_name!r}, not {compile!r}: pass compile=True "
                              f"(or compile the loss with zg.compile(..., executor={compile!r}))")
-
-    def arguments() -> tuple:
-        if batch is None:
-            return ()
-        args = batch()
-        return args if isinstance(args, tuple) else (args,)
-
-    def call() -> Any:
-        return loss_fn(*arguments())
-
-    call.compiled, call.arguments, call.fixed = compiled, arguments, batch is None
-    return call
+    return _LossCall(loss_fn, batch, compiled)
 
 
 def _value(loss: Any) -> float:
@@ -331,7 +338,7 @@ class Step:
         self._args: tuple = ()
         self.compute = _loss_caller(loss_fn, lambda: self._args, compile)
         self.optimizer = optimizer
-        self.fast: _ArrayRun | None = None  # the array run, made on the first call
+        self.fast: Any = None  # compile/'s array run, made on the first call
         self._started = False
 
     def __call__(self, *args: Any) -> float:
@@ -356,10 +363,8 @@ class Step:
             fast.update()
         finally:  # the step whole (or not taken) in the Values, whatever stopped it
             fast.write_back()
-        pvals, which, grads = fast.passed  # the watch sees the pass as backward() would
-        full = np.zeros(len(pvals))
-        full[which] = grads
-        alarm = monitor.after_compiled(fast.compiled, value, fast.reads, (pvals, full))
+        # the watch sees the pass as backward() would
+        alarm = monitor.after_compiled(fast.compiled, value, fast.reads, fast.pass_numbers())
         if alarm is not None:
             engine.warn(alarm)
         return value
@@ -371,218 +376,17 @@ class Step:
         return f"<zg.train.Step of {self.optimizer!r}: {how}>"
 
 
-class _ArrayRun:
-    """fit's fast path with ``compile=True``: the parameters' numbers, their gradients and
-    the optimizer's state stay in arrays for the run (``CompiledFunction.value_and_grad``,
-    ``Optimizer.apply``); :meth:`write_back` puts them into the Values."""
-
-    def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any,
-                 first: tuple):
-        self.compiled, self.args, self.optimizer = compiled, args, optimizer
-        self.params = optimizer.params
-        self.read()
-        where = {id(p): i for i, p in enumerate(self.params)}
-        self.pending: tuple | None = first  # the first batch: traced on, then trained on
-        self.reads = compiled.prepare(*first)
-        self.into = np.array([where.get(id(p), -1) for p in self.reads], dtype=np.intp)
-        self.others = np.flatnonzero(self.into < 0).tolist()  # read, not trained
-        self.pick: tuple | None = None  # each trained number's gradient (see _picker)
-        self.grad = np.array([p.grad for p in self.params], dtype=float)
-        self.at_pass = self.data.copy()  # the numbers the last gradients were taken at
-
-    def read(self) -> None:
-        """Take the Values' numbers (the start, or after a callback)."""
-        self.data = np.array([p.data for p in self.params], dtype=float)
-
-    def evaluate(self, size: bool = True) -> tuple[float, float]:
-        """The loss at the current numbers and its largest gradient's magnitude (nan
-        unless ``size``; the gradients are kept for :meth:`update`)."""
-        pvals = self.data[self.into]
-        if self.others:  # read by the loss but not trained: their current numbers
-            pvals[self.others] = [self.reads[i].data for i in self.others]
-        batch = self.pending if self.pending is not None else self.args()
-        self.pending = None
-        value, which, grads = self.compiled.value_and_grad(pvals, *batch)
-        self.passed = pvals, which, grads  # the pass as the loss saw it (until the next call:
-        if self.pick is None:  # the executor reuses its buffer)
-            self.pick = _picker(which, self.into, len(self.params))
-        pick, pad = self.pick
-        grads = np.asarray(grads, dtype=float)
-        self.taken = grad = (np.append(grads, 0.0) if pad else grads)[pick]  # (a copy)
-        return float(value), float(np.abs(grad).max(initial=0.0)) if size else math.nan
-
-    def update(self) -> None:
-        """The optimizer's step on the gradients :meth:`evaluate` took."""
-        self.at_pass[...] = self.data
-        self.grad = self.taken
-        self.optimizer.apply(self.data, self.grad)
-
-    def write_back(self) -> None:
-        for p, x, g, seen in zip(self.params, self.data.tolist(), self.grad.tolist(),
-                                 self.at_pass.tolist()):
-            p.data, p.grad, p._passes = x, g, seen  # as after backward() at ``seen``, step()
-
-
-_NO_NUMBERS = np.zeros(0)  # the "others" of a loss that reads no untrained parameter
-
-
-STEPS_PER_CALL = 4  # a device run with known inputs: steps per program (see _DeviceRun)
-
-
-class _DeviceRun(_ArrayRun):
-    """The fast path of an executor that trains on its device (jax): the numbers, their
-    gradients and the optimizer's state stay there for the run. One program per call
-    (``executor.training_step``) takes the loss, the gradients and the optimizer's update
-    (``Optimizer.rule``); :meth:`update` keeps the update once fit's checks have passed.
-
-    ``ahead`` (fit sets it for a run with no batch function, scheduler or callbacks, where
-    the next steps' inputs are known): each call runs STEPS_PER_CALL steps, which fit then
-    checks one by one, and before fit waits for them the next call is sent on their
-    outcome, so the device works while fit checks. A step fit does not keep (it raised)
-    ends the call's use: the Values get the numbers it was taken at. A call's later steps
-    and the call sent ahead are used only if nothing they assumed has changed (the
-    learning rate, the numbers); else they are dropped and run again."""
-
-    def __init__(self, compiled: Any, args: Callable[[], tuple], optimizer: Any,
-                 first: tuple, ahead: bool = False):
-        super().__init__(compiled, args, optimizer, first)
-        self.programs: list[tuple[dict, Callable]] = []  # per set of fixed hyperparameters
-        self.x: np.ndarray | None = None  # the inputs' numbers, when they are the same each step
-        self.ahead = ahead
-        self.k = STEPS_PER_CALL if ahead else 1
-        self.sent: tuple | None = None  # the next call, sent early: (its inputs, outputs)
-        self.call: tuple | None = None  # the call being checked: (inputs, heads, outputs)
-        self.j = 0  # its steps kept so far
-
-    def _program(self) -> Callable:
-        g = self.optimizer.param_groups[0]
-        fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}  # lr: per step
-        for known, program in self.programs:
-            if known == fixed:
-                return program
-        rule, executor = self.optimizer.rule, self.compiled.executor
-        pick, pad = _picker(executor.which(executor.mask(0)), self.into, len(self.params))
-
-        def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
-            return rule(fixed, s, data, grad, state, xp)
-
-        program = executor.training_step(self.into, pick, pad, step, self.k)
-        self.programs.append((fixed, program))
-        return program
-
-    def _inputs(self, data: Any, state: dict, after: int = 0) -> tuple:
-        """A call's inputs: (program, numbers, others' numbers, each step's scalars, state),
-        its first step ``after`` steps from the optimizer's next."""
-        others = (np.array([self.reads[i].data for i in self.others], dtype=float)
-                  if self.others else _NO_NUMBERS)
-        opt = self.optimizer
-        return (self._program(), data, others,
-                tuple(opt.scalars(after + j) for j in range(self.k)), state)
-
-    def _send(self, inputs: tuple, x: Any) -> tuple:
-        program, data, others, ss, state = inputs
-        return program(data, others, {key: np.array([s[key] for s in ss]) for key in ss[0]},
-                       state, x)
-
-    def evaluate(self, size: bool = True) -> tuple[float, float]:  # size: from XLA anyway
-        call, j = self.call, self.j
-        if call is not None and j and not self._holds(call, j):
-            self._settle()  # a later step of the call assumed what has changed
-            call = None
-        if call is None:
-            x = self.x
-            if x is None:
-                batch = self.pending if self.pending is not None else self.args()
-                self.pending = None
-                x = np.asarray(self.compiled._flat(batch, {}), dtype=float)
-                self.x = x if self.ahead else None  # ahead: no batch function, same inputs
-            inputs = self._inputs(self.data, self.optimizer.state_arrays(len(self.params)))
-            sent, self.sent = self.sent, None
-            outs = sent[1] if sent is not None and _same(sent[0], inputs) else self._send(
-                inputs, x)
-            if self.ahead:  # the next call on this one's outcome, while fit checks it
-                nxt = self._inputs(outs[4], outs[5], self.k)
-                self.sent = nxt, self._send(nxt, x)
-            heads = np.asarray(outs[0]).tolist()  # one transfer, waiting for the call
-            self.call = call = (inputs, heads, outs)
-            self.j = j = 0
-        return tuple(call[1][j])
-
-    def _holds(self, call: tuple, j: int) -> bool:
-        """Whether step ``j`` of ``call`` assumed what is true now (its program, scalars and
-        others' numbers)."""
-        program, _, others, ss, _ = call[0]
-        return (self._program() is program and ss[j] == self.optimizer.scalars(started=True)
-                and (not self.others or np.array_equal(
-                    others, [self.reads[i].data for i in self.others])))
-
-    def update(self) -> None:
-        self.j += 1
-        if self.j < self.k:
-            self.optimizer.advance({})  # the state moves on with the call's last step
-            return
-        _, _, _, _, new, state, at_pass, grad = self.call[2]
-        self.at_pass, self.grad, self.data = at_pass, grad, new
-        self.optimizer.advance(state)
-        self.call, self.j = None, 0
-
-    def _settle(self) -> None:
-        """The numbers as the steps kept of the call being checked left them (its ``j``
-        first ones); the rest of it, and the call sent after it, dropped."""
-        if self.call is not None and self.j:
-            j, (_, datas, grads, states, *_) = self.j, self.call[2]
-            self.data, self.at_pass, self.grad = datas[j], datas[j - 1], grads[j - 1]
-            opt = self.optimizer
-            opt._state = {**opt._state, **{k: v[j] for k, v in states.items()}}
-            self.sent = None
-        self.call, self.j = None, 0
-
-    def write_back(self) -> None:
-        self._settle()
-        opt = self.optimizer
-        opt._state = {k: np.array(v, dtype=float) for k, v in opt._state.items()}
-        self.data, self.grad, self.at_pass = (
-            np.array(a, dtype=float) for a in (self.data, self.grad, self.at_pass))
-        super().write_back()
-
-
-def _picker(which: Any, into: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
-    """(pick, pad): for each of the ``n`` trained numbers, its gradient's place among the
-    loss's gradients (those of the read parameters ``which``; read parameter ``i`` is
-    trained number ``into[i]``, none if -1), or ``len(which)`` where the loss has none;
-    ``pad``: some have none (their gradient is a zero put after the loss's)."""
-    which = np.asarray(which, dtype=np.intp)
-    pick = np.full(n, len(which), np.intp)
-    to = into[which]
-    pick[to[to >= 0]] = np.flatnonzero(to >= 0)
-    return pick, bool((pick == len(which)).any())
-
-
-def _same(a: tuple, b: tuple) -> bool:
-    """Whether two steps' inputs (program, numbers, others, scalars, state) are the same."""
-    return (a[0] is b[0] and a[1] is b[1] and (a[2] is b[2] or np.array_equal(a[2], b[2]))
-            and a[3] == b[3]
-            and a[4].keys() == b[4].keys() and all(a[4][k] is b[4][k] for k in a[4]))
-
-
-def _fast_path(compute: Callable, optimizer: Any, ahead: bool = False,
-               device: bool = True) -> _ArrayRun | None:
-    """The array run for a compiled loss, or None where only the Values' loop applies
-    (another optimizer class, or inside ``detect_anomaly()``, which checks node by node).
-    ``ahead``: the next step's inputs are known (see :class:`_DeviceRun`); ``device``: an
-    executor that can train on its device does (else the update runs in NumPy)."""
-    from .optim import Optimizer
-
-    owner = getattr(compute, "compiled", None)
-    if owner is None or not isinstance(optimizer, Optimizer) or optimizer.accumulate:
+def _fast_path(compute: _LossCall, optimizer: Any, ahead: bool = False,
+               device: bool = True) -> Any:
+    """compile/'s array run for a compiled loss (``zerograd.compile.training.start``), or
+    None where only the Values' loop applies: an eager loss, another optimizer class or one
+    that accumulates, or inside ``detect_anomaly()`` (which checks node by node)."""
+    if (compute.compiled is None or not isinstance(optimizer, Optimizer)
+            or optimizer.accumulate or modes.current.anomaly is not None):
         return None
-    if modes.current.anomaly is not None:
-        return None
-    first = compute.arguments()
-    owner.prepare(*first)
-    if device and hasattr(owner.executor, "training_step"):
-        return _DeviceRun(owner, compute.arguments, optimizer, first, ahead)
-    return _ArrayRun(owner, compute.arguments, optimizer, first)
+    from .compile import training
+
+    return training.start(compute.compiled, compute.arguments, optimizer, ahead, device)
 
 
 def _units(loss: Any) -> Callable[[], tuple[int, int, str]] | None:
@@ -739,6 +543,14 @@ def lr_find(
                          f"{lr:g}); start lower (start_lr) or check the model and loss")
     index = lo + valley(losses[lo:hi])
     return LRFinderResult(lrs, losses, raws, lrs[index], index)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "STEPS_PER_CALL":  # steps per call of a device run (compile/, with NumPy)
+        from .compile.training import STEPS_PER_CALL
+
+        return STEPS_PER_CALL
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["fit", "lr_find", "progress_bar", "LRFinderResult", "TrainingDiverged", "Smoother",

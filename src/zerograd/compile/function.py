@@ -97,6 +97,13 @@ class CompiledFunction:
         self._flat(args, kwargs)
         return self._params
 
+    def flatten(self, *args: Any, **kwargs: Any) -> list:
+        """The numbers of these arguments, flat, in the order the executor takes its inputs
+        (``xvals``); the first call traces ``fn`` on them, and arguments of another structure
+        or shape than the traced ones raise ``ValueError``. Compiled training
+        (:mod:`.training`) feeds the executor with this."""
+        return self._flat(args, kwargs)
+
     def value_and_grad(self, pvals: Any, *args: Any, **kwargs: Any) -> tuple[float, list, Any]:
         """Result 0 and its gradients for the parameter numbers ``pvals`` (one per
         :attr:`params`, in that order; call :meth:`prepare` first), touching no Value:
@@ -105,14 +112,10 @@ class CompiledFunction:
         if self.executor is None:
             raise RuntimeError("call prepare(*args) first: the parameters are known once the "
                                "function has been traced")
-        flat = self._flat(args, kwargs)
-        if hasattr(self.executor, "value_and_grad"):  # forward and backward in one call
-            return self.executor.value_and_grad(pvals, flat)
-        if self.executor.name != "numpy":
+        flat, ex = self._flat(args, kwargs), self.executor
+        if not ex.fused_value_and_grad and ex.name != "numpy":  # python, scalar: on floats
             pvals = pvals.tolist() if hasattr(pvals, "tolist") else list(pvals)
-        outs, saved = self.executor.forward(pvals, flat)
-        which, grads = self.executor.backward(saved, 0)
-        return outs[0], which, grads
+        return ex.value_and_grad(pvals, flat)
 
     @property
     def params(self) -> list:
@@ -158,7 +161,7 @@ class CompiledFunction:
         if saved.__class__ is Checked:  # computed inside detect_anomaly()
             ex, saved = saved.executor, saved.values
             params = ex.tape.params
-        elif hasattr(ex, "value_and_grad"):
+        elif ex.fused_value_and_grad:
             self._both = out == 0  # the next call takes result 0 and its gradients at once
         if saved.__class__ is Gradients:
             which, grads = saved.which, saved.grads

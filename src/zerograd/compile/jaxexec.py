@@ -194,6 +194,7 @@ class _At:
 
 class JaxExecutor(NumpyExecutor):
     name = "jax"
+    fused_value_and_grad = trains_on_device = True
     scalar_width = 0  # under jit, a narrow group costs no call of its own: arrays throughout
 
     def __init__(self, tape: Tape):

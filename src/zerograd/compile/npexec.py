@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .executor import Executor
 from .npcode import (
     adder,
     build_direct,
@@ -197,7 +198,7 @@ def _period(idx: np.ndarray) -> np.ndarray:
     return out
 
 
-class NumpyExecutor:
+class NumpyExecutor(Executor):
     name = "numpy"
     scalar_width = SCALAR_WIDTH  # groups this narrow run on Python floats
     lowering: Any = None  # how groups' code is written: None for NumPy in place

@@ -13,12 +13,13 @@ import re
 from typing import Any
 
 from .backends import Sym, SymbolicMath, define, lit, namespace, operand
+from .executor import Executor
 from .tape import Tape
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
-class PythonExecutor:
+class PythonExecutor(Executor):
     name = "python"
 
     def __init__(self, tape: Tape):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from .. import ops
 from ..ops import SCALAR
+from .executor import Executor
 from .tape import Tape
 
 CHUNK = 1 << 16  # tape entries turned into Python lists at a time (bounds the memory)
 
 
-class ScalarExecutor:
+class ScalarExecutor(Executor):
     name = "scalar"
 
     def __init__(self, tape: Tape):
