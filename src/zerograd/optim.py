@@ -260,6 +260,21 @@ class Optimizer:
     def set_state(self, state: dict[str, Any]) -> None:
         """Hold ``state`` (as :meth:`get_state` gives it; names not in it are kept), without
         counting a step: compiled training puts back the state of the step it kept."""
+        what, n = f"{type(self).__name__}.set_state", len(self.params)
+        if not isinstance(state, dict):
+            raise TypeError(f"{what} needs a dict {{state name: numbers}}, got "
+                            f"{type(state).__name__}")
+        required, optional = self._state_keys(self.param_groups[0])
+        names = (required | optional) - {"step"}
+        for name, held in state.items():
+            if name not in names:
+                raise ValueError(f"{what}: {name!r} is no state of this optimizer (its state: "
+                                 f"{', '.join(sorted(map(repr, names)))})")
+            size = len(held) if hasattr(held, "__len__") else None
+            if size != n:
+                got = f"{size} numbers" if size is not None else type(held).__name__
+                raise ValueError(f"{what}: {name!r} needs one number per parameter ({n}), "
+                                 f"got {got}")
         self._state = {**self._state, **state}
 
     def advance(self, state: dict[str, Any]) -> None:
@@ -520,9 +535,9 @@ class Adam(Optimizer):
         class's docstring."""
         (b1, b2), eps, wd, amsgrad, lr = (g["betas"], g["eps"], g["weight_decay"],
                                           g["amsgrad"], s["lr"])
-        l2, decay = wd != 0 and not self._decoupled, self._decoupled and wd != 0
+        l2 = wd != 0 and not self._decoupled  # Adam: wd*p joins the gradient
+        shrink = 1 - lr * wd if wd != 0 and self._decoupled else None  # AdamW: p is shrunk
         step_size, bias2_sqrt = lr / s["bias1"], s["bias2_sqrt"]
-        shrink = 1 - lr * wd
         div, sqrt, where = m.div, m.sqrt, m.where
 
         def update(x: Any, grad: Any, mean: Any, var: Any, most: Any = None) -> tuple:
@@ -532,7 +547,7 @@ class Adam(Optimizer):
             v = var
             if amsgrad:  # the largest var so far, keeping a nan
                 v = most = where(var <= most, most, var)
-            x = x * shrink if decay else x
+            x = x * shrink if shrink is not None else x
             x = x + -step_size * div(mean, sqrt(v) / bias2_sqrt + eps)
             return (x, mean, var, most) if amsgrad else (x, mean, var)
 

@@ -1,0 +1,94 @@
+"""compile/'s training interface: the executors' declared capabilities, the run
+``compile.training.start`` picks from them, ``CompiledFunction.flatten``, and the
+optimizer's state accessors that compiled training uses."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import zerograd as zg
+from zerograd import losses, nn, optim
+from zerograd.compile import EXECUTORS, training
+from zerograd.compile.executor import Executor
+
+XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+YS = [1.0, -1.0, -1.0, 1.0]
+
+
+def lecture(executor: str):
+    random.seed(3)
+    model = nn.MLP(3, [4, 4, 1])
+    compiled = zg.compile(lambda X, y: losses.mse([model(x) for x in X], y), executor=executor)
+    return model, compiled, optim.SGD(model.parameters(), lr=0.05)
+
+
+def test_every_executor_offers_the_interface_and_only_jax_trains_on_its_device():
+    for name, cls in EXECUTORS.items():
+        assert issubclass(cls, Executor), name
+        assert cls.trains_on_device is (name == "jax")
+        assert cls.fused_value_and_grad is (name == "jax")
+    _, compiled, _ = lecture("numpy")
+    compiled.prepare(XS, YS)
+    with pytest.raises(NotImplementedError, match="'numpy' executor does not train"):
+        compiled.executor.training_step(None, None, False, None)
+
+
+@pytest.mark.parametrize("executor", ["python", "numpy", "scalar"])
+def test_start_runs_the_update_in_numpy_where_the_executor_has_no_device(executor):
+    model, compiled, opt = lecture(executor)
+    run = training.start(compiled, lambda: (XS, YS), opt, device=True)
+    assert type(run) is training.ArrayRun
+    eager_model, eager_compiled, eager_opt = lecture(executor)
+    loss = eager_compiled(XS, YS)
+    eager_opt.zero_grad()
+    loss.backward()
+    eager_opt.step()
+    value, size = run.evaluate()
+    run.update()
+    run.write_back()
+    assert value == pytest.approx(loss.data, rel=1e-12)
+    assert size == max(abs(p.grad) for p in eager_model.parameters())
+    assert [p.data for p in model.parameters()] == pytest.approx(
+        [p.data for p in eager_model.parameters()], rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.needs("jax", "the jax executor")
+def test_start_trains_on_the_device_of_an_executor_that_says_it_can():
+    _, compiled, opt = lecture("jax")
+    assert type(training.start(compiled, lambda: (XS, YS), opt)) is training.DeviceRun
+    assert type(training.start(compiled, lambda: (XS, YS), opt, device=False)) is (
+        training.ArrayRun)
+
+
+def test_flatten_gives_the_inputs_numbers_in_order_and_refuses_another_shape():
+    _, compiled, _ = lecture("python")
+    flat = compiled.flatten(XS, YS)
+    assert flat == [x for row in XS for x in row] + YS
+    assert compiled.n_ops > 0  # the first call traced the function
+    with pytest.raises(ValueError, match="compiled for arguments of another structure"):
+        compiled.flatten(XS[:3], YS[:3])
+
+
+def test_set_state_refuses_bad_state_before_changing_anything():
+    ps = [zg.Value(0.5), zg.Value(-1.0)]
+    opt = optim.Adam(ps, lr=0.1)
+    for p in ps:
+        p.grad = 0.25
+    opt.step()
+    before = opt.state_dict()
+    with pytest.raises(TypeError, match="needs a dict"):
+        opt.set_state([1.0, 2.0])
+    with pytest.raises(ValueError, match="'momentum_buffer' is no state of this optimizer"):
+        opt.set_state({"exp_avg": [0.0, 0.0], "momentum_buffer": [0.0, 0.0]})
+    with pytest.raises(ValueError, match=r"'exp_avg_sq' needs one number per parameter \(2\), "
+                                         r"got 3 numbers"):
+        opt.set_state({"exp_avg_sq": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="got float"):
+        opt.set_state({"exp_avg": 1.0})
+    assert opt.state_dict() == before
+    opt.set_state({"exp_avg": [1.0, 2.0]})
+    assert opt.get_state()["exp_avg"] == [1.0, 2.0]
+    assert [e["exp_avg"] for e in opt.state_dict()["state"].values()] == [1.0, 2.0]
+    assert opt.state_dict()["state"][0]["step"] == 1  # no step counted
