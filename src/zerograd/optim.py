@@ -8,6 +8,7 @@ hyperparameters in ``param_groups[0]`` (one group, as PyTorch lays it out) and c
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 import sys
@@ -23,12 +24,14 @@ ARRAYS_FROM = 24  # parameters from which step() runs on arrays, if NumPy is loa
 # (measured: below it Python floats are faster, above it arrays, up to 3x at 300 parameters)
 
 
-class _ArrayMath:
-    """What :meth:`Optimizer.formula` calls on arrays, from the array namespace ``xp``:
-    ``ops.ScalarMath``'s ``div``, ``sqrt`` and ``where``, element by element."""
+# what Optimizer.formula calls on Python floats, by an array namespace's names: the IEEE
+# results of ops.SCALAR (x/0 is inf or nan, sqrt(-1) nan), as NumPy gives them on arrays
+FLOATS = types.SimpleNamespace(divide=SCALAR.div, sqrt=SCALAR.sqrt, where=SCALAR.where)
 
-    def __init__(self, xp: Any):
-        self.div, self.sqrt, self.where = xp.divide, xp.sqrt, xp.where
+
+def _numpy() -> Any:
+    """NumPy, imported on first use (only the array paths need it)."""
+    return sys.modules.get("numpy") or importlib.import_module("numpy")
 
 
 def _real(x: Any, what: str) -> float:
@@ -164,20 +167,18 @@ class Optimizer:
         loss = closure() if closure is not None else None
         if not (self.accumulate or self._warned) and self._grads_summed():
             self._warn_summed()
-        params = self.params
-        if len(params) >= ARRAYS_FROM and sys.modules.get("numpy") is not None:
-            import numpy as np
-
+        params, np = self.params, sys.modules.get("numpy")
+        if np is not None and len(params) >= ARRAYS_FROM:
             data = np.array([p.data for p in params], dtype=float)
             self.apply(data, np.array([p.grad for p in params], dtype=float))
             new = data.tolist()
         else:
             g = self.param_groups[0]
             names = self._rule_state(g)
-            update = self.formula(g, self.scalars(), SCALAR)
+            update = self.formula(g, self.scalars(), FLOATS)
             columns = list(zip(*map(update, [p.data for p in params], [p.grad for p in params],
                                     *(self._floats(k) for k in names))))
-            self.advance({k: list(c) for k, c in zip(names, columns[1:])})
+            self.advance(zip(names, map(list, columns[1:])))
             new = columns[0]
         for p, x in zip(params, new):
             p.data = x
@@ -191,8 +192,9 @@ class Optimizer:
         """The update of one step: ``update(x, grad, *state) -> (x', *state')`` for one
         parameter's number or an array of them (the state named by ``_rule_state``, in that
         order), touching none of them. ``g`` holds the hyperparameters, ``s`` the step's
-        :meth:`scalars` (the learning rate ``s["lr"]``), ``m`` the math of what it runs on
-        (``div``, ``sqrt``, ``where``): ``ops.SCALAR`` on floats, or an array library's."""
+        :meth:`scalars` (the learning rate ``s["lr"]``), ``m`` the ``divide``, ``sqrt`` and
+        ``where`` of what it runs on: :data:`FLOATS` on Python floats, or an array
+        namespace (NumPy, ``jax.numpy``)."""
         raise NotImplementedError
 
     def apply(self, data: Any, grad: Any) -> None:
@@ -201,12 +203,14 @@ class Optimizer:
         large model's numbers; ``zg.train.fit(..., compile=True)`` on arrays it keeps for the
         run. The state and ``data`` change together at the end, so an interruption (Ctrl-C)
         leaves either the whole step or none of it."""
-        import numpy as np
-
-        g = self.param_groups[0]
-        new, state = self.rule(g, self.scalars(), data, grad, self.state_arrays(len(data)), np)
-        self.advance(state)
-        data[...] = new
+        g, held, args = self.param_groups[0], self._state, [data, grad]
+        names = self._rule_state(g)
+        for k in names:  # (a loop, not a comprehension: this runs each step of a fast path)
+            a = held.get(k)
+            args.append(a if a is not None and type(a) is not list else self._array(k, len(data)))
+        out = self.formula(g, self.scalars(), _numpy())(*args)
+        self.advance(zip(names, out[1:]))
+        data[...] = out[0]
 
     def rule(self, g: dict[str, Any], s: dict[str, Any], data: Any, grad: Any,
              state: dict[str, Any], xp: Any) -> tuple[Any, dict[str, Any]]:
@@ -214,7 +218,7 @@ class Optimizer:
         gradients and the state, touching none of them. ``xp`` is the array namespace
         (NumPy, or ``jax.numpy`` inside the jax executor's compiled training step)."""
         names = self._rule_state(g)
-        new, *after = self.formula(g, s, _ArrayMath(xp))(data, grad, *(state[k] for k in names))
+        new, *after = self.formula(g, s, xp)(data, grad, *[state[k] for k in names])
         return new, dict(zip(names, after))
 
     def scalars(self, ahead: int = 0, started: bool = False) -> dict[str, float]:
@@ -246,11 +250,14 @@ class Optimizer:
 
     def state_arrays(self, n: int) -> dict[str, Any]:
         """The state :meth:`rule` reads, one array per name (zeros before the first step)."""
-        import numpy as np
+        held = self._state
+        return {k: held[k] if k in held and type(held[k]) is not list else self._array(k, n)
+                for k in self._rule_state(self.param_groups[0])}
 
-        st = self._state
-        return {k: (np.array(st[k], dtype=float) if type(st[k]) is list else st[k])
-                if k in st else np.zeros(n) for k in self._rule_state(self.param_groups[0])}
+    def _array(self, name: str, n: int) -> Any:
+        """State ``name`` as a NumPy array (zeros before the first step)."""
+        held = self._state.get(name)
+        return _numpy().zeros(n) if held is None else _numpy().array(held, dtype=float)
 
     def get_state(self) -> dict[str, Any]:
         """The per-parameter state held now: one sequence of numbers per name, one number
@@ -277,10 +284,11 @@ class Optimizer:
                                  f"got {got}")
         self._state = {**self._state, **state}
 
-    def advance(self, state: dict[str, Any]) -> None:
-        """Take the state a :meth:`rule` returned (its namespace's arrays; fit's jax run
-        turns them into NumPy arrays when it writes back) and count the step."""
-        self._state = {**self._state, **state}
+    def advance(self, state: dict[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Take the state a :meth:`rule` returned (its namespace's arrays, or (name, array)
+        pairs; fit's jax run turns them into NumPy arrays when it writes back) and count the
+        step."""
+        self._state.update(state)
         self._t += self._counts_steps
         self._steps += 1
 
@@ -538,7 +546,7 @@ class Adam(Optimizer):
         l2 = wd != 0 and not self._decoupled  # Adam: wd*p joins the gradient
         shrink = 1 - lr * wd if wd != 0 and self._decoupled else None  # AdamW: p is shrunk
         step_size, bias2_sqrt = lr / s["bias1"], s["bias2_sqrt"]
-        div, sqrt, where = m.div, m.sqrt, m.where
+        divide, sqrt, where = m.divide, m.sqrt, m.where
 
         def update(x: Any, grad: Any, mean: Any, var: Any, most: Any = None) -> tuple:
             d = grad + wd * x if l2 else grad
@@ -548,7 +556,7 @@ class Adam(Optimizer):
             if amsgrad:  # the largest var so far, keeping a nan
                 v = most = where(var <= most, most, var)
             x = x * shrink if shrink is not None else x
-            x = x + -step_size * div(mean, sqrt(v) / bias2_sqrt + eps)
+            x = x + -step_size * divide(mean, sqrt(v) / bias2_sqrt + eps)
             return (x, mean, var, most) if amsgrad else (x, mean, var)
 
         return update
