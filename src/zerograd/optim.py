@@ -229,12 +229,14 @@ class Optimizer:
         yet."""
         g = self.param_groups[0]
         t = self._t + 1 + ahead * self._counts_steps
-        return {"lr": g["lr"],
-                **self._step_numbers(g, t, started or ahead > 0 or bool(self._state))}
+        s = self._step_numbers(g, t, started or ahead > 0 or bool(self._state))
+        s["lr"] = g["lr"]  # as it is: the formula reads it there
+        return s
 
     def _step_numbers(self, g: dict[str, Any], t: int, started: bool) -> dict[str, float]:
-        """What changes from step to step besides the learning rate. ``t``: the step's count
-        from 1; ``started``: the state is there already."""
+        """What changes from step to step besides the learning rate, in a new dict (which
+        :meth:`scalars` adds the rate to). ``t``: the step's count from 1; ``started``: the
+        state is there already."""
         return {}
 
     def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:

@@ -199,8 +199,8 @@ class DeviceRun(ArrayRun):
     def _send(self, inputs: CallInputs, x: Any) -> CallOutputs:
         ss = inputs.scalars
         per_step = {key: np.array([s[key] for s in ss]) for key in ss[0]}
-        return CallOutputs(*inputs.program(inputs.data, inputs.others, per_step,
-                                           inputs.state, x))
+        return CallOutputs._make(inputs.program(inputs.data, inputs.others, per_step,
+                                                inputs.state, x))
 
     def evaluate(self, size: bool = True) -> tuple[float, float]:  # size: from XLA anyway
         call, j = self.call, self.j
