@@ -257,9 +257,10 @@ class Optimizer:
                 for k in self._rule_state(self.param_groups[0])}
 
     def _array(self, name: str, n: int) -> Any:
-        """State ``name`` as a NumPy array (zeros before the first step)."""
-        held = self._state.get(name)
-        return _numpy().zeros(n) if held is None else _numpy().array(held, dtype=float)
+        """State ``name``, held as Python floats by step() (or not yet: zeros), as a NumPy
+        array."""
+        held, np = self._state.get(name), _numpy()
+        return np.zeros(n) if held is None else np.array(held, dtype=float)
 
     def get_state(self) -> dict[str, Any]:
         """The per-parameter state held now: one sequence of numbers per name, one number
@@ -284,7 +285,7 @@ class Optimizer:
                 got = f"{size} numbers" if size is not None else type(held).__name__
                 raise ValueError(f"{what}: {name!r} needs one number per parameter ({n}), "
                                  f"got {got}")
-        self._state = {**self._state, **state}
+        self._state.update(state)
 
     def advance(self, state: dict[str, Any] | Iterable[tuple[str, Any]]) -> None:
         """Take the state a :meth:`rule` returned (its namespace's arrays, or (name, array)

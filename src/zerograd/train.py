@@ -266,7 +266,7 @@ class _Steps:
     :attr:`history`. Compiled, the numbers stay in arrays (:attr:`fast`) until
     ``fast.write_back()``."""
 
-    def __init__(self, compute: Callable, optimizer: Any, params: list, scheduler: Any,
+    def __init__(self, compute: _LossCall, optimizer: Any, params: list, scheduler: Any,
                  callbacks: bool = False):
         self.compute, self.optimizer, self.params, self.scheduler = (
             compute, optimizer, params, scheduler)
