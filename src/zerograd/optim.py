@@ -8,6 +8,7 @@ hyperparameters in ``param_groups[0]`` (one group, as PyTorch lays it out) and c
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import numbers
@@ -20,8 +21,8 @@ from . import engine
 from .engine import TrainingWarning, Value
 from .ops import SCALAR
 
-ARRAYS_FROM = 24  # parameters from which step() runs on arrays, if NumPy is loaded already
-# (measured: below it Python floats are faster, above it arrays, up to 3x at 300 parameters)
+ARRAYS_FROM = 10  # parameters from which step() runs on arrays, if NumPy is loaded already
+# (measured: below it Python floats are faster; above it arrays, 2.5x with 48 and Adam)
 
 
 # what Optimizer.formula calls on Python floats, by an array namespace's names: the IEEE
@@ -162,8 +163,9 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter from its grad; returns ``closure()`` if one is given.
-        The update runs on Python floats (with NumPy already loaded, a large model's runs on
-        arrays: the same :meth:`formula`, the same numbers)."""
+        The update runs on Python floats; where NumPy is loaded already, that of
+        ``ARRAYS_FROM`` parameters or more runs on arrays (the same :meth:`formula`, the same
+        numbers)."""
         loss = closure() if closure is not None else None
         if not (self.accumulate or self._warned) and self._grads_summed():
             self._warn_summed()
@@ -175,7 +177,7 @@ class Optimizer:
         else:
             g = self.param_groups[0]
             names = self._rule_state(g)
-            update = self.formula(g, self.scalars(), FLOATS)
+            update = functools.partial(self.formula, g, self.scalars(), FLOATS)
             columns = list(zip(*map(update, [p.data for p in params], [p.grad for p in params],
                                     *(self._floats(k) for k in names))))
             self.advance(zip(names, map(list, columns[1:])))
@@ -187,11 +189,11 @@ class Optimizer:
                 engine.updated_on_purpose(p)
         return loss
 
-    def formula(self, g: dict[str, Any], s: dict[str, Any],
-                m: Any) -> Callable[..., tuple[Any, ...]]:
-        """The update of one step: ``update(x, grad, *state) -> (x', *state')`` for one
-        parameter's number or an array of them (the state named by ``_rule_state``, in that
-        order), touching none of them. ``g`` holds the hyperparameters, ``s`` the step's
+    def formula(self, g: dict[str, Any], s: dict[str, Any], m: Any, x: Any, grad: Any,
+                *state: Any) -> tuple[Any, ...]:
+        """One step of the update: ``(x', *state')`` from one parameter's number ``x``, its
+        gradient and its state (named by ``_rule_state``, in that order), or from arrays of
+        them, touching none of them. ``g`` holds the hyperparameters, ``s`` the step's
         :meth:`scalars` (the learning rate ``s["lr"]``), ``m`` the ``divide``, ``sqrt`` and
         ``where`` of what it runs on: :data:`FLOATS` on Python floats, or an array
         namespace (NumPy, ``jax.numpy``)."""
@@ -199,16 +201,17 @@ class Optimizer:
 
     def apply(self, data: Any, grad: Any) -> None:
         """One step of the math on NumPy arrays (one number per parameter, in ``params``
-        order): updates ``data`` and the optimizer's state in place. ``step()`` runs it on a
-        large model's numbers; ``zg.train.fit(..., compile=True)`` on arrays it keeps for the
-        run. The state and ``data`` change together at the end, so an interruption (Ctrl-C)
-        leaves either the whole step or none of it."""
+        order): updates ``data`` and the optimizer's state in place. ``step()`` runs it on
+        the numbers of a model with ``ARRAYS_FROM`` parameters or more;
+        ``zg.train.fit(..., compile=True)`` on arrays it keeps for the run. The state and
+        ``data`` change together at the end, so an interruption (Ctrl-C) leaves either the
+        whole step or none of it."""
         g, held, args = self.param_groups[0], self._state, [data, grad]
         names = self._rule_state(g)
         for k in names:  # (a loop, not a comprehension: this runs each step of a fast path)
             a = held.get(k)
             args.append(a if a is not None and type(a) is not list else self._array(k, len(data)))
-        out = self.formula(g, self.scalars(), _numpy())(*args)
+        out = self.formula(g, self.scalars(), _numpy(), *args)
         self.advance(zip(names, out[1:]))
         data[...] = out[0]
 
@@ -218,7 +221,7 @@ class Optimizer:
         gradients and the state, touching none of them. ``xp`` is the array namespace
         (NumPy, or ``jax.numpy`` inside the jax executor's compiled training step)."""
         names = self._rule_state(g)
-        new, *after = self.formula(g, s, xp)(data, grad, *[state[k] for k in names])
+        new, *after = self.formula(g, s, xp, data, grad, *[state[k] for k in names])
         return new, dict(zip(names, after))
 
     def scalars(self, ahead: int = 0, started: bool = False) -> dict[str, float]:
@@ -471,26 +474,16 @@ class SGD(Optimizer):
     def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if g["momentum"] != 0 else ()
 
-    def formula(self, g: dict[str, Any], s: dict[str, Any],
-                m: Any) -> Callable[..., tuple[Any, ...]]:
-        """``update(x, grad[, momentum_buffer])``: the rule in the class's docstring."""
-        lr, mom, damp, wd, nesterov = (s["lr"], g["momentum"], g["dampening"],
-                                       g["weight_decay"], g["nesterov"])
+    def formula(self, g: dict[str, Any], s: dict[str, Any], m: Any, x: Any, grad: Any,
+                buf: Any = None) -> tuple[Any, ...]:
+        """``(x', [momentum_buffer'])``: the rule in the class's docstring."""
+        lr, mom, wd = s["lr"], g["momentum"], g["weight_decay"]
+        d = grad + wd * x if wd != 0 else grad
         if mom == 0:
-            def update(x: Any, grad: Any) -> tuple[Any]:
-                d = grad + wd * x if wd != 0 else grad
-                return (x - lr * d,)
-
-            return update
-        first, where = s["first"] > 0, m.where
-
-        def update_with_momentum(x: Any, grad: Any, buf: Any) -> tuple[Any, Any]:
-            d = grad + wd * x if wd != 0 else grad
-            b = where(first, d, buf * mom + (1 - damp) * d)
-            d = d + mom * b if nesterov else b
-            return x - lr * d, b
-
-        return update_with_momentum
+            return (x - lr * d,)
+        b = m.where(s["first"] > 0, d, buf * mom + (1 - g["dampening"]) * d)
+        d = d + mom * b if g["nesterov"] else b
+        return x - lr * d, b
 
 
 class Adam(Optimizer):
@@ -540,29 +533,21 @@ class Adam(Optimizer):
     def _rule_state(self, g: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g["amsgrad"] else ())
 
-    def formula(self, g: dict[str, Any], s: dict[str, Any],
-                m: Any) -> Callable[..., tuple[Any, ...]]:
-        """``update(x, grad, exp_avg, exp_avg_sq[, max_exp_avg_sq])``: the rule in the
-        class's docstring."""
-        (b1, b2), eps, wd, amsgrad, lr = (g["betas"], g["eps"], g["weight_decay"],
-                                          g["amsgrad"], s["lr"])
-        l2 = wd != 0 and not self._decoupled  # Adam: wd*p joins the gradient
-        shrink = 1 - lr * wd if wd != 0 and self._decoupled else None  # AdamW: p is shrunk
-        step_size, bias2_sqrt = lr / s["bias1"], s["bias2_sqrt"]
-        divide, sqrt, where = m.divide, m.sqrt, m.where
-
-        def update(x: Any, grad: Any, mean: Any, var: Any, most: Any = None) -> tuple:
-            d = grad + wd * x if l2 else grad
-            mean = mean + (1 - b1) * (d - mean)
-            var = var * b2 + (1 - b2) * d * d
-            v = var
-            if amsgrad:  # the largest var so far, keeping a nan
-                v = most = where(var <= most, most, var)
-            x = x * shrink if shrink is not None else x
-            x = x + -step_size * divide(mean, sqrt(v) / bias2_sqrt + eps)
-            return (x, mean, var, most) if amsgrad else (x, mean, var)
-
-        return update
+    def formula(self, g: dict[str, Any], s: dict[str, Any], m: Any, x: Any, grad: Any,
+                mean: Any, var: Any, most: Any = None) -> tuple[Any, ...]:
+        """``(x', exp_avg', exp_avg_sq'[, max_exp_avg_sq'])``: the rule in the class's
+        docstring."""
+        (b1, b2), eps, wd, lr = g["betas"], g["eps"], g["weight_decay"], s["lr"]
+        d = grad + wd * x if wd != 0 and not self._decoupled else grad
+        mean = mean + (1 - b1) * (d - mean)
+        var = var * b2 + (1 - b2) * d * d
+        v = var
+        if g["amsgrad"]:  # the largest var so far, keeping a nan
+            v = most = m.where(var <= most, most, var)
+        if wd != 0 and self._decoupled:
+            x = x * (1 - lr * wd)
+        x = x + -(lr / s["bias1"]) * m.divide(mean, m.sqrt(v) / s["bias2_sqrt"] + eps)
+        return (x, mean, var, most) if g["amsgrad"] else (x, mean, var)
 
 
 class AdamW(Adam):
