@@ -92,3 +92,41 @@ def test_set_state_refuses_bad_state_before_changing_anything():
     assert opt.get_state()["exp_avg"] == [1.0, 2.0]
     assert [e["exp_avg"] for e in opt.state_dict()["state"].values()] == [1.0, 2.0]
     assert opt.state_dict()["state"][0]["step"] == 1  # no step counted
+
+
+@pytest.mark.needs("jax", "the jax executor")
+def test_a_device_run_takes_a_hyperparameter_changed_between_steps():
+    """A callback changes the momentum, then back, then the weight decay: the device run
+    makes a program for each new set of hyperparameters (the first one is taken again), with
+    the eager loop's numbers."""
+    changes = {2: ("momentum", 0.9), 4: ("momentum", 0.5), 6: ("weight_decay", 0.01)}
+
+    def run(compile):
+        model, compiled, opt = lecture("jax")
+        opt.param_groups[0]["momentum"] = 0.5
+
+        def change(step, loss):
+            if step in changes:
+                key, value = changes[step]
+                opt.param_groups[0][key] = value
+
+        loss = compiled if compile else compiled.fn
+        hist = zg.train.fit(model, loss, opt, 9, batch=lambda: (XS, YS), callbacks=[change],
+                            progress=False)
+        return hist["loss"], [p.data for p in model.parameters()], opt.state_dict()
+
+    (h0, d0, s0), (h1, d1, s1) = run(False), run(True)
+    assert h1 == pytest.approx(h0, rel=1e-12) and d1 == pytest.approx(d0, rel=1e-12)
+    assert [e["momentum_buffer"] for e in s1["state"].values()] == pytest.approx(
+        [e["momentum_buffer"] for e in s0["state"].values()], rel=1e-12, abs=1e-15)
+
+    _, compiled, opt = lecture("jax")
+    opt.param_groups[0]["momentum"] = 0.5
+    device = training.start(compiled, lambda: (XS, YS), opt)
+    for k in range(8):
+        device.evaluate()
+        device.update()
+        if k in changes:
+            key, value = changes[k]
+            opt.param_groups[0][key] = value
+    assert len(device.programs) == 3  # momentum, weight decay: (0.5, 0), (0.9, 0), (0.5, 0.01)

@@ -165,6 +165,7 @@ class DeviceRun(ArrayRun):
                  first: tuple, ahead: bool = False):
         super().__init__(compiled, args, optimizer, first)
         self.programs: list[tuple[dict, Callable]] = []  # per set of fixed hyperparameters
+        self.seen: tuple[dict, Callable] | None = None  # the last group a program was for
         self.x: np.ndarray | None = None  # the inputs' numbers, when they are the same each step
         self.ahead = ahead
         self.k = STEPS_PER_CALL if ahead else 1
@@ -173,20 +174,31 @@ class DeviceRun(ArrayRun):
         self.j = 0  # its steps kept so far
 
     def _program(self) -> Callable:
+        """The program for the optimizer's hyperparameters, made once for each set of them
+        (the learning rate is an input, fed per step)."""
         g = self.optimizer.param_groups[0]
-        fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}  # lr: per step
-        for known, program in self.programs:
-            if known == fixed:
+        if self.seen is not None:  # (checked each step: a copy compared, in C)
+            group, program = self.seen
+            group["lr"] = g["lr"]
+            if group == g:
                 return program
+        fixed = {k: v for k, v in g.items() if k not in ("params", "lr")}
+        program = next((known for hyper, known in self.programs if hyper == fixed), None)
+        if program is None:
+            program = self._make(fixed)
+            self.programs.append((fixed, program))
+        self.seen = dict(g), program
+        return program
+
+    def _make(self, fixed: dict) -> Callable:
+        """The executor's training step, running the optimizer's rule with ``fixed``."""
         rule, executor = self.optimizer.rule, self.compiled.executor
         pick, pad = picker(executor.which(executor.mask(0)), self.into, len(self.params))
 
         def step(data: Any, grad: Any, s: dict, state: dict, xp: Any) -> tuple:
             return rule(fixed, s, data, grad, state, xp)
 
-        program = executor.training_step(self.into, pick, pad, step, self.k)
-        self.programs.append((fixed, program))
-        return program
+        return executor.training_step(self.into, pick, pad, step, self.k)
 
     def _inputs(self, data: Any, state: dict, after: int = 0) -> CallInputs:
         """A call's inputs, its first step ``after`` steps from the optimizer's next."""
