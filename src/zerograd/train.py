@@ -229,7 +229,8 @@ def fit(
                  scheduler, bool(callbacks))
     bar = progress_bar(steps, "fit", progress)
     fast = run.fast
-    modes.current.watch_paused += 1  # the watch below is this run's; backward() need not
+    pause = monitor.paused()  # the watch below is this run's; backward()'s need not watch
+    pause.__enter__()
     try:
         for step in range(steps):
             value, lr = run()
@@ -245,7 +246,7 @@ def fit(
                 if stop:
                     break
     finally:
-        modes.current.watch_paused -= 1
+        pause.__exit__(None, None, None)
         if fast is not None:
             fast.write_back()
         if bar is not None:
@@ -291,7 +292,7 @@ class _Steps:
         watch = self.watch
         if watch.see(value, size, None if fast else _units(loss)):
             if watch.since == step:
-                engine.warn(f"{watch.message(value)} (fit stops the run if it stays "
+                monitor.warn(f"{watch.message(value)} (fit stops the run if it stays "
                             f"stuck for {PATIENCE} more steps.)")
             elif step - watch.since >= PATIENCE:
                 raise TrainingDiverged(step, value, lr, smoother.best, history,
@@ -361,7 +362,7 @@ class Step:
         full[which] = grads
         alarm = monitor.after_compiled(fast.compiled, value, fast.reads, (pvals, full))
         if alarm is not None:
-            engine.warn(alarm)
+            monitor.warn(alarm)
         return value
 
     def __repr__(self) -> str:
@@ -420,7 +421,8 @@ class _ArrayRun:
     def write_back(self) -> None:
         for p, x, g, seen in zip(self.params, self.data.tolist(), self.grad.tolist(),
                                  self.at_pass.tolist()):
-            p.data, p.grad, p._passes = x, g, seen  # as after backward() at ``seen``, step()
+            p.data, p.grad = x, g
+            monitor.one_pass(p, seen)  # as after backward() at ``seen``, step()
 
 
 _NO_NUMBERS = np.zeros(0)  # the "others" of a loss that reads no untrained parameter
@@ -656,7 +658,7 @@ def valley(losses: list[float]) -> int:
 def _snapshot(model: Any, optimizer: Any) -> Callable[[], None]:
     """Everything lr_find changes, and a function that puts it all back exactly."""
     params = list({id(p): p for p in [*model.parameters(), *_opt_params(optimizer)]}.values())
-    values = [(p, p.data, p.grad, p._passes) for p in params]
+    put_back = monitor.snapshot(params)
     opt_state = copy.deepcopy(optimizer.state_dict())
     counters = {k: v for k, v in vars(optimizer).items()
                 if isinstance(v, (bool, int, float)) or v is None}
@@ -666,8 +668,7 @@ def _snapshot(model: Any, optimizer: Any) -> Callable[[], None]:
         optimizer.load_state_dict(copy.deepcopy(opt_state))
         for k, v in counters.items():
             setattr(optimizer, k, v)
-        for p, data, grad, passes in values:
-            p.data, p.grad, p._passes = data, grad, passes
+        put_back()
         random.setstate(rng)
 
     return restore

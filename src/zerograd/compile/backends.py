@@ -10,11 +10,10 @@ emitted as a line ``t7 = _exp(v3)`` calling ``ops.SCALAR``'s own function.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
-
-from .. import modes
 
 
 class ArrayMath:
@@ -101,6 +100,16 @@ _COMPARE = 6
 _MAX_DEPTH = 100  # deeper expressions are split into temporaries (the parser has limits)
 
 
+class _Writing(threading.local):
+    """The SymbolicMath writers open in this thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[SymbolicMath] = []
+
+
+_writing = _Writing()
+
+
 def _bin(op: str):
     p = _PREC.get(op, _COMPARE)
 
@@ -111,7 +120,7 @@ def _bin(op: str):
         depth = 1 + max(getattr(a, "depth", 0), getattr(b, "depth", 0))
         out = Sym(f"{left} {op} {right}", p, depth)
         if depth > _MAX_DEPTH:
-            spill = modes.current.spill  # the SymbolicMath this thread is writing with, if any
+            spill = _writing.stack  # the SymbolicMath this thread is writing with, if any
             return spill[-1].temp(out.s) if spill else out
         return out
 
@@ -164,11 +173,11 @@ class SymbolicMath:
         self.count = 0
 
     def __enter__(self) -> SymbolicMath:
-        modes.current.spill.append(self)  # too-deep expressions go to this writer's temporaries
+        _writing.stack.append(self)  # too-deep expressions go to this writer's temporaries
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        modes.current.spill.pop()
+        _writing.stack.pop()
 
     def temp(self, expr: str) -> Sym:
         self.count += 1

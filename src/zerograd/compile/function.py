@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import engine, modes, monitor
+from .. import modes, monitor
 from . import jaxexec, trace
 from .anomaly import Checked, CheckedExecutor
 from .jaxexec import JaxExecutor
@@ -167,12 +167,12 @@ class CompiledFunction:
         grads = grads.tolist() if hasattr(grads, "tolist") else grads
         if len(which) != len(params):
             params = [params[i] for i in which]
-        stale = engine.add_grads(params, grads)
+        stale = monitor.add_grads(params, grads)
         if stale:
-            engine.warn_stale(stale, params)
+            monitor.warn_stale(stale, params)
         alarm = monitor.after_compiled(self, value, self._params)
         if alarm is not None:
-            engine.warn(alarm)
+            monitor.warn(alarm)
 
     def __repr__(self) -> str:
         state = "not traced yet" if self.executor is None else (

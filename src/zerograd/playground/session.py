@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import modes, optim
+from .. import monitor, optim
 from ..compile import compile as zg_compile
 from ..demos import scorer
 from . import config, graphview, script
@@ -228,7 +228,7 @@ class Session:
 
     # -- the worker thread ---------------------------------------------------------------
     def _run(self) -> None:
-        modes.current.on_warning = self._warned  # zerograd's warnings, word for word
+        monitor.send_warnings_to(self._warned)  # zerograd's warnings, word for word
         try:
             self._handle({"type": "hello"})
             while True:
