@@ -17,6 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 
+class TrainingWarning(UserWarning):
+    """A training loop that runs but is probably not what was meant (e.g. no zero_grad)."""
+
+
 class _Modes(threading.local):
     grad_enabled = True  # False inside no_grad()
     anomaly: Any = None  # inside detect_anomaly(): an anomaly.Sites (id(node) -> site)
@@ -59,6 +63,20 @@ def leave(name: str, token: object) -> None:
     with _lock:
         entered -= 1
 
+
+
+def reading(v: Any, how: str) -> None:
+    """``how`` (``float()``, ``bool()``, a comparison) reads the number of the Value ``v``:
+    inside zg.compile's trace the calling thread's tracer refuses that."""
+    if entered and current.tracer is not None:
+        current.tracer.read(v, how)
+
+
+def made_constant(v: Any) -> None:
+    """The engine made the constant leaf ``v`` of a plain number (the 1 in ``1 + x``): the
+    calling thread's tracer, if any, collects it."""
+    if current.tracer is not None:
+        current.tracer.constant(v)
 
 
 class no_grad:

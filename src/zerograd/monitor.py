@@ -408,19 +408,19 @@ def paused() -> Iterator[None]:
         _thread.paused -= 1
 
 
-class _Listener(engine.Listener):
-    """What the engine's backward() tells the watch."""
-
-    def starting(self, leaves: list[Value]) -> None:
-        stale = count_passes(leaves)
-        if stale:
-            warn_stale(stale, leaves)
-
-    def finished(self, root: Value, topo: list[Value]) -> None:
-        if root._children:
-            alarm = after_backward(root, topo)
-            if alarm is not None:
-                warn(alarm)
+def _backward_starts(leaves: list[Value]) -> None:
+    """Before a backward() pass adds into ``leaves``' grads: a forgotten zero_grad?"""
+    stale = count_passes(leaves)
+    if stale:
+        warn_stale(stale, leaves)
 
 
-engine.listener = _Listener()
+def _backward_ends(root: Value, topo: list[Value]) -> None:
+    """After the pass: a loss stuck, blown up, or nan?"""
+    if root._children:
+        alarm = after_backward(root, topo)
+        if alarm is not None:
+            warn(alarm)
+
+
+engine.on_backward_start, engine.on_backward_end = _backward_starts, _backward_ends
