@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import lecture, nn
+from .args import count
 from .engine import TrainingWarning, Value
 
 LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -24,12 +25,13 @@ class CLIError(Exception):
 
 def _positive_int(text: str) -> int:
     try:
-        n = int(text)
+        n: Any = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {n}")
-    return n
+        n = text  # not a whole number: count() says so
+    try:
+        return count(n, "the value")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _positive_float(text: str) -> float:
@@ -50,21 +52,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training the lecture's MLP(3, [4, 4, 1]), tanh, {len(model.parameters())} "
           f"parameters on the lecture's 4 examples: {args.steps} steps, lr {args.lr}, "
           f"seed {args.seed}")
+    params = model.parameters()
     ypred: list[Value] = []
     noted: list[str] = []
     for k in range(args.steps):
         ypred = [model(x) for x in LECTURE_XS]
         loss = sum((yout - ygt) ** 2 for ygt, yout in zip(LECTURE_YS, ypred))
-        model.zero_grad()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TrainingWarning)
-            loss.backward()
+            value = lecture.step(loss, params, args.lr)  # zero, backward, p.data += -lr*p.grad
         for w in caught:  # shown now, and again at the end where it is not missed
             noted.append(f"step {k}: {w.message}")
             print(f"warning at step {k}: {w.message}", file=sys.stderr)
-        for p in model.parameters():
-            p.data += -args.lr * p.grad
-        print(f"step {k:3d}  loss {loss.data:.6f}")
+        print(f"step {k:3d}  loss {value:.6f}")
     print("predictions vs targets:")
     for yp, yt in zip(ypred, LECTURE_YS):
         print(f"  {yp.data:+.4f}  {yt:+.1f}")
@@ -299,7 +299,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> _Parser:
-    from . import __version__
+    from .version import version
 
     parser = _Parser(
         prog="zerograd",
@@ -307,7 +307,7 @@ def build_parser() -> _Parser:
                     "a formula's graph, find a learning rate, or open the playground.",
         epilog="Run 'zerograd COMMAND --help' for a command's options, e.g. 'zerograd demo "
                "moons --help'.")
-    parser.add_argument("--version", action="version", version=f"zerograd {__version__}",
+    parser.add_argument("--version", action="version", version=f"zerograd {version()}",
                         help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
