@@ -84,12 +84,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Train one of the demos (see ``zerograd demo NAME --help``) and write its plots."""
-    from . import demos
+    """Train one of the demos (see ``zerograd demo NAME --help``) and write its plots; a
+    run that diverges (``zg.train.fit`` stops it) writes its plots so far and is an error."""
+    from . import demos, train
 
     options = {k: v for k, v in vars(args).items() if k in args.demo_options and v is not None}
     compile = True if args.executor == "auto" else (args.executor or args.compile)
-    demos.DEMOS[args.demo](out=args.out, compile=compile, progress=args.progress, **options)
+    try:
+        demos.DEMOS[args.demo](out=args.out, compile=compile, progress=args.progress,
+                               **options)
+    except train.TrainingDiverged as e:
+        raise CLIError(str(e)) from None
     return 0
 
 
