@@ -146,14 +146,13 @@ def _batches(X: np.ndarray, y: np.ndarray, batch_size: int | None,
     the rest of the last one is too short), or the whole set when ``batch_size`` is None
     or covers it."""
     n = len(X)
-    bs = n if batch_size is None or batch_size >= n else batch_size
-    rng = np.random.default_rng(seed)
+    if batch_size is None or batch_size >= n:
+        return lambda: (X, y)
+    bs, rng = batch_size, np.random.default_rng(seed)
     order, pos = rng.permutation(n), 0
 
     def batch() -> tuple[np.ndarray, np.ndarray]:
         nonlocal order, pos
-        if bs == n:
-            return X, y
         if pos + bs > n:
             order, pos = rng.permutation(n), 0
         idx, pos = order[pos:pos + bs], pos + bs
@@ -290,7 +289,8 @@ def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
     full-batch SGD with learning rate ``1.0 - 0.9*k/steps`` at step ``k``.
 
     With the defaults it prints micrograd's numbers: step 0 loss 0.8958441028683222, step 99
-    loss 0.010978370135492717, accuracy 100%. Ctrl-C writes the plots so far, then raises.
+    loss 0.010978370135492717, accuracy 100%. Ctrl-C (or ``fit`` stopping a diverging run)
+    writes the plots so far, then raises.
     """
     steps = _check(steps, print_every)
     _check_out(out)
@@ -323,7 +323,8 @@ def spiral(steps: int = 100, seed: int = 0, n_per_class: int = 50, lr: float = 0
            out: str | None = ".", compile: bool | str = False, progress: bool | None = None,
            print_every: int = 20, log: Callable[[str], None] = print) -> DemoResult:
     """Three spiral arms: ``MLP(2, [16, 16, 3])``, cross-entropy + 1e-4 L2, full-batch Adam
-    with a cosine learning-rate decay. Ctrl-C writes the plots so far, then raises."""
+    with a cosine learning-rate decay. Ctrl-C (or ``fit`` stopping a diverging run) writes
+    the plots so far, then raises."""
     steps = _check(steps, print_every)
     _check_out(out)
     X, y = data.spiral(n_per_class, 3, seed)
@@ -352,7 +353,7 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
     cosine learning-rate decay. 20% of the images are held out: their accuracy is printed
     at every print point and kept in ``history["test accuracy"]`` (``{step: accuracy}``).
     ``samples`` keeps only the first that many images (after shuffling), for quick runs.
-    Ctrl-C writes the loss plot so far, then raises."""
+    Ctrl-C (or ``fit`` stopping a diverging run) writes the loss plot so far, then raises."""
     steps = _check(steps, print_every)
     hidden, batch_size = count(hidden, "hidden"), count(batch_size, "batch_size")
     if samples is not None:
