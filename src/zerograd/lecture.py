@@ -7,6 +7,9 @@ node as ``sum((wi * xi for wi, xi in zip(self.w, x)), self.b).tanh()``. So after
 ``random.seed(s)`` the numbers are the lecture notebook's, and ``draw_dot`` of an output is
 the lecture's big picture: one ``*`` and one ``+`` node per weight, then ``tanh``.
 
+:func:`step` is the lecture's training loop after its forward pass: zero the gradients,
+``loss.backward()``, ``p.data += -lr * p.grad``; ``zerograd train`` and the playground run it.
+
 ``zerograd.nn`` keeps micrograd's package classes (ReLU hidden layers, a linear output,
 zero biases, one node per neuron); ``zerograd.nn.MLP.lecture`` gives this network's numbers
 with that compact node. These classes are ``zerograd.nn.Module``\\ s, so ``zero_grad()``,
@@ -87,4 +90,27 @@ class MLP(Module):
         return [p for layer in self.layers for p in layer.parameters()]
 
 
-__all__ = ["Value", "Neuron", "Layer", "MLP"]
+def step(loss: Value, params: Sequence[Value], update: Any, zero_grad: bool = True) -> float:
+    """One step of the lecture's loop on a computed ``loss``: every ``p.grad = 0.0`` (unless
+    ``zero_grad=False``: the lecture's mistake, made on purpose), ``loss.backward()``, then
+    ``p.data += -update * p.grad`` for each parameter (``update`` a learning rate) or
+    ``update.step()`` (an optimizer over ``params``). Returns ``loss.data``."""
+    if not callable(getattr(loss, "backward", None)):
+        raise TypeError(f"step needs the loss (a Value), got {type(loss).__name__}")
+    rate = isinstance(update, numbers.Real) and not isinstance(update, bool)
+    if not rate and not callable(getattr(update, "step", None)):
+        raise TypeError(f"update must be a learning rate (a number) or an optimizer, got "
+                        f"{type(update).__name__}: {update!r:.60}")
+    if zero_grad:
+        for p in params:
+            p.grad = 0.0
+    loss.backward()
+    if rate:
+        for p in params:
+            p.data += -update * p.grad
+    else:
+        update.step()
+    return loss.data
+
+
+__all__ = ["Value", "Neuron", "Layer", "MLP", "step"]
