@@ -1,11 +1,12 @@
 """Small datasets for learning and demos.
 
-Every function returns ``(X, y)``: ``X`` a float64 array of shape ``(n, features)`` and ``y``
-an int64 array of class indices ``0 .. classes-1`` (``signed=True`` gives ``-1/+1`` for the
-two-class sets, as micrograd's SVM demo uses), except :func:`lecture`, which returns the
-lecture's plain lists. Seeded functions give the same data for the same seed and never touch
-the global random state. scikit-learn (``pip install "zerograd[data]"``) makes the sets it
-already knows; :func:`spiral` and :func:`lecture` need nothing beyond NumPy.
+Every function returns ``(X, y)`` (``Rows, Labels`` in the signatures): ``X`` a float64
+array of shape ``(n, features)`` and ``y`` an int64 array of class indices
+``0 .. classes-1`` (``signed=True`` gives ``-1/+1`` for the two-class sets, as micrograd's
+SVM demo uses), except :func:`lecture`, which returns the lecture's plain lists. Seeded
+functions give the same data for the same seed and never touch the global random state.
+scikit-learn (``pip install "zerograd[data]"``) makes the sets it already knows;
+:func:`spiral` and :func:`lecture` need nothing beyond NumPy.
 
 **Without NumPy** (a Python with the standard library alone, such as Pyodide's), NumPy is
 never imported and :func:`moons`, :func:`circles`, :func:`spiral`, :func:`blobs`,
