@@ -39,12 +39,13 @@ CHUNK = 1 << 16  # operand slots gathered at a time (bounds the temporary arrays
 class Tape:
     params: list[Value]      # the leaves read on every call and given gradients
     n_inputs: int            # placeholders
-    consts: np.ndarray       # float64, the constants' numbers
-    code: np.ndarray         # uint8 per op node: index into ops.OPS
-    start: np.ndarray        # int64, len n_ops + 1: node j's operands are args[start[j]:start[j+1]]
-    args: np.ndarray         # int32 operand slots
-    k_node: np.ndarray       # int32 op nodes with a constant parameter (powc) ...
-    k_value: np.ndarray      # float64 ... and that parameter
+    # the arrays: NumPy arrays of these dtypes, or lists of Python floats and ints
+    consts: np.ndarray | list  # float64, the constants' numbers
+    code: np.ndarray | list    # uint8 per op node: index into ops.OPS
+    start: np.ndarray | list   # int64, n_ops + 1: node j's operands are args[start[j]:start[j+1]]
+    args: np.ndarray | list    # int32 operand slots
+    k_node: np.ndarray | list  # int32 op nodes with a constant parameter (powc) ...
+    k_value: np.ndarray | list  # float64 ... and that parameter
     outputs: tuple[int, ...]  # slots of fn's results
     _levels: np.ndarray | None = None  # cache of levels(self)
     _fused: Tape | None = None  # cache of fuse_sums(self)
@@ -131,7 +132,7 @@ def as_list(a: Any) -> list:
 
 
 def numpy_installed() -> bool:
-    """Whether NumPy can be imported (it is, if it can: the tape is then NumPy arrays)."""
+    """Whether NumPy can be imported (importing it if so): then tapes are NumPy arrays."""
     try:
         import numpy  # noqa: F401
     except ImportError:
@@ -148,8 +149,8 @@ def record(
     ``sites`` (``id(node) -> (file, line)``, as ``detect_anomaly()`` keeps) gives every op
     node's creation site, recorded in ``Tape.sites``. ``arrays``: NumPy arrays (the default
     where NumPy is installed) or Python lists (the default elsewhere); both hold the same
-    numbers. Apart from the walk of the graph, every pass over the nodes and operands runs
-    in C (``map``, ``np.fromiter``, list builders).
+    numbers. Apart from the walk of the graph, the array recorder's passes over the nodes
+    and operands run in C (``map``, ``np.fromiter``).
     """
     if arrays is None:
         arrays = numpy_installed()
