@@ -378,8 +378,10 @@ def test_without_numpy_auto_picks_python_then_the_scalar_loop(monkeypatch):
 
 def test_without_numpy_the_array_executors_say_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "numpy", None)
+    package = sys.modules["zerograd.compile"]
     for name in ("npexec", "npcode", "jaxexec", "arraymath"):  # imported afresh, as they are
-        monkeypatch.delitem(sys.modules, f"zerograd.compile.{name}", raising=False)  # there
+        monkeypatch.delitem(sys.modules, f"{package.__name__}.{name}", raising=False)  # there
+        monkeypatch.delattr(package, name, raising=False)
     with pytest.raises(ImportError, match=r'"numpy" executor needs NumPy: pip install numpy'):
         zg.compile(lambda x: x * 2, executor="numpy")
     with pytest.raises(ImportError, match=r'pip install "zerograd\[jax\]"'):
