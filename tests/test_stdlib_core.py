@@ -382,6 +382,7 @@ def test_without_numpy_the_array_executors_say_what_to_install(monkeypatch):
     for name in ("npexec", "npcode", "jaxexec", "arraymath"):  # imported afresh, as they are
         monkeypatch.delitem(sys.modules, f"{package.__name__}.{name}", raising=False)  # there
         monkeypatch.delattr(package, name, raising=False)
+    assert "numpy" in EXECUTORS and "jax" in EXECUTORS  # names known, nothing imported
     with pytest.raises(ImportError, match=r'"numpy" executor needs NumPy: pip install numpy'):
         zg.compile(lambda x: x * 2, executor="numpy")
     with pytest.raises(ImportError, match=r'pip install "zerograd\[jax\]"'):

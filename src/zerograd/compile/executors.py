@@ -57,6 +57,9 @@ class Executors(Mapping):
     def __getitem__(self, name: str) -> type:
         return self._loaders[name]()
 
+    def __contains__(self, name: object) -> bool:  # a known name; nothing is imported
+        return name in self._loaders
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaders)
 
