@@ -183,7 +183,7 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[
     projector raise ``dpi`` (e.g. ``dpi=200``: sharper, text as large relative to the plot);
     a larger ``figsize`` gives more room at the same text size in points.
     """
-    import numpy as np
+    np = require("numpy")  # with matplotlib: the viz extra
 
     size, dpi = figure_size(figsize, dpi)
     curves = dict(history) if isinstance(history, Mapping) else {"loss": history}
@@ -267,7 +267,7 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
     ``figsize`` (inches) times ``dpi`` is the size in pixels, 500 x 500 by default; see
     :func:`plot_loss`.
     """
-    import numpy as np
+    np = require("numpy")  # with matplotlib: the viz extra
 
     size, dpi = figure_size(figsize, dpi)
     X, y = np.asarray(X, dtype=float), np.asarray(y)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .backends import Sym, SymbolicMath, define, lit, namespace, operand
-from .tape import Tape
+from .tape import Tape, as_list
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
@@ -24,7 +24,7 @@ class PythonExecutor:
     def __init__(self, tape: Tape):
         self.tape = tape
         first_const = tape.n_params + tape.n_inputs
-        self._const = {first_const + i: c for i, c in enumerate(tape.consts.tolist())}
+        self._const = {first_const + i: c for i, c in enumerate(as_list(tape.consts))}
         # the backward of result 0 decides which values forward keeps for it; the backward
         # of any other result (made when first needed) takes them all
         body0, params0 = self._backward_lines(0)
@@ -62,7 +62,7 @@ class PythonExecutor:
 
     def _backward_lines(self, out: int) -> tuple[list[str], list[int]]:
         t = self.tape
-        mask = t.reachable(out).tolist()
+        mask = as_list(t.reachable(out))
         root = t.outputs[out]
         P, L = t.n_params, t.n_leaves
         lines: list[str] = []

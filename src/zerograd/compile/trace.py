@@ -10,10 +10,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import numpy as np
 
 from .. import engine, modes
 from ..engine import Value
@@ -36,7 +35,8 @@ def flatten(x: Any, flat: list) -> Any:
     if type(x) is float:
         flat.append(x)
         return "number"
-    if isinstance(x, np.ndarray):
+    np = sys.modules.get("numpy")  # an array argument means NumPy is imported already
+    if np is not None and isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
             raise TypeError(f"zg.compile: numpy arrays must hold numbers, got dtype {x.dtype}")
         flat.extend(x.astype(np.float64, copy=False).ravel().tolist())
@@ -59,7 +59,7 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
     ``spec``: the flat numbers, or None when anything differs (then ``flatten`` and
     :func:`difference` say what). Checking a known structure is cheaper than learning one."""
     lines: list[str] = []
-    consts: dict[str, Any] = {"np": np}
+    consts: dict[str, Any] = {"np": sys.modules.get("numpy")}  # for arrays (see flatten)
     floats: list[str] = []  # lists taken whole: then flat may hold non-floats to check
     count = [0]
 
@@ -192,7 +192,7 @@ def placeholders(spec: Any, x: Any, made: list) -> Any:
         return v
     kind, body = spec
     if kind == "array":
-        return _nest(np.asarray(x, dtype=float).tolist(), made)
+        return _nest(sys.modules["numpy"].asarray(x, dtype=float).tolist(), made)
     if kind in ("list", "tuple"):
         out = [placeholders(s, e, made) for s, e in zip(body, x)]
         return out if kind == "list" else tuple(out)
