@@ -305,7 +305,7 @@ def test_every_op_generates_the_same_python_from_either_tape(op, arity, monkeypa
     params = [[Value(x) for x in row] for row in rows]
 
     def fn(xs):
-        return [Value._make(op, tuple(p if j % 2 == 0 else x
+        return [engine.apply(op, tuple(p if j % 2 == 0 else x
                                       for j, (p, x) in enumerate(zip(ps, row))),
                             ks[i] if op.param else None)
                 for i, (ps, row) in enumerate(zip(params, xs))]
