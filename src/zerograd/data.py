@@ -27,6 +27,8 @@ import numbers
 import random
 from typing import TYPE_CHECKING, Any
 
+from .args import count
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -56,22 +58,10 @@ def _sklearn_datasets() -> Any:
     return sklearn.datasets
 
 
-def _count(n: Any, what: str, minimum: int = 1) -> int:
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"{what} must be a whole number >= {minimum}, got {n!r}")
-    return int(n)
-
-
 def _nonneg(x: Any, what: str) -> float:
     if not isinstance(x, numbers.Real) or isinstance(x, bool) or not 0 <= x < float("inf"):
         raise ValueError(f"{what} must be a finite number >= 0, got {x!r}")
     return float(x)
-
-
-def _seed(seed: Any) -> int:
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
 
 
 def _out(X: Any, y: Any, signed: bool = False) -> tuple[Rows, Labels]:
@@ -173,7 +163,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 1337,
 
     ``moons(100, 0.1, 1337, signed=True)`` is exactly micrograd's demo data.
     """
-    n, noise, seed = _count(n, "n", 2), _nonneg(noise, "noise"), _seed(seed)
+    n, noise, seed = count(n, "n", 2), _nonneg(noise, "noise"), count(seed, "seed", 0)
     if _numpy() is None:
         return _out(*_moons(n, noise, random.Random(seed)), signed)
     X, y = _sklearn_datasets().make_moons(n_samples=n, noise=noise, random_state=seed)
@@ -185,7 +175,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 
     """A small circle inside a large one (scikit-learn's ``make_circles``), 2 classes."""
     if not isinstance(factor, numbers.Real) or not 0 < factor < 1:
         raise ValueError(f"factor (inner radius / outer radius) must be in (0, 1), got {factor!r}")
-    n, noise, seed = _count(n, "n", 2), _nonneg(noise, "noise"), _seed(seed)
+    n, noise, seed = count(n, "n", 2), _nonneg(noise, "noise"), count(seed, "seed", 0)
     if _numpy() is None:
         return _out(*_circles(n, noise, float(factor), random.Random(seed)), signed)
     X, y = _sklearn_datasets().make_circles(n_samples=n, noise=noise, factor=float(factor),
@@ -200,9 +190,9 @@ def spiral(n_per_class: int = 100, classes: int = 3, seed: int = 0,
     Point ``i`` of arm ``c`` sits at radius ``r = i / (n - 1)`` and angle
     ``4c + 4r + noise * N(0, 1)`` (radians): ``(r sin t, r cos t)``.
     """
-    n = _count(n_per_class, "n_per_class", 2)
-    k = _count(classes, "classes", 2)
-    seed, noise = _seed(seed), _nonneg(noise, "noise")
+    n = count(n_per_class, "n_per_class", 2)
+    k = count(classes, "classes", 2)
+    seed, noise = count(seed, "seed", 0), _nonneg(noise, "noise")
     np = _numpy()
     if np is None:
         return _out(*_spiral(n, k, noise, random.Random(seed)))
@@ -220,8 +210,8 @@ def blobs(n: int = 100, centers: int = 3, std: float = 1.0, features: int = 2,
           seed: int = 0) -> tuple[Rows, Labels]:
     """Gaussian clusters around ``centers`` random centres (scikit-learn's ``make_blobs``):
     centres uniform in [-10, 10] per feature, ``n`` points split as evenly as possible."""
-    n, k = _count(n, "n"), _count(centers, "centers")
-    features, std, seed = _count(features, "features"), _nonneg(std, "std"), _seed(seed)
+    n, k = count(n, "n"), count(centers, "centers")
+    features, std, seed = count(features, "features"), _nonneg(std, "std"), count(seed, "seed", 0)
     if _numpy() is None:
         return _out(*_blobs(n, k, std, features, random.Random(seed)))
     X, y = _sklearn_datasets().make_blobs(n_samples=n, centers=k, n_features=features,
@@ -232,7 +222,7 @@ def blobs(n: int = 100, centers: int = 3, std: float = 1.0, features: int = 2,
 def xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[Rows, Labels]:
     """The XOR pattern: points uniform in [-1, 1]², class 1 where ``x * y > 0`` (the first and
     third quadrants), then moved by ``noise * N(0, 1)`` in each coordinate."""
-    n, seed, noise = _count(n, "n", 2), _seed(seed), _nonneg(noise, "noise")
+    n, seed, noise = count(n, "n", 2), count(seed, "seed", 0), _nonneg(noise, "noise")
     np = _numpy()
     if np is None:
         return _out(*_xor(n, noise, random.Random(seed)))
@@ -268,7 +258,7 @@ def train_test_split(X: Any, y: Any, test_fraction: float = 0.2,
         raise ValueError(
             f"test_fraction {test_fraction} of {len(X)} rows leaves an empty train or test set"
         )
-    seed = _seed(seed)
+    seed = count(seed, "seed", 0)
     if np is None:
         order = list(range(len(X)))
         _shuffle(random.Random(seed), order)

@@ -23,21 +23,16 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from .args import count
 from .engine import Value
 from .nn import Module
-
-
-def _positive(n: Any, what: str) -> int:
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{what} must be a positive integer, got {n!r}")
-    return int(n)
 
 
 class Neuron(Module):
     """``tanh(b + w0*x0 + w1*x1 + ...)``, added up in that order, as in the lecture."""
 
     def __init__(self, nin: int):
-        nin = _positive(nin, "nin")
+        nin = count(nin, "nin")
         self.w = [Value(random.uniform(-1, 1), label=f"w{i}") for i in range(nin)]
         self.b = Value(random.uniform(-1, 1), label="b")
 
@@ -55,7 +50,7 @@ class Layer(Module):
     """``nout`` neurons that all read the same inputs."""
 
     def __init__(self, nin: int, nout: int):
-        self.neurons = [Neuron(nin) for _ in range(_positive(nout, "nout"))]
+        self.neurons = [Neuron(nin) for _ in range(count(nout, "nout"))]
         for j, n in enumerate(self.neurons):  # labels for drawings: N1.w0, N1.b, ...
             for p in n.parameters():
                 p.label = f"N{j}.{p.label}"
@@ -75,7 +70,7 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int]):
         if isinstance(nouts, (numbers.Integral, str)) or not len(nouts):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        sz = [_positive(nin, "nin")] + [_positive(n, "each layer size") for n in nouts]
+        sz = [count(nin, "nin")] + [count(n, "each layer size") for n in nouts]
         self.layers = [Layer(sz[i], sz[i + 1]) for i in range(len(nouts))]
         for i, layer in enumerate(self.layers):  # L0.N1.w2, as zerograd.nn labels them
             for p in layer.parameters():

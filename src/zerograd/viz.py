@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .args import count
 from .drawing import FORMATS, NO_GRAPHVIZ, Graph, backend, quote
 from .engine import Value, topological_order
 from .ops import BY_NAME
@@ -68,8 +69,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top down), "
                          f"got {rankdir!r}")
-    if not isinstance(max_nodes, numbers.Integral) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive whole number, got {max_nodes!r}")
+    max_nodes = count(max_nodes, "max_nodes")
     nodes = topological_order(root)
     if len(nodes) > max_nodes:
         raise ValueError(
