@@ -16,6 +16,7 @@ import pytest
 import zerograd as zg
 from zerograd import engine, modes
 from zerograd.compile import npexec, tape
+from zerograd.compile.trace import Tracer
 from zerograd.engine import Value
 from zerograd.ops import OPS
 
@@ -154,14 +155,15 @@ def test_long_chains_deep_graphs_and_a_network(chunk):
         v = (v * 0.999 + c) if i % 3 else v.tanh()
     random.seed(3)
     model = zg.nn.MLP(2, [6, 6, 1])
-    made: list[Value] = []
-    token = modes.enter("on_constant", made.append)
+    tracer = Tracer()  # collects the constants the engine makes of plain numbers
+    made = tracer.constants
+    token = modes.enter("tracer", tracer)
     try:
         scores = [model(x) for x in zip(xs, reversed(xs))]
         net = sum((1 + -x * s).relu() for x, s in zip(xs, scores)) * 0.1
         net = net + 1e-4 * sum(p * p for p in model.parameters())
     finally:
-        modes.leave("on_constant", token)
+        modes.leave("tracer", token)
     graphs = [[sum(p * p for p in ps) + zg.engine.vsum([sum(xs), sum(ps[:5])]), v], [v],
               [net]]
     for outs in graphs:

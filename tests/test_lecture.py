@@ -132,11 +132,11 @@ def test_state_dict_names_and_labels_say_where_each_parameter_sits(restore_rando
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: Neuron(0), "nin must be a positive integer, got 0"),
-    (lambda: Neuron(2.5), "nin must be a positive integer, got 2.5"),
-    (lambda: Layer(2, -1), "nout must be a positive integer, got -1"),
+    (lambda: Neuron(0), "nin must be a whole number >= 1, got 0"),
+    (lambda: Neuron(2.5), "nin must be a whole number >= 1, got 2.5"),
+    (lambda: Layer(2, -1), "nout must be a whole number >= 1, got -1"),
     (lambda: MLP(3, 4), "nouts must be a non-empty list of layer sizes, got 4"),
-    (lambda: MLP(3, [4, 0, 1]), "each layer size must be a positive integer, got 0"),
+    (lambda: MLP(3, [4, 0, 1]), "each layer size must be a whole number >= 1, got 0"),
 ])
 def test_bad_sizes_are_refused_before_a_number_is_drawn(build, message, restore_random):
     random.seed(3)

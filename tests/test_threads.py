@@ -159,7 +159,7 @@ def test_reading_a_value_in_one_thread_while_another_traces():
 
     run_threads(a, b)
     assert got == {"a": 6.0, "b": (1.5, True, True)}
-    assert modes.current.on_concretize is None and modes.current.on_constant is None
+    assert modes.current.tracer is None
 
 
 def test_two_interleaved_traces_leave_no_hooks_installed():
@@ -173,12 +173,12 @@ def test_two_interleaved_traces_leave_no_hooks_installed():
 
         def run() -> None:
             assert zg.compile(fn)(2.0).data == 2.0 * k
-            hooks_after.append((modes.current.on_concretize, modes.current.on_constant))
+            hooks_after.append(modes.current.tracer)
 
         return run
 
     run_threads(trace_one(3.0), trace_one(5.0))
-    assert hooks_after == [(None, None), (None, None)]
+    assert hooks_after == [None, None]
     assert float(Value(4.0)) == 4.0  # no hook left in this thread either
 
 

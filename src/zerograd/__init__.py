@@ -1,6 +1,6 @@
 """zerograd: micrograd's scalar autograd, made correct, fast and friendly."""
 
-from . import data, engine, interop, io, losses, nn, ops, optim, train, viz
+from . import data, engine, interop, io, losses, monitor, nn, ops, optim, train, viz
 from .anomaly import detect_anomaly
 from .check import GradcheckError, gradcheck
 from .compile import compile
@@ -24,5 +24,5 @@ __all__ = [
     "Value", "compile", "as_value", "dot", "vsum", "logsumexp", "no_grad", "is_grad_enabled",
     "detect_anomaly", "gradcheck", "GradcheckError", "engine", "ops", "nn", "losses",
     "draw_dot", "viz", "data", "io", "save", "load", "interop", "train", "TrainingDiverged",
-    "optim", "TrainingWarning", "playground",
+    "optim", "TrainingWarning", "playground", "monitor",
 ]

@@ -9,9 +9,10 @@ import random
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from . import lecture, nn
+from .args import count
 from .engine import TrainingWarning, Value
 
 LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -22,14 +23,22 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+class Subcommands(Protocol):
+    """What ``ArgumentParser.add_subparsers()`` returns (argparse keeps its class private):
+    each entry of :data:`COMMANDS` adds its subcommand with ``add_parser``."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any: ...
+
+
 def _positive_int(text: str) -> int:
     try:
-        n = int(text)
+        n: Any = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {n}")
-    return n
+        n = text  # not a whole number: count() says so
+    try:
+        return count(n, "the value")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _positive_float(text: str) -> float:
@@ -50,21 +59,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training the lecture's MLP(3, [4, 4, 1]), tanh, {len(model.parameters())} "
           f"parameters on the lecture's 4 examples: {args.steps} steps, lr {args.lr}, "
           f"seed {args.seed}")
+    params = model.parameters()
     ypred: list[Value] = []
     noted: list[str] = []
     for k in range(args.steps):
         ypred = [model(x) for x in LECTURE_XS]
         loss = sum((yout - ygt) ** 2 for ygt, yout in zip(LECTURE_YS, ypred))
-        model.zero_grad()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TrainingWarning)
-            loss.backward()
+            value = lecture.step(loss, params, args.lr)  # zero, backward, p.data += -lr*p.grad
         for w in caught:  # shown now, and again at the end where it is not missed
             noted.append(f"step {k}: {w.message}")
             print(f"warning at step {k}: {w.message}", file=sys.stderr)
-        for p in model.parameters():
-            p.data += -args.lr * p.grad
-        print(f"step {k:3d}  loss {loss.data:.6f}")
+        print(f"step {k:3d}  loss {value:.6f}")
     print("predictions vs targets:")
     for yp, yt in zip(ypred, LECTURE_YS):
         print(f"  {yp.data:+.4f}  {yt:+.1f}")
@@ -73,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def _add_train(sub: Subcommands) -> None:
     p = sub.add_parser("train", help="train the lecture's MLP(3, [4, 4, 1]) on its 4 examples",
                        description=cmd_train.__doc__)
     p.add_argument("--steps", type=_positive_int, default=20, help="gradient steps (default 20)")
@@ -84,16 +91,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Train one of the demos (see ``zerograd demo NAME --help``) and write its plots."""
-    from . import demos
+    """Train one of the demos (see ``zerograd demo NAME --help``) and write its plots; a
+    run that diverges (``zg.train.fit`` stops it) writes its plots so far and is an error."""
+    from . import demos, train
 
     options = {k: v for k, v in vars(args).items() if k in args.demo_options and v is not None}
     compile = True if args.executor == "auto" else (args.executor or args.compile)
-    demos.DEMOS[args.demo](out=args.out, compile=compile, progress=args.progress, **options)
+    try:
+        demos.DEMOS[args.demo](out=args.out, compile=compile, progress=args.progress,
+                               **options)
+    except train.TrainingDiverged as e:
+        raise CLIError(str(e)) from None
     return 0
 
 
-def _add_demo(sub: argparse._SubParsersAction) -> None:
+def _add_demo(sub: Subcommands) -> None:
     p = sub.add_parser("demo", help="train a demo model (moons, spiral, digits) and plot it",
                        description="Train a demo model, print its progress and write PNGs.")
     demo_sub = p.add_subparsers(dest="demo", metavar="NAME")
@@ -173,23 +185,28 @@ def _leaves(root: Value) -> list[Value]:
     return [v for v in topological_order(root) if not v._children]
 
 
-def _add_graph(sub: argparse._SubParsersAction) -> None:
+def _add_graph(sub: Subcommands) -> None:
     p = sub.add_parser(
         "graph", help="draw the graph of a formula, e.g. 'tanh(x*w + b)', with its gradients",
         description="Evaluate a formula on named numbers, backpropagate, and draw the graph "
                     "(values and gradients in every node). Formulas may use numbers, names, "
                     "+ - * / **, parentheses and tanh relu sigmoid exp log softplus abs sqrt; "
-                    "nothing else is run.")
+                    "nothing else is run.", add_help=False)
+    options = [p.add_argument("-h", "--help", action="help",
+                              help="show this help message and exit")]
     p.add_argument("expr", metavar="EXPR", help="the formula, e.g. 'tanh(x*w + b)' (it may "
                    "start with '-', as in '-x*y')")
-    p.add_argument("--set", type=_parse_set, action="append", default=[], metavar="NAME=NUMBER",
-                   help="a variable's value (repeat for each variable)")
-    p.add_argument("-o", "--output", default="graph.svg",
-                   help="file to write: .svg, .png, .pdf or .dot (default graph.svg)")
-    p.add_argument("--rankdir", choices=["LR", "TB"], default="LR",
-                   help="layout direction: left to right or top down (default LR)")
-    p.add_argument("--max-nodes", type=_positive_int, default=1000,
-                   help="refuse graphs with more Values than this (default 1000)")
+    options += [
+        p.add_argument("--set", type=_parse_set, action="append", default=[],
+                       metavar="NAME=NUMBER", help="a variable's value (repeat for each variable)"),
+        p.add_argument("-o", "--output", default="graph.svg",
+                       help="file to write: .svg, .png, .pdf or .dot (default graph.svg)"),
+        p.add_argument("--rankdir", choices=["LR", "TB"], default="LR",
+                       help="layout direction: left to right or top down (default LR)"),
+        p.add_argument("--max-nodes", type=_positive_int, default=1000,
+                       help="refuse graphs with more Values than this (default 1000)"),
+    ]
+    p.options = {o: a.nargs != 0 for a in options for o in a.option_strings}
     p.set_defaults(func=cmd_graph)
 
 
@@ -216,7 +233,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_lr_find(sub: argparse._SubParsersAction) -> None:
+def _add_lr_find(sub: Subcommands) -> None:
     p = sub.add_parser("lr-find", help="find a learning rate (exponential sweep, valley rule)",
                        description=cmd_lr_find.__doc__)
     p.add_argument("dataset", choices=["moons"], help="the data set")
@@ -252,7 +269,7 @@ def _port(text: str) -> int:
     return n
 
 
-def _add_playground(sub: argparse._SubParsersAction) -> None:
+def _add_playground(sub: Subcommands) -> None:
     p = sub.add_parser("playground", help="watch training live in the browser",
                        description="Start the playground's web server on this machine and "
                        "open its page: train the lecture's networks live, make the lecture's "
@@ -267,7 +284,7 @@ def _add_playground(sub: argparse._SubParsersAction) -> None:
 
 
 # Each entry adds one subcommand to the parser; other modules' commands register here.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train]
+COMMANDS: list[Callable[[Subcommands], None]] = [_add_train]
 COMMANDS += [_add_lr_find]
 COMMANDS += [_add_demo, _add_graph, _add_playground]
 
@@ -277,6 +294,7 @@ class _Parser(argparse.ArgumentParser):
     the closest choice for a typo (its subcommand parsers inherit this class)."""
 
     commands: dict[str, argparse.ArgumentParser]  # on the top parser: name -> its parser
+    options: dict[str, bool]  # on graph's: each option string -> whether it takes a value
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -299,7 +317,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> _Parser:
-    from . import __version__
+    from .version import version
 
     parser = _Parser(
         prog="zerograd",
@@ -307,7 +325,7 @@ def build_parser() -> _Parser:
                     "a formula's graph, find a learning rate, or open the playground.",
         epilog="Run 'zerograd COMMAND --help' for a command's options, e.g. 'zerograd demo "
                "moons --help'.")
-    parser.add_argument("--version", action="version", version=f"zerograd {__version__}",
+    parser.add_argument("--version", action="version", version=f"zerograd {version()}",
                         help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -318,7 +336,7 @@ def build_parser() -> _Parser:
     return parser
 
 
-def _formula_first(argv: list[str], graph: argparse.ArgumentParser | None) -> list[str]:
+def _formula_first(argv: list[str], graph: _Parser | None) -> list[str]:
     """``argv`` with a ``graph`` formula starting with '-' (``graph '-x*y'``) moved after
     ``--``, where argparse reads it as the positional it is, not as an option.
 
@@ -328,18 +346,18 @@ def _formula_first(argv: list[str], graph: argparse.ArgumentParser | None) -> li
     command = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
     if graph is None or command is None or argv[command] != "graph":
         return argv
-    options = graph._option_string_actions  # argparse's table: option string -> action
+    options = graph.options
     i = command + 1
     while i < len(argv) and argv[i] != "--" and argv[i].startswith("-"):
         word = argv[i]
         if word.startswith("--"):  # a long option, maybe abbreviated, maybe with =value
             name, eq, _ = word.partition("=")
-            known = [a for o, a in options.items() if o.startswith(name)]
+            known = [takes for o, takes in options.items() if o.startswith(name)]
             if not known and _is_formula(word):  # '--x' is -(-x), not an option
                 return [*argv[:i], *argv[i + 1:], "--", word]
-            i += 2 if known and known[0].nargs != 0 and not eq else 1
+            i += 2 if known and known[0] and not eq else 1
         elif word in options:  # a short option: -o FILE, -h
-            i += 2 if options[word].nargs != 0 else 1
+            i += 2 if options[word] else 1
         elif _is_formula(word) or word[:2] not in options:
             return [*argv[:i], *argv[i + 1:], "--", word]
         else:  # a short option with its value attached: -ograph.svg

@@ -3,7 +3,9 @@
 ``moons`` is micrograd's demo step for step (same data, seed, model, loss and learning-rate
 decay), so it prints micrograd's numbers. ``spiral`` and ``digits`` are multi-class
 (cross-entropy, Adam). Each returns a :class:`DemoResult`; ``compile=True`` runs the same
-training through ``zg.compile``.
+training through ``zg.compile``. Every demo trains with ``zg.train.fit`` (its optimizer and
+schedule, one callback that records, prints and tests); ``scorer`` (from
+:mod:`zerograd.scoring`) scores the model for the accuracies and the plots.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from . import data, losses, nn
+from . import data, losses, nn, optim
+from .args import count
 from .engine import Value, vsum
-from .train import progress_bar
+from .scoring import CHUNK, outputs, scorer
+from .train import TrainingDiverged, fit, progress_bar
 
 ALPHA = 1e-4  # L2 weight on the sum of squared parameters, as in micrograd's demo
 
@@ -73,31 +77,24 @@ def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(scores.argmax(axis=1) == y))
 
 
-def _outputs(s: Any) -> list:
-    """A model's output as a list: its class scores, or its one score."""
-    return s if isinstance(s, list) else [s]
-
-
 def _data(scores: list) -> np.ndarray:
     return np.array([[v.data for v in s] if isinstance(s, list) else s.data for s in scores])
 
 
-def _eager_step(objective: Callable, model: nn.Module) -> Callable:
-    """One forward + backward on a batch: returns (loss, accuracy); grads land in params."""
+def _eager_forward(objective: Callable, model: nn.Module) -> Callable:
+    """``forward(X, y)``: (the batch's loss as a Value, its scores as an array)."""
 
-    def step(X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def forward(X: np.ndarray, y: np.ndarray) -> tuple[Value, np.ndarray]:
         rows = [[Value(x) for x in row] for row in X.tolist()]  # each input one leaf
         loss, scores = objective(model, rows, y.tolist())
-        model.zero_grad()
-        loss.backward()
-        return loss.data, _accuracy(_data(scores), y)
+        return loss, _data(scores)
 
-    return step
+    return forward
 
 
-def _compiled_step(objective: Callable, model: nn.Module, classes: int | None,
-                   executor: str) -> Callable:
-    """The same step through ``zg.compile``: traced on the first batch, replayed after.
+def _compiled_forward(objective: Callable, model: nn.Module, classes: int | None,
+                      executor: str) -> Callable:
+    """The same forward through ``zg.compile``: traced on the first batch, replayed after.
 
     The batch's inputs and labels are the compiled function's arguments (labels as numbers
     for the hinge loss, as one-hot rows for cross-entropy); the model is in its closure.
@@ -106,62 +103,72 @@ def _compiled_step(objective: Callable, model: nn.Module, classes: int | None,
 
     def flat(X: list, Y: list) -> list:
         loss, scores = objective(model, X, Y)
-        return [loss] + [v for s in scores for v in _outputs(s)]
+        return [loss] + [v for s in scores for v in outputs(s)]
 
     fn = zg_compile(flat, executor=executor)
 
-    def step(X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def forward(X: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray]:
         Y = np.asarray(y, dtype=float) if classes is None else np.eye(classes)[y]
         out = fn(X, Y)
-        model.zero_grad()
-        out[0].backward()
         scores = np.array([v.data for v in out[1:]])
         if classes is not None:
             scores = scores.reshape(len(X), classes)
-        return out[0].data, _accuracy(scores, y)
+        return out[0], scores
 
-    return step
+    return forward
 
 
 def _executor(compile: bool | str) -> str:
     return "auto" if compile is True else str(compile)
 
 
-def _make_step(objective: Callable, model: nn.Module, compile: bool | str,
-               classes: int | None = None) -> Callable:
-    """``compile``: False (eager), True (``zg.compile``'s automatic executor) or the name of
-    an executor ("numpy", "scalar", "python")."""
+class _Loss:
+    """The loss ``fit`` trains on, ``loss(X, y)``, remembering the accuracy of the scores
+    it was computed with (the batch's accuracy before the step's update, as micrograd's
+    demo prints it). ``compile``: False (eager), True (``zg.compile``'s automatic
+    executor) or the name of an executor ("numpy", "scalar", "python")."""
+
+    def __init__(self, objective: Callable, model: nn.Module, compile: bool | str,
+                 classes: int | None = None):
+        self.forward = (_compiled_forward(objective, model, classes, _executor(compile))
+                        if compile else _eager_forward(objective, model))
+        self.accuracy = float("nan")
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> Any:
+        loss, scores = self.forward(X, y)
+        self.accuracy = _accuracy(scores, y)
+        return loss
+
+
+def _batches(X: np.ndarray, y: np.ndarray, batch_size: int | None,
+             seed: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """``batch()``: the next shuffled minibatch of ``batch_size`` rows (a new shuffle when
+    the rest of the last one is too short), or the whole set when ``batch_size`` is None
+    or covers it."""
+    n = len(X)
+    if batch_size is None or batch_size >= n:
+        return lambda: (X, y)
+    bs, rng = batch_size, np.random.default_rng(seed)
+    order, pos = rng.permutation(n), 0
+
+    def batch() -> tuple[np.ndarray, np.ndarray]:
+        nonlocal order, pos
+        if pos + bs > n:
+            order, pos = rng.permutation(n), 0
+        idx, pos = order[pos:pos + bs], pos + bs
+        return X[idx], y[idx]
+
+    return batch
+
+
+def _describe(nin: int, nouts: list[int], model: nn.Module) -> str:
+    return f"MLP({nin}, {nouts}) with {len(model.parameters())} parameters"
+
+
+def _mode(compile: bool | str) -> str:
     if not compile:
-        return _eager_step(objective, model)
-    return _compiled_step(objective, model, classes, _executor(compile))
-
-
-CHUNK = 64  # rows per call of the compiled scorer: a small graph traces fast, replays cheaply
-
-
-def scorer(model: nn.Module, compile: bool | str,
-           chunk: int = CHUNK) -> Callable[[np.ndarray], np.ndarray]:
-    """``scores(X)``: the model's outputs on the rows of ``X``, shape (n,) for one output or
-    (n, k) for k, from the current parameters. Eager: row by row under ``no_grad``.
-    Compiled: a ``zg.compile``d forward over ``chunk`` rows, called chunk by chunk (the last
-    chunk padded with zeros)."""
-    from . import viz
-
-    if not compile:
-        return lambda X: viz._scores(model, X, batched=False)
-    from .compile import compile as zg_compile
-
-    fn = zg_compile(lambda rows: [v for r in rows for v in _outputs(model(r))],
-                    executor=_executor(compile))
-
-    def scores(X: np.ndarray) -> np.ndarray:
-        padded = np.zeros((-(-len(X) // chunk) * chunk, X.shape[1]))
-        padded[:len(X)] = X
-        s = np.array([[v.data for v in fn(padded[i:i + chunk])]
-                      for i in range(0, len(padded), chunk)]).reshape(len(padded), -1)[:len(X)]
-        return s[:, 0] if s.shape[1] == 1 else s
-
-    return scores
+        return ""
+    return " (compiled)" if compile is True else f" (compiled, {compile} executor)"
 
 
 def _write_plots(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
@@ -181,16 +188,6 @@ def _write_plots(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
     return files
 
 
-def _describe(nin: int, nouts: list[int], model: nn.Module) -> str:
-    return f"MLP({nin}, {nouts}) with {len(model.parameters())} parameters"
-
-
-def _mode(compile: bool | str) -> str:
-    if not compile:
-        return ""
-    return " (compiled)" if compile is True else f" (compiled, {compile} executor)"
-
-
 def _finish(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
             history: dict[str, Any], out: str | None, log: Callable[[str], None]) -> list[str]:
     files = _write_plots(name, scores, X, y, history, out)
@@ -200,16 +197,17 @@ def _finish(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
 
 
 @contextlib.contextmanager
-def _plots_if_interrupted(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
-                          history: dict[str, Any], out: str | None,
-                          log: Callable[[str], None]) -> Iterator[None]:
-    """On Ctrl-C (KeyboardInterrupt) inside: write the plots of the steps done so far (none
-    if no step was done), then re-raise."""
+def _plots_if_stopped(name: str, scores: Callable, X: np.ndarray, y: np.ndarray,
+                      history: dict[str, Any], out: str | None,
+                      log: Callable[[str], None]) -> Iterator[None]:
+    """On Ctrl-C (KeyboardInterrupt) or ``fit``'s TrainingDiverged inside: write the plots
+    of the steps done so far (none if no step was done), then re-raise."""
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TrainingDiverged) as e:
         done = len(history["loss"])
-        log(f"interrupted after {done} step{'' if done == 1 else 's'}")
+        how = "interrupted" if isinstance(e, KeyboardInterrupt) else "stopped"
+        log(f"{how} after {done} step{'' if done == 1 else 's'}")
         _finish(name, scores, X, y, history, out, log)
         raise
 
@@ -222,7 +220,7 @@ def _check_out(out: str | None) -> None:
         return
     from . import viz
 
-    viz._require("matplotlib")
+    viz.require("matplotlib")
     new = []  # the folders makedirs would create, deepest first
     folder = os.path.abspath(out)
     while not os.path.exists(folder):
@@ -241,38 +239,37 @@ def _check_out(out: str | None) -> None:
         raise OSError(f"cannot write the plots to {out!r}: permission denied")
 
 
-def _check_steps(steps: Any) -> int:
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive whole number, got {steps!r}")
-    return steps
-
-
-def _train(name: str, steps: int, step: Callable[[int], tuple[float, float]],
-           history: dict[str, Any], acc: str, progress: bool | None, print_every: int,
-           log: Callable[[str], None], test: Callable[[], float] | None = None,
-           exact: bool = False) -> float:
-    """Run ``step(k)`` (one training step, returning its loss and accuracy) for ``k <
-    steps``, appending them to ``history["loss"]`` and ``history[acc]``. Every
-    ``print_every`` steps and at the last, print them and, with ``test``, the held-out
-    accuracy after the step (kept in ``history["test accuracy"][k]``); ``exact`` prints
-    full precision, as micrograd does. Returns the seconds taken."""
+def _train(name: str, steps: int, model: nn.Module, loss: _Loss, optimizer: Any,
+           scheduler: Any, batch: Callable[[], tuple], history: dict[str, Any], acc: str,
+           progress: bool | None, print_every: int, log: Callable[[str], None],
+           test: Callable[[], float] | None = None, exact: bool = False) -> float:
+    """``zg.train.fit`` for ``steps`` steps, with a callback that appends each step's loss
+    and accuracy (that of the scores the loss was computed with) to ``history["loss"]`` and
+    ``history[acc]``. Every ``print_every`` steps and at the last, it prints them and, with
+    ``test``, the held-out accuracy after the step (kept in ``history["test
+    accuracy"][k]``); ``exact`` prints full precision, as micrograd does. Returns the
+    seconds taken."""
     t0 = time.perf_counter()
     bar = progress_bar(steps, name, progress, strict=True)
+
+    def record(k: int, value: float) -> None:
+        a = loss.accuracy
+        history["loss"].append(value)
+        history[acc].append(a)
+        if bar is not None:
+            bar.set_postfix(loss=f"{value:.4f}", acc=f"{a:.0%}", refresh=False)
+            bar.update()
+        if k % print_every == 0 or k == steps - 1:
+            line = (f"step {k} loss {value}, {acc} {a * 100}%" if exact
+                    else f"step {k} loss {value:.6f}, {acc} {a * 100:.1f}%")
+            if test is not None:
+                history["test accuracy"][k] = t = test()
+                line += f", test accuracy {t * 100:.1f}%"
+            _say(bar, log, line)
+
     try:
-        for k in range(steps):
-            loss, a = step(k)
-            history["loss"].append(loss)
-            history[acc].append(a)
-            if bar is not None:
-                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{a:.0%}", refresh=False)
-                bar.update()
-            if k % print_every == 0 or k == steps - 1:
-                line = (f"step {k} loss {loss}, {acc} {a * 100}%" if exact
-                        else f"step {k} loss {loss:.6f}, {acc} {a * 100:.1f}%")
-                if test is not None:
-                    history["test accuracy"][k] = t = test()
-                    line += f", test accuracy {t * 100:.1f}%"
-                _say(bar, log, line)
+        fit(model, loss, optimizer, steps, scheduler=scheduler, callbacks=[record],
+            batch=batch, progress=False)
     finally:
         if bar is not None:
             bar.close()
@@ -280,6 +277,11 @@ def _train(name: str, steps: int, step: Callable[[int], tuple[float, float]],
 
 
 # -- the demos -------------------------------------------------------------------------------
+def _check(steps: Any, print_every: Any) -> int:
+    count(print_every, "print_every")
+    return count(steps, "steps")
+
+
 def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
           compile: bool | str = False, progress: bool | None = None, print_every: int = 10,
           log: Callable[[str], None] = print) -> DemoResult:
@@ -287,28 +289,23 @@ def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
     full-batch SGD with learning rate ``1.0 - 0.9*k/steps`` at step ``k``.
 
     With the defaults it prints micrograd's numbers: step 0 loss 0.8958441028683222, step 99
-    loss 0.010978370135492717, accuracy 100%. Ctrl-C writes the plots so far, then raises.
+    loss 0.010978370135492717, accuracy 100%. Ctrl-C (or ``fit`` stopping a diverging run)
+    writes the plots so far, then raises.
     """
-    steps = _check_steps(steps)
+    steps = _check(steps, print_every)
     _check_out(out)
     X, y = data.moons(100, 0.1, seed, signed=True)  # = micrograd's np.random.seed(seed) data
     random.seed(seed)  # micrograd seeds Python's generator before making the model
     model = nn.MLP(2, [16, 16, 1])
     log(f"moons: {len(X)} points, {_describe(2, [16, 16, 1], model)}, "
         f"{steps} steps{_mode(compile)}")
-    step, scores = _make_step(_hinge_objective, model, compile), scorer(model, compile)
-
-    def sgd_step(k: int) -> tuple[float, float]:
-        loss, acc = step(X, y)
-        learning_rate = 1.0 - 0.9 * k / steps  # micrograd's decay (its k/100 at 100 steps)
-        for p in model.parameters():
-            p.data -= learning_rate * p.grad
-        return loss, acc
-
+    loss, scores = _Loss(_hinge_objective, model, compile), scorer(model, compile)
+    opt = optim.SGD(model.parameters(), lr=1.0)  # p.data -= lr * p.grad, as micrograd's
+    decay = optim.LambdaLR(opt, lambda k: 1.0 - 0.9 * k / steps)  # micrograd's k/100 at 100
     history: dict[str, Any] = {"loss": [], "accuracy": []}
-    with _plots_if_interrupted("moons", scores, X, y, history, out, log):
-        seconds = _train("moons", steps, sgd_step, history, "accuracy", progress, print_every,
-                         log, exact=True)
+    with _plots_if_stopped("moons", scores, X, y, history, out, log):
+        seconds = _train("moons", steps, model, loss, opt, decay, _batches(X, y, None, seed),
+                         history, "accuracy", progress, print_every, log, exact=True)
     final_acc = _accuracy(scores(X), y)
     log(f"trained in {seconds:.1f} s; final accuracy {final_acc * 100:.1f}%")
     files = _finish("moons", scores, X, y, history, out, log)
@@ -316,56 +313,31 @@ def moons(steps: int = 100, seed: int = 1337, out: str | None = ".",
                       files, model, seconds)
 
 
-def _adam_step(model: nn.Module, X: np.ndarray, y: np.ndarray, classes: int, steps: int,
-               lr: float, batch_size: int | None, seed: int,
-               compile: bool | str) -> Callable[[int], tuple[float, float]]:
-    """A training step: Adam (learning rate cosine-decayed over ``steps``) on the next
-    shuffled minibatch (the whole set when ``batch_size`` is None); returns the batch's loss
-    and accuracy."""
-    from . import optim
-
-    n = len(X)
-    bs = n if batch_size is None or batch_size >= n else batch_size
-    rng = np.random.default_rng(seed)
-    step = _make_step(_ce_objective, model, compile, classes)
+def _adam(model: nn.Module, lr: float, steps: int) -> tuple[optim.Adam, optim.LRScheduler]:
+    """Adam, its learning rate cosine-decayed from ``lr`` down to 0 over ``steps``."""
     opt = optim.Adam(model.parameters(), lr=lr)
-    schedule = optim.CosineAnnealingLR(opt, T_max=steps)  # lr glides from lr down to 0
-    order, pos = rng.permutation(n), 0
-
-    def adam_step(k: int) -> tuple[float, float]:
-        nonlocal order, pos
-        if bs == n:
-            idx: Any = slice(None)
-        else:
-            if pos + bs > n:
-                order, pos = rng.permutation(n), 0
-            idx, pos = order[pos:pos + bs], pos + bs
-        loss, acc = step(X[idx], y[idx])
-        opt.step()
-        schedule.step()
-        return loss, acc
-
-    return adam_step
+    return opt, optim.CosineAnnealingLR(opt, T_max=steps)
 
 
 def spiral(steps: int = 100, seed: int = 0, n_per_class: int = 50, lr: float = 0.02,
            out: str | None = ".", compile: bool | str = False, progress: bool | None = None,
            print_every: int = 20, log: Callable[[str], None] = print) -> DemoResult:
     """Three spiral arms: ``MLP(2, [16, 16, 3])``, cross-entropy + 1e-4 L2, full-batch Adam
-    with a cosine learning-rate decay. Ctrl-C writes the plots so far, then raises."""
-    steps = _check_steps(steps)
+    with a cosine learning-rate decay. Ctrl-C (or ``fit`` stopping a diverging run) writes
+    the plots so far, then raises."""
+    steps = _check(steps, print_every)
     _check_out(out)
     X, y = data.spiral(n_per_class, 3, seed)
     random.seed(seed)
     model = nn.MLP(2, [16, 16, 3])
     log(f"spiral: {len(X)} points in 3 classes, {_describe(2, [16, 16, 3], model)}, "
         f"{steps} steps of Adam (lr {lr}){_mode(compile)}")
-    step = _adam_step(model, X, y, 3, steps, lr, None, seed, compile)
-    scores = scorer(model, compile)
+    loss, scores = _Loss(_ce_objective, model, compile, 3), scorer(model, compile)
+    opt, decay = _adam(model, lr, steps)
     history: dict[str, Any] = {"loss": [], "accuracy": []}
-    with _plots_if_interrupted("spiral", scores, X, y, history, out, log):
-        seconds = _train("spiral", steps, step, history, "accuracy", progress, print_every,
-                         log)
+    with _plots_if_stopped("spiral", scores, X, y, history, out, log):
+        seconds = _train("spiral", steps, model, loss, opt, decay, _batches(X, y, None, seed),
+                         history, "accuracy", progress, print_every, log)
     final_acc = _accuracy(scores(X), y)
     log(f"trained in {seconds:.1f} s; final accuracy {final_acc * 100:.1f}%")
     files = _finish("spiral", scores, X, y, history, out, log)
@@ -381,10 +353,11 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
     cosine learning-rate decay. 20% of the images are held out: their accuracy is printed
     at every print point and kept in ``history["test accuracy"]`` (``{step: accuracy}``).
     ``samples`` keeps only the first that many images (after shuffling), for quick runs.
-    Ctrl-C writes the loss plot so far, then raises."""
-    steps = _check_steps(steps)
-    if samples is not None and (not isinstance(samples, int) or samples < 10):
-        raise ValueError(f"samples must be a whole number >= 10, got {samples!r}")
+    Ctrl-C (or ``fit`` stopping a diverging run) writes the loss plot so far, then raises."""
+    steps = _check(steps, print_every)
+    hidden, batch_size = count(hidden, "hidden"), count(batch_size, "batch_size")
+    if samples is not None:
+        samples = count(samples, "samples", 10)
     _check_out(out)
     X, y = data.digits()
     if samples is not None:
@@ -398,13 +371,14 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
         f"{batch_size}){_mode(compile)}")
     if not compile and steps * batch_size > 5000:
         log("(the eager engine takes a while here: add --compile to train through zg.compile)")
-    step = _adam_step(model, X_train, y_train, 10, steps, lr, batch_size, seed, compile)
-    scores = scorer(model, compile)
+    loss, scores = _Loss(_ce_objective, model, compile, 10), scorer(model, compile)
+    opt, decay = _adam(model, lr, steps)
     acc = "batch accuracy" if batch_size < len(X_train) else "accuracy"
     history: dict[str, Any] = {"loss": [], acc: [], "test accuracy": {}}
-    with _plots_if_interrupted("digits", scores, X_train, y_train, history, out, log):
-        seconds = _train("digits", steps, step, history, acc, progress, print_every, log,
-                         test=lambda: _accuracy(scores(X_test), y_test))
+    with _plots_if_stopped("digits", scores, X_train, y_train, history, out, log):
+        seconds = _train("digits", steps, model, loss, opt, decay,
+                         _batches(X_train, y_train, batch_size, seed), history, acc, progress,
+                         print_every, log, test=lambda: _accuracy(scores(X_test), y_test))
     train_acc = _accuracy(scores(X_train), y_train)
     test_acc = history["test accuracy"][steps - 1]  # measured after the last step
     log(f"trained in {seconds:.1f} s; train accuracy {train_acc * 100:.1f}%, "
@@ -417,4 +391,4 @@ def digits(steps: int = 600, seed: int = 0, hidden: int = 64, batch_size: int = 
 DEMOS: dict[str, Callable[..., DemoResult]] = {"moons": moons, "spiral": spiral,
                                                "digits": digits}
 
-__all__ = ["DemoResult", "DEMOS", "moons", "spiral", "digits", "scorer"]
+__all__ = ["DemoResult", "DEMOS", "moons", "spiral", "digits", "scorer", "CHUNK"]

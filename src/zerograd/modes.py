@@ -1,5 +1,5 @@
-"""Mode state, per thread (as PyTorch's grad mode is): grad mode, anomaly mode, the tracing
-hooks of ``zg.compile``, and the training watch's own state (standard library only).
+"""Modes, per thread (as PyTorch's grad mode is): ``no_grad``, anomaly mode, ``zg.compile``'s
+tracer, and whether the training watch checks for a forgotten zero_grad (standard library only).
 
 ``current`` holds the calling thread's modes; a thread that never entered a mode sees the
 defaults (the class attributes of ``_Modes``). Each mode keeps a stack of the contexts open
@@ -11,24 +11,24 @@ one module attribute instead of the thread-local state.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 
+class TrainingWarning(UserWarning):
+    """A training loop that runs but is probably not what was meant (e.g. no zero_grad)."""
+
+
 class _Modes(threading.local):
-    grad_enabled = True
+    grad_enabled = True  # False inside no_grad()
     anomaly: Any = None  # inside detect_anomaly(): an anomaly.Sites (id(node) -> site)
-    on_concretize: Callable[[Any, str], None] | None = None  # float()/bool() while tracing
-    on_constant: Callable[[Any], None] | None = None  # told of every number made a constant
+    tracer: Any = None  # inside zg.compile's trace: told of numbers read and constants made
     check_zero_grad = True  # warn when backward() adds to gradients older than an update
-    watch_paused = 0  # > 0 while fit() watches its own run
-    on_warning: Callable[[str], None] | None = None  # takes this thread's TrainingWarnings
 
     def __init__(self) -> None:
         self.open: dict[str, list[tuple[object, Any]]] = {}  # mode -> (token, value), inner last
-        self.runs: dict = {}  # the training loops monitor.after_backward is watching
-        self.spill: list = []  # compile's code writers; too-deep expressions go to the last
 
 
 current = _Modes()
@@ -63,3 +63,51 @@ def leave(name: str, token: object) -> None:
     with _lock:
         entered -= 1
 
+
+
+def reading(v: Any, how: str) -> None:
+    """``how`` (``float()``, ``bool()``, a comparison) reads the number of the Value ``v``:
+    inside zg.compile's trace the calling thread's tracer refuses that."""
+    if entered and current.tracer is not None:
+        current.tracer.read(v, how)
+
+
+def made_constant(v: Any) -> None:
+    """The engine made the constant leaf ``v`` of a plain number (the 1 in ``1 + x``): the
+    calling thread's tracer, if any, collects it."""
+    if current.tracer is not None:
+        current.tracer.constant(v)
+
+
+class no_grad:
+    """Context manager and decorator: ops inside build no graph (results are leaves). It
+    holds for the calling thread only, as PyTorch's does."""
+
+    def __init__(self) -> None:
+        self._tokens: list = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(enter("grad_enabled", False))
+
+    def __exit__(self, *exc: Any) -> None:
+        leave("grad_enabled", self._tokens.pop())
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    """True unless the calling thread is inside ``no_grad()``."""
+    return current.grad_enabled
+
+
+def check_zero_grad(enabled: bool) -> None:
+    """Switch the forgotten-zero_grad warning of ``backward()`` on or off for the calling
+    thread (on by default); off is for code that accumulates gradients across parameter
+    updates on purpose."""
+    current.check_zero_grad = bool(enabled)

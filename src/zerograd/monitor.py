@@ -1,5 +1,7 @@
-"""Watches training through its backward() passes and names a learning rate that left
-the network stuck or blew the loss up (standard library only).
+"""The training watch: it listens to every ``backward()`` and warns, with a
+:class:`TrainingWarning`, about the lecture's two mistakes: a forgotten zero_grad (the passes
+a leaf's grad sums, kept in its ``_passes`` field) and a learning rate that left the network
+stuck or blew the loss up (standard library only).
 
 :class:`Watch` holds the rules, for one run: it is fed each step's loss and gradient size.
 It names a loss grown by orders of magnitude (``GROWTH`` x its best for ``SPAN`` steps in a
@@ -16,12 +18,18 @@ a dictionary look-up and a glance at a few leaves per backward().
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import threading
+import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from . import modes
+from . import engine, modes
+from .engine import TrainingWarning, Value
 
 JUMP = 1.25  # a loss this many times its best so far has risen ...
 STALLED = 0.5  # ... and one at least this fraction of its first has made no progress
@@ -221,8 +229,8 @@ def _note(key: Any, nodes: list[Any], loss: float,
           at: tuple[Any, Any] | None = None) -> str | None:
     """One pass of the loop ``key`` over ``nodes`` (its leaves at the same places each pass;
     their numbers at the pass are the Values', or ``at``'s)."""
-    state = modes.current  # each thread watches its own loops
-    if state.watch_paused:
+    state = _thread  # each thread watches its own loops
+    if state.paused:
         return None
     runs = state.runs
     run = runs.get(key)
@@ -253,3 +261,166 @@ def _note(key: Any, nodes: list[Any], loss: float,
         run.warned = True
         return run.blew_message(loss)
     return None
+
+
+# -- forgotten zero_grad: the passes each leaf's grad sums ---------------------------------
+def count_pass(leaf: Value) -> bool:
+    """Note that a backward pass is about to add into ``leaf.grad``; True if the grad holds
+    a pass taken before ``leaf.data`` changed (a forgotten zero_grad in a training loop).
+
+    ``_passes`` records the passes the grad holds since it was last zero: None (none), the
+    leaf's data at the one pass, or ``(count, data at the latest)``; data None once warned
+    (for good: the warning is once per run).
+    """
+    prev = leaf._passes
+    if prev.__class__ is tuple:
+        n, seen = prev
+        if seen is None:
+            leaf._passes = (n + 1 if leaf.grad else 1, None)
+            return False
+    else:
+        n, seen = 1, prev
+    if not leaf.grad:
+        leaf._passes = leaf.data
+        return False
+    if seen is not None and seen != leaf.data:
+        leaf._passes = (n + 1, None)
+        return True
+    leaf._passes = (n + 1, leaf.data)
+    return False
+
+
+def count_passes(leaves: list[Value]) -> int:
+    """:func:`count_pass` for each of ``leaves``; how many held a pass from before an update."""
+    stale = 0
+    for p in leaves:
+        if not p.grad and p._passes.__class__ is not tuple:  # zeroed since: count_pass's
+            p._passes = p.data                               # first case, inline
+        elif count_pass(p):
+            stale += 1
+    return stale
+
+
+def add_grads(leaves: list[Value], grads: list[float]) -> int:
+    """Add ``grads`` into ``leaves``' grads as a backward pass does (each noted with
+    :func:`count_pass`); returns how many held a pass taken before their data changed."""
+    stale = count_passes(leaves)
+    for p, g in zip(leaves, grads):
+        p.grad += g
+    return stale
+
+
+def passes(leaf: Value) -> int:
+    """How many backward passes ``leaf.grad`` holds since it was last zero."""
+    p = leaf._passes
+    return 0 if not leaf.grad else p[0] if p.__class__ is tuple else 1
+
+
+def one_pass(leaf: Value, data: float) -> None:
+    """Record that ``leaf.grad`` holds one pass, taken when ``leaf.data`` was ``data``."""
+    leaf._passes = data
+
+
+def unreported_sum(leaf: Value) -> bool:
+    """True if ``leaf.grad`` sums several passes and no warning has reported it yet."""
+    p = leaf._passes
+    return p.__class__ is tuple and p[1] is not None and bool(leaf.grad)
+
+
+def updated_on_purpose(leaf: Value) -> None:
+    """Accept ``leaf``'s new data as a deliberate update between accumulating passes."""
+    p = leaf._passes
+    if p.__class__ is tuple:
+        if p[1] is not None:
+            leaf._passes = (p[0], leaf.data)
+    elif p is not None:
+        leaf._passes = leaf.data
+
+
+def snapshot(leaves: Iterable[Value]) -> Callable[[], None]:
+    """A function that puts back ``leaves``' data, grads and pass records as they are now."""
+    saved = [(v, v.data, v.grad, v._passes) for v in leaves]
+
+    def restore() -> None:
+        for v, data, grad, record in saved:
+            v.data, v.grad, v._passes = data, grad, record
+
+    return restore
+
+
+def warn_stale(stale: int, leaves: Iterable[Value]) -> None:
+    """Warn that ``stale`` leaves' grads held a pass taken before their data changed, and
+    mark all ``leaves`` of that pass as warned."""
+    for v in leaves:
+        v._passes = (passes(v), None)
+    if modes.current.check_zero_grad:
+        warn(
+            f"backward() added new gradients to old ones, this step's to the last step's: "
+            f"zero them first with `for p in model.parameters(): p.grad = 0.0` (or "
+            f"model.zero_grad()). {stale} parameter{'s' if stale != 1 else ''} still held "
+            f"the gradient of an earlier backward() and had been updated since, so their "
+            f".grad is now the sum of both passes and the next update uses it (with an "
+            f"optimizer, call optimizer.zero_grad() before each backward()). (Warned once per "
+            f"run. To accumulate across updates on purpose, pass accumulate=True to the "
+            f"optimizer, or call zg.engine.check_zero_grad(False) in a loop without one.)"
+        )
+
+
+# -- warnings, and the watch's own per-thread state -----------------------------------------
+class _Thread(threading.local):
+    paused = 0  # > 0 while fit() watches its own run
+    listener: Callable[[str], None] | None = None  # takes this thread's TrainingWarnings
+
+    def __init__(self) -> None:
+        self.runs: dict = {}  # the training loops after_backward is watching
+
+
+_thread = _Thread()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`TrainingWarning` pointing at the first line of user code (or hand it to
+    the listener :func:`send_warnings_to` set for the calling thread)."""
+    if _thread.listener is not None:
+        _thread.listener(message)
+        return
+    f, level = sys._getframe(1), 2
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f, level = f.f_back, level + 1
+    warnings.warn(message, TrainingWarning, stacklevel=level)
+
+
+def send_warnings_to(listener: Callable[[str], None] | None) -> None:
+    """Hand the calling thread's TrainingWarnings to ``listener`` (the playground shows them)
+    instead of issuing them; None issues them again."""
+    _thread.listener = listener
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Inside it, the calling thread's backward() passes are not watched (fit watches its
+    run itself)."""
+    _thread.paused += 1
+    try:
+        yield
+    finally:
+        _thread.paused -= 1
+
+
+def _backward_starts(leaves: list[Value]) -> None:
+    """Before a backward() pass adds into ``leaves``' grads: a forgotten zero_grad?"""
+    stale = count_passes(leaves)
+    if stale:
+        warn_stale(stale, leaves)
+
+
+def _backward_ends(root: Value, topo: list[Value]) -> None:
+    """After the pass: a loss stuck, blown up, or nan?"""
+    if root._children:
+        alarm = after_backward(root, topo)
+        if alarm is not None:
+            warn(alarm)
+
+
+engine.on_backward_start, engine.on_backward_end = _backward_starts, _backward_ends

@@ -11,6 +11,7 @@ from itertools import chain, repeat
 from operator import is_
 from typing import Any
 
+from .args import count
 from .engine import Value, dot
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
@@ -254,12 +255,6 @@ def _prefix_labels(module: Module, prefix: str) -> None:
         p.label = prefix + p.label
 
 
-def _check_size(n: Any, what: str) -> int:
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{what} must be a positive integer, got {n!r}")
-    return int(n)
-
-
 class Neuron(Module):
     """``act(b + sum(w_i * x_i))``; weights drawn with ``random.uniform(-1, 1)``. The bias is
     0 (``bias="zero"``, micrograd's package) or, with ``bias="uniform"`` (the lecture's
@@ -268,7 +263,7 @@ class Neuron(Module):
 
     def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
                  bias: str = "zero"):
-        nin = _check_size(nin, "nin")  # every argument is checked before a number is drawn
+        nin = count(nin, "nin")  # every argument is checked before a number is drawn
         uniform = _check_bias(bias) == "uniform"
         self.activation = _check_activation(activation) if nonlin else "linear"
         self.nonlin = nonlin
@@ -297,7 +292,7 @@ class Layer(Module):
     """``nout`` neurons reading the same inputs; one neuron's output is returned bare."""
 
     def __init__(self, nin: int, nout: int, **kwargs: Any):
-        nout = _check_size(nout, "nout")
+        nout = count(nout, "nout")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
         for j, n in enumerate(self.neurons):
             _prefix_labels(n, f"N{j}.")
@@ -337,8 +332,8 @@ class MLP(Module):
     ):
         if isinstance(nouts, (numbers.Integral, str)) or not len(nouts):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        sz = [_check_size(nin, "nin")]  # every argument is checked before a number is drawn
-        sz += [_check_size(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
+        sz = [count(nin, "nin")]  # every argument is checked before a number is drawn
+        sz += [count(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
         _check_activation(activation)
         out_act = _check_activation(output_activation)
         _check_bias(bias)

@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import engine
+from . import monitor
 from .engine import TrainingWarning, Value
 from .ops import SCALAR
 
@@ -186,7 +186,7 @@ class Optimizer:
             p.data = x
         if self.accumulate:  # the next backward() may add to these grads: no warning
             for p in params:
-                engine.updated_on_purpose(p)
+                monitor.updated_on_purpose(p)
         return loss
 
     def formula(self, g: dict[str, Any], s: dict[str, Any], m: Any, x: Any, grad: Any,
@@ -303,15 +303,15 @@ class Optimizer:
         """True if some grad sums several backward() passes that backward() has not already
         warned about."""
         for p in self.params:
-            if engine.unreported_sum(p):
+            if monitor.unreported_sum(p):
                 return True
         return False
 
     def _warn_summed(self) -> None:
         self._warned = True
-        passes = [engine.passes(p) for p in self.params]
+        passes = [monitor.passes(p) for p in self.params]
         most, hit = max(passes), sum(n > 1 for n in passes)
-        engine.warn(
+        monitor.warn(
             f"{type(self).__name__}.step(): the gradients of {hit} of {len(passes)} parameters "
             f"hold the sum of {most} backward() passes, because grads were not zeroed between "
             f"them, so this step uses summed gradients. Call optimizer.zero_grad() (or "
@@ -626,7 +626,7 @@ class LRScheduler:
     def step(self) -> None:
         """Move to the next epoch and set the optimizer's lr. Call after ``optimizer.step()``."""
         if self._step_count == 1 and self.optimizer._steps == self._opt_steps:
-            engine.warn(
+            monitor.warn(
                 f"{type(self).__name__}.step() was called before optimizer.step(), so the "
                 f"first learning rate of the schedule is skipped. Call optimizer.step() "
                 f"first, then scheduler.step()."

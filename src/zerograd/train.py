@@ -129,17 +129,15 @@ class _LossCall:
 def _loss_caller(loss_fn: Callable, batch: Callable | None, compile: bool | str) -> _LossCall:
     """``loss_fn`` on the next batch, compiled if asked: True for executor "auto", or an
     executor's name; a loss already compiled with ``zg.compile`` is used as it is."""
-    # a CompiledFunction exists only once compile/ (which needs NumPy) has been imported
-    function = sys.modules.get(f"{__package__}.compile.function")
-    compiled = (loss_fn if function is not None and isinstance(loss_fn, function.CompiledFunction)
-                else None)
+    from .compile import CompiledFunction
+    from .compile import compile as zg_compile
+
+    compiled = loss_fn if isinstance(loss_fn, CompiledFunction) else None
     if compile is not False and compile is not None:
         if compile is not True and not isinstance(compile, str):
             raise TypeError(f"compile must be True, False or an executor's name (\"jax\"), "
                             f"got {type(compile).__name__}: {compile!r}")
         if compiled is None:
-            from .compile import compile as zg_compile
-
             compiled = loss_fn = zg_compile(loss_fn,
                                             executor="auto" if compile is True else compile)
         elif compile is not True and compile != compiled.executor_name:
@@ -236,7 +234,8 @@ def fit(
                  scheduler, bool(callbacks))
     bar = progress_bar(steps, "fit", progress)
     fast = run.fast
-    modes.current.watch_paused += 1  # the watch below is this run's; backward() need not
+    pause = monitor.paused()  # the watch below is this run's; backward()'s need not watch
+    pause.__enter__()
     try:
         for step in range(steps):
             value, lr = run()
@@ -252,7 +251,7 @@ def fit(
                 if stop:
                     break
     finally:
-        modes.current.watch_paused -= 1
+        pause.__exit__(None, None, None)
         if fast is not None:
             fast.write_back()
         if bar is not None:
@@ -298,7 +297,7 @@ class _Steps:
         watch = self.watch
         if watch.see(value, size, None if fast else _units(loss)):
             if watch.since == step:
-                engine.warn(f"{watch.message(value)} (fit stops the run if it stays "
+                monitor.warn(f"{watch.message(value)} (fit stops the run if it stays "
                             f"stuck for {PATIENCE} more steps.)")
             elif step - watch.since >= PATIENCE:
                 raise TrainingDiverged(step, value, lr, smoother.best, history,
@@ -366,7 +365,7 @@ class Step:
         # the watch sees the pass as backward() would
         alarm = monitor.after_compiled(fast.compiled, value, fast.reads, fast.pass_numbers())
         if alarm is not None:
-            engine.warn(alarm)
+            monitor.warn(alarm)
         return value
 
     def __repr__(self) -> str:
@@ -460,7 +459,7 @@ def valley(losses: list[float]) -> int:
 def _snapshot(model: Any, optimizer: Any) -> Callable[[], None]:
     """Everything lr_find changes, and a function that puts it all back exactly."""
     params = list({id(p): p for p in [*model.parameters(), *_opt_params(optimizer)]}.values())
-    values = [(p, p.data, p.grad, p._passes) for p in params]
+    put_back = monitor.snapshot(params)
     opt_state = copy.deepcopy(optimizer.state_dict())
     counters = {k: v for k, v in vars(optimizer).items()
                 if isinstance(v, (bool, int, float)) or v is None}
@@ -470,8 +469,7 @@ def _snapshot(model: Any, optimizer: Any) -> Callable[[], None]:
         optimizer.load_state_dict(copy.deepcopy(opt_state))
         for k, v in counters.items():
             setattr(optimizer, k, v)
-        for p, data, grad, passes in values:
-            p.data, p.grad, p._passes = data, grad, passes
+        put_back()
         random.setstate(rng)
 
     return restore

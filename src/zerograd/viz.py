@@ -13,14 +13,17 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .args import count
 from .drawing import FORMATS, NO_GRAPHVIZ, Graph, backend, quote
-from .engine import Value, no_grad, topological_order
+from .engine import Value, topological_order
 from .ops import BY_NAME
+from .scoring import scores
 
 _LINEAR = BY_NAME["linear"]
 
 
-def _require(module: str) -> Any:
+def require(module: str) -> Any:
+    """``import module`` (matplotlib, ...), or ImportError naming the extra to install."""
     try:
         return __import__(module)
     except ImportError:
@@ -66,8 +69,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top down), "
                          f"got {rankdir!r}")
-    if not isinstance(max_nodes, numbers.Integral) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive whole number, got {max_nodes!r}")
+    max_nodes = count(max_nodes, "max_nodes")
     nodes = topological_order(root)
     if len(nodes) > max_nodes:
         raise ValueError(
@@ -131,7 +133,7 @@ def figure_size(figsize: Any, dpi: Any) -> tuple[tuple[float, float], float]:
 def _figure(size: tuple[float, float], dpi: float = 100) -> Any:
     """A matplotlib Figure drawn by the headless Agg canvas (no pyplot, no global state), with
     constrained layout, which makes room for labels and legends outside the axes."""
-    _require("matplotlib")
+    require("matplotlib")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -181,7 +183,7 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[
     projector raise ``dpi`` (e.g. ``dpi=200``: sharper, text as large relative to the plot);
     a larger ``figsize`` gives more room at the same text size in points.
     """
-    import numpy as np
+    np = require("numpy")  # with matplotlib: the viz extra
 
     size, dpi = figure_size(figsize, dpi)
     curves = dict(history) if isinstance(history, Mapping) else {"loss": history}
@@ -236,23 +238,6 @@ def plot_loss(history: Sequence[float] | Mapping[str, Sequence[float] | Mapping[
     return _legend_and_save(fig, list(axes.values()), path)
 
 
-def _scores(model: Callable, grid: Any, batched: bool) -> Any:
-    """Model scores on the grid points: shape (m,) for one output or (m, k) for k outputs."""
-    import numpy as np
-
-    if batched:
-        return np.asarray(model(grid), dtype=float)
-    out = []
-    with no_grad():
-        for row in grid:
-            s = model([float(x) for x in row])
-            if isinstance(s, (list, tuple)):
-                out.append([float(getattr(v, "data", v)) for v in s])
-            else:
-                out.append(float(getattr(s, "data", s)))
-    return np.asarray(out, dtype=float)
-
-
 def _margins(s: Any) -> Any:
     """Per point and class, the class's score minus the best other class's score (> 0 where
     the class wins); one score ``s`` per point means classes 0 and 1 with margins -s and s."""
@@ -282,7 +267,7 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
     ``figsize`` (inches) times ``dpi`` is the size in pixels, 500 x 500 by default; see
     :func:`plot_loss`.
     """
-    import numpy as np
+    np = require("numpy")  # with matplotlib: the viz extra
 
     size, dpi = figure_size(figsize, dpi)
     X, y = np.asarray(X, dtype=float), np.asarray(y)
@@ -300,7 +285,7 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
                          np.linspace(lo[1], hi[1], resolution))
     grid = np.column_stack([xx.ravel(), yy.ravel()])
-    s = _scores(model, grid, batched)
+    s = scores(model, grid, batched)
     if s.ndim == 2 and s.shape[1] == 1:
         s = s[:, 0]
     if s.shape[0] != len(grid):
@@ -328,4 +313,4 @@ def plot_decision_boundary(model: Callable, X: Any, y: Any, path: str | os.PathL
     return _legend_and_save(fig, [ax], path)
 
 
-__all__ = ["draw_dot", "render", "plot_loss", "plot_decision_boundary"]
+__all__ = ["draw_dot", "render", "plot_loss", "plot_decision_boundary", "require"]

@@ -23,7 +23,9 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
     ``executor`` is "auto" (by graph size), "python" (generated straight-line code: small
     graphs), "numpy" (vectorised by depth level: wide graphs) or "scalar" (a loop over the
     tape: deep, narrow graphs); "jax" (opt-in, ``pip install "zerograd[jax]"``) runs the
-    numpy executor's program as one ``jax.jit`` program per pass, float64.
+    numpy executor's program as one ``jax.jit`` program per pass, float64. "python" and
+    "scalar" need only the standard library: where NumPy is missing, "auto" picks one of
+    them and "numpy" or "jax" raise ``ImportError`` saying what to install.
 
     Python control flow runs once, while tracing, and is baked in (as in ``jax.jit``)::
 

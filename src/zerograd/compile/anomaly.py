@@ -14,7 +14,7 @@ from .. import modes
 from ..anomaly import OUTSIDE, backward_error, forward_error
 from ..anomaly import is_bad as _bad
 from ..ops import SCALAR
-from .tape import Tape
+from .tape import Tape, as_list
 
 
 class CheckedExecutor:
@@ -27,7 +27,7 @@ class CheckedExecutor:
     def forward(self, pvals: list[float], xvals: list[float]) -> tuple[list[float], list]:
         """(results, every node's number); raises at the first op to make nan/inf."""
         t = self.tape
-        v = [*pvals, *xvals, *t.consts.tolist()]
+        v = [*pvals, *xvals, *as_list(t.consts)]
         for s, op, a, k in t.calls():
             xs = [v[i] for i in a]
             out = op.forward(SCALAR, *xs, k) if op.param else op.forward(SCALAR, *xs)
@@ -42,7 +42,7 @@ class CheckedExecutor:
         ``detect_anomaly()`` is active, as the eager engine's backward is."""
         t = self.tape
         check = modes.current.anomaly is not None
-        mask = t.reachable(out).tolist()
+        mask = as_list(t.reachable(out))
         g = [0.0] * len(v)
         g[t.outputs[out]] = 1.0
         for s, op, a, k in reversed(list(t.calls())):

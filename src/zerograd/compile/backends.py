@@ -1,76 +1,27 @@
 """Backends for the op table: the same op functions, run on arrays or turned into source.
 
-:class:`ArrayMath` gives ``ops.ScalarMath``'s elementary functions on NumPy arrays with the
-same IEEE results (run it under ``np.errstate(all="ignore")``, as the executors do).
 :class:`SymbolicMath` and :class:`Sym` make an op function *write code*: operands are
 source strings, every operator returns a longer one, and every elementary function call is
-emitted as a line ``t7 = _exp(v3)`` calling ``ops.SCALAR``'s own function.
+emitted as a line ``t7 = _exp(v3)`` calling ``ops.SCALAR``'s own function. The array
+backend, ``ArrayMath`` (``ARRAY``, ``SELECT_MIN``), lives in :mod:`.arraymath`, which needs
+NumPy; its names here import it on first use.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
-import numpy as np
-
-from .. import modes
+_ARRAY_NAMES = ("ArrayMath", "ARRAY", "SELECT_MIN")
 
 
-class ArrayMath:
-    """``ops.ScalarMath`` on float64 arrays, element by element, with identical IEEE cases."""
+def __getattr__(name: str) -> Any:
+    if name in _ARRAY_NAMES:  # the array backend, from the module that imports NumPy
+        from . import arraymath
 
-    div = staticmethod(np.divide)
-    pow = staticmethod(np.power)
-    exp = staticmethod(np.exp)
-    log = staticmethod(np.log)
-    log1p = staticmethod(np.log1p)
-    sqrt = staticmethod(np.sqrt)
-    tanh = staticmethod(np.tanh)
-    abs = staticmethod(np.abs)
-
-    @staticmethod
-    def where(cond: Any, a: Any, b: Any) -> Any:
-        """``np.where(cond, a, b)``, bit for bit; on large float64 operands as a bitwise
-        select (``a``'s bits where ``cond``, else ``b``'s). np.where branches on every
-        element: on a mask of random signs (ReLU's) it costs about 4 ns an element, the
-        select about 1."""
-        if (getattr(cond, "size", 0) < SELECT_MIN or cond.dtype != np.bool_
-                or not (_float64(a) and _float64(b))):
-            return np.where(cond, a, b)
-        if isinstance(a, float) and _bits(a) == 0:  # a is +0.0: keep b's bits or none
-            bits = np.bitwise_and(_bits(b), np.subtract(cond, 1, dtype=np.int64))
-        else:
-            on = np.negative(cond, dtype=np.int64)  # all bits set where cond, else none
-            bits = np.bitwise_and(_bits(a), on)
-            if not (isinstance(b, float) and _bits(b) == 0):
-                bits = np.bitwise_or(bits, np.bitwise_and(_bits(b), np.invert(on, out=on)))
-        return bits.view(np.float64)
-
-    @classmethod
-    def sign(cls, x: Any) -> Any:
-        """1 for x > 0, -1 for x < 0, else 0 (nan included)."""
-        return cls.where(x > 0, 1.0, cls.where(x < 0, -1.0, 0.0))
-
-    @classmethod
-    def maximum(cls, x: Any, y: Any) -> Any:
-        """x if x >= y or x is nan, else y (the scalar rule, not np.maximum's)."""
-        return cls.where((x >= y) | (x != x), x, y)
-
-
-SELECT_MIN = 4096  # ArrayMath.where selects bits from this many elements on
-
-
-def _float64(x: Any) -> bool:
-    return isinstance(x, float) or getattr(x, "dtype", None) == np.float64
-
-
-def _bits(x: Any) -> Any:
-    """The float64 ``x`` (an array or a Python float) as int64 bits."""
-    return np.float64(x).view(np.int64) if isinstance(x, float) else x.view(np.int64)
-
-
-ARRAY = ArrayMath()
+        return getattr(arraymath, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def lit(x: Any) -> str:
@@ -101,6 +52,16 @@ _COMPARE = 6
 _MAX_DEPTH = 100  # deeper expressions are split into temporaries (the parser has limits)
 
 
+class _Writing(threading.local):
+    """The SymbolicMath writers open in this thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[SymbolicMath] = []
+
+
+_writing = _Writing()
+
+
 def _bin(op: str):
     p = _PREC.get(op, _COMPARE)
 
@@ -111,7 +72,7 @@ def _bin(op: str):
         depth = 1 + max(getattr(a, "depth", 0), getattr(b, "depth", 0))
         out = Sym(f"{left} {op} {right}", p, depth)
         if depth > _MAX_DEPTH:
-            spill = modes.current.spill  # the SymbolicMath this thread is writing with, if any
+            spill = _writing.stack  # the SymbolicMath this thread is writing with, if any
             return spill[-1].temp(out.s) if spill else out
         return out
 
@@ -164,11 +125,11 @@ class SymbolicMath:
         self.count = 0
 
     def __enter__(self) -> SymbolicMath:
-        modes.current.spill.append(self)  # too-deep expressions go to this writer's temporaries
+        _writing.stack.append(self)  # too-deep expressions go to this writer's temporaries
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        modes.current.spill.pop()
+        _writing.stack.pop()
 
     def temp(self, expr: str) -> Sym:
         self.count += 1

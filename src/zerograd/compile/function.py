@@ -5,33 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import engine, modes, monitor
-from . import jaxexec, trace
+from .. import modes, monitor
+from . import trace
 from .anomaly import Checked, CheckedExecutor
-from .jaxexec import JaxExecutor
-from .npexec import NumpyExecutor
-from .pyexec import PythonExecutor
-from .scalarexec import ScalarExecutor
-from .tape import Tape, fuse_sums, levels, record
-
-EXECUTORS = {"python": PythonExecutor, "numpy": NumpyExecutor, "scalar": ScalarExecutor,
-             "jax": JaxExecutor}
-PYTHON_SMALL = 400  # op nodes: below this generated Python wins whatever the shape
-PYTHON_MAX_OPS = 3000  # above this, generated code takes longer to compile than it saves
-NUMPY_MIN_WIDTH = 16  # op nodes per depth level for the numpy executor to pay off
-
-
-def choose(tape: Tape) -> str:
-    """The executor "auto" picks: generated Python for small graphs, NumPy for wide ones,
-    the scalar tape loop for big narrow ones (measured in benchmarks/bench_compile.py).
-    Width is measured after ``add`` chains are fused, as the numpy executor runs them (a
-    Python ``sum`` of every parameter is one node there, not a chain as deep as it is long)."""
-    if tape.n_ops <= PYTHON_SMALL:
-        return "python"
-    fused = fuse_sums(tape)
-    if fused.n_ops >= NUMPY_MIN_WIDTH * int(levels(fused).max()):
-        return "numpy"
-    return "python" if tape.n_ops <= PYTHON_MAX_OPS else "scalar"
+from .executors import EXECUTORS, choose
+from .tape import Tape, record
 
 
 class CompiledFunction:
@@ -44,8 +22,8 @@ class CompiledFunction:
             raise ValueError(
                 f"unknown executor {executor!r}; choose 'auto' or one of {sorted(EXECUTORS)}"
             )
-        if executor == "jax":
-            jaxexec.require()  # a missing JAX is said now, not at the first call
+        if executor != "auto":
+            EXECUTORS[executor]  # imported now: a missing NumPy or JAX is said now
         self.fn = fn
         self.executor_name = executor
         self.executor: Any = None
@@ -170,12 +148,12 @@ class CompiledFunction:
         grads = grads.tolist() if hasattr(grads, "tolist") else grads
         if len(which) != len(params):
             params = [params[i] for i in which]
-        stale = engine.add_grads(params, grads)
+        stale = monitor.add_grads(params, grads)
         if stale:
-            engine.warn_stale(stale, params)
+            monitor.warn_stale(stale, params)
         alarm = monitor.after_compiled(self, value, self._params)
         if alarm is not None:
-            engine.warn(alarm)
+            monitor.warn(alarm)
 
     def __repr__(self) -> str:
         state = "not traced yet" if self.executor is None else (

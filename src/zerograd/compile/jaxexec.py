@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import ArrayMath
+from .arraymath import ArrayMath
 from .npcode import partition
 from .npexec import NumpyExecutor
 from .tape import Tape

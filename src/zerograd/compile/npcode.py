@@ -21,7 +21,8 @@ import numpy as np
 
 from ..engine import topological_order
 from ..ops import SCALAR
-from .backends import ARRAY, Sym, SymbolicMath, define, lit, namespace
+from .arraymath import ARRAY
+from .backends import Sym, SymbolicMath, define, lit, namespace
 
 View = tuple[int, int, tuple, tuple]  # slots [lo, hi) as (shape, axes): see view_of
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .executor import Executor
+from .executors import Executor
 from .npcode import (
     adder,
     build_direct,

@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from .backends import Sym, SymbolicMath, define, lit, namespace, operand
-from .executor import Executor
-from .tape import Tape
+from .executors import Executor
+from .tape import Tape, as_list
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
@@ -25,7 +25,7 @@ class PythonExecutor(Executor):
     def __init__(self, tape: Tape):
         self.tape = tape
         first_const = tape.n_params + tape.n_inputs
-        self._const = {first_const + i: c for i, c in enumerate(tape.consts.tolist())}
+        self._const = {first_const + i: c for i, c in enumerate(as_list(tape.consts))}
         # the backward of result 0 decides which values forward keeps for it; the backward
         # of any other result (made when first needed) takes them all
         body0, params0 = self._backward_lines(0)
@@ -63,7 +63,7 @@ class PythonExecutor(Executor):
 
     def _backward_lines(self, out: int) -> tuple[list[str], list[int]]:
         t = self.tape
-        mask = t.reachable(out).tolist()
+        mask = as_list(t.reachable(out))
         root = t.outputs[out]
         P, L = t.n_params, t.n_leaves
         lines: list[str] = []

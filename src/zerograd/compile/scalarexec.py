@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from .. import ops
 from ..ops import SCALAR
-from .executor import Executor
-from .tape import Tape
+from .executors import Executor
+from .tape import Tape, as_list
 
 CHUNK = 1 << 16  # tape entries turned into Python lists at a time (bounds the memory)
 
@@ -24,8 +24,12 @@ class ScalarExecutor(Executor):
         self._masks: dict[int, tuple[list | None, list[int]]] = {}  # see _reach
 
     def _chunks(self, reverse: bool = False):
-        """(first node, codes, starts, operand slots) for runs of CHUNK op nodes."""
+        """(first node, codes, starts, operand slots) for runs of CHUNK op nodes, as lists
+        (starts counted from the run's first operand)."""
         t = self.tape
+        if t.lists:  # lists already: the whole tape is one run
+            yield 0, t.code, t.start, t.args
+            return
         firsts = range(0, t.n_ops, CHUNK)
         for j0 in reversed(firsts) if reverse else firsts:
             j1 = min(j0 + CHUNK, t.n_ops)
@@ -38,7 +42,7 @@ class ScalarExecutor(Executor):
         t = self.tape
         v = list(pvals)
         v += xvals
-        v += t.consts.tolist()
+        v += as_list(t.consts)
         fwd = [op.forward for op in ops.OPS]
         k = self._k
         for j0, code, st, args in self._chunks():
@@ -94,7 +98,7 @@ class ScalarExecutor(Executor):
         """(per slot: does result ``out`` depend on it, None if all; those parameters)."""
         if out not in self._masks:
             reach = self.tape.reachable(out)
-            mask = None if reach.all() else reach.tolist()
+            mask = None if (all(reach) if self.tape.lists else reach.all()) else as_list(reach)
             keep = [p for p in range(self.tape.n_params) if mask is None or mask[p]]
             self._masks[out] = (mask, keep)
         return self._masks[out]

@@ -4,6 +4,12 @@ Every node has a *slot*. Slots ``[0, P)`` are the parameters (leaves ``fn`` clos
 read afresh on every call), ``[P, P+I)`` the placeholders (the argument numbers, in
 flattening order), ``[P+I, L)`` the constants ``fn`` created, and ``L + j`` the j-th op
 node in topological order (operands before results, as ``engine.topological_order``).
+
+The arrays are NumPy arrays where NumPy is installed, else Python lists holding the same
+numbers (:attr:`Tape.lists`): the python and scalar executors and the checked replay run on
+either, the numpy and jax executors (and :func:`fuse_sums`, :func:`levels`, :func:`remap`,
+:func:`operands`, which they use) on arrays. NumPy is imported by the first function that
+needs it, not by this module.
 """
 
 from __future__ import annotations
@@ -11,14 +17,16 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import attrgetter, is_not, not_
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .. import ops
 from ..anomaly import OUTSIDE
 from ..engine import Value
+
+if TYPE_CHECKING:
+    import numpy as np
 
 OP_CODE = {op.name: i for i, op in enumerate(ops.OPS)}
 _CODE_OF_ID = {id(op): i for i, op in enumerate(ops.OPS)}
@@ -31,16 +39,22 @@ CHUNK = 1 << 16  # operand slots gathered at a time (bounds the temporary arrays
 class Tape:
     params: list[Value]      # the leaves read on every call and given gradients
     n_inputs: int            # placeholders
-    consts: np.ndarray       # float64, the constants' numbers
-    code: np.ndarray         # uint8 per op node: index into ops.OPS
-    start: np.ndarray        # int64, len n_ops + 1: node j's operands are args[start[j]:start[j+1]]
-    args: np.ndarray         # int32 operand slots
-    k_node: np.ndarray       # int32 op nodes with a constant parameter (powc) ...
-    k_value: np.ndarray      # float64 ... and that parameter
+    # the arrays: NumPy arrays of these dtypes, or lists of Python floats and ints
+    consts: np.ndarray | list  # float64, the constants' numbers
+    code: np.ndarray | list    # uint8 per op node: index into ops.OPS
+    start: np.ndarray | list   # int64, n_ops + 1: node j's operands are args[start[j]:start[j+1]]
+    args: np.ndarray | list    # int32 operand slots
+    k_node: np.ndarray | list  # int32 op nodes with a constant parameter (powc) ...
+    k_value: np.ndarray | list  # float64 ... and that parameter
     outputs: tuple[int, ...]  # slots of fn's results
     _levels: np.ndarray | None = None  # cache of levels(self)
     _fused: Tape | None = None  # cache of fuse_sums(self)
     sites: list[tuple[str, int]] | None = None  # per op node: (file, line) that created it
+
+    @property
+    def lists(self) -> bool:
+        """Whether the arrays are Python lists (recorded without NumPy), not NumPy arrays."""
+        return self.code.__class__ is list
 
     @property
     def n_params(self) -> int:
@@ -60,25 +74,35 @@ class Tape:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays (8 per parameter reference included)."""
+        """Bytes of the arrays (8 per parameter reference included; a list's references
+        only, for a tape of lists)."""
         arrays = (self.consts, self.code, self.start, self.args, self.k_node, self.k_value)
+        if self.lists:
+            return 8 * (sum(map(len, arrays)) + len(self.params))
         return sum(a.nbytes for a in arrays) + 8 * len(self.params)
 
     def k_of(self) -> dict[int, float]:
         """Op node index -> constant parameter."""
-        return dict(zip(self.k_node.tolist(), self.k_value.tolist()))
+        return dict(zip(as_list(self.k_node), as_list(self.k_value)))
 
     def calls(self) -> Iterator[tuple[int, ops.Op, list[int], float | None]]:
         """(slot, op, operand slots, constant parameter or None) per op node, tape order."""
-        L, start, args, k_of = self.n_leaves, self.start.tolist(), self.args.tolist(), self.k_of()
-        for j, c in enumerate(self.code.tolist()):
+        L, k_of = self.n_leaves, self.k_of()
+        start, args = as_list(self.start), as_list(self.args)
+        for j, c in enumerate(as_list(self.code)):
             yield L + j, ops.OPS[c], args[start[j] : start[j + 1]], k_of.get(j)
 
-    def reachable(self, out: int) -> np.ndarray:
-        """Boolean mask over slots: the nodes output ``out`` depends on (itself included)."""
+    def reachable(self, out: int) -> Any:
+        """Per slot, whether output ``out`` depends on it (itself included): a boolean
+        NumPy array, or a list of bools for a tape of lists."""
+        whole = len(set(self.outputs)) == 1 and self.outputs[out] == self.n_slots - 1
+        if self.lists:
+            return _reachable_list(self, out, whole)
+        import numpy as np
+
         mask = np.zeros(self.n_slots, dtype=bool)
         mask[self.outputs[out]] = True
-        if len(set(self.outputs)) == 1 and self.outputs[out] == self.n_slots - 1:
+        if whole:
             mask[:] = True  # one result, computed last: the whole tape leads to it
             return mask
         L, start, args = self.n_leaves, self.start.tolist(), self.args
@@ -88,19 +112,52 @@ class Tape:
         return mask
 
 
+def _reachable_list(tape: Tape, out: int, whole: bool) -> list[bool]:
+    """:meth:`Tape.reachable` on a tape of lists."""
+    if whole:
+        return [True] * tape.n_slots
+    mask = [False] * tape.n_slots
+    mask[tape.outputs[out]] = True
+    L, start, args = tape.n_leaves, tape.start, tape.args
+    for j in range(tape.n_ops - 1, -1, -1):
+        if mask[L + j]:
+            for a in args[start[j] : start[j + 1]]:
+                mask[a] = True
+    return mask
+
+
+def as_list(a: Any) -> list:
+    """A tape's array as a Python list: a NumPy array converted, a list as it is."""
+    return a if a.__class__ is list else a.tolist()
+
+
+def numpy_installed() -> bool:
+    """Whether NumPy can be imported (importing it if so): then tapes are NumPy arrays."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def record(
-    outs: list[Value], inputs: list[Value], consts: list[Value], sites: dict | None = None
+    outs: list[Value], inputs: list[Value], consts: list[Value], sites: dict | None = None,
+    arrays: bool | None = None,
 ) -> Tape:
     """The graph behind ``outs`` as a Tape; ``inputs`` are the placeholders (in order).
 
     ``sites`` (``id(node) -> (file, line)``, as ``detect_anomaly()`` keeps) gives every op
-    node's creation site, recorded in ``Tape.sites``. Apart from the walk of the graph,
-    every pass over the nodes and operands runs in C (``map``, ``np.fromiter``).
+    node's creation site, recorded in ``Tape.sites``. ``arrays``: NumPy arrays (the default
+    where NumPy is installed) or Python lists (the default elsewhere); both hold the same
+    numbers. Apart from the walk of the graph, the array recorder's passes over the nodes
+    and operands run in C (``map``, ``np.fromiter``).
     """
+    if arrays is None:
+        arrays = numpy_installed()
     paused = gc.isenabled()
     gc.disable()  # the walk makes many small objects and no cycles (as Value.backward)
     try:
-        return _record(outs, inputs, consts, sites)
+        return (_record if arrays else _record_lists)(outs, inputs, consts, sites)
     finally:
         if paused:
             gc.enable()
@@ -133,9 +190,22 @@ def _topological_order(outs: list[Value]) -> list[Value]:
     return order
 
 
+def _not_replayable(v: Value) -> Exception:
+    from .trace import TraceError
+
+    return TraceError(
+        f"zg.compile: op '{v._op}' was made micrograd's way (Value(data, children, "
+        f"op) with its own _backward), which the compiler cannot replay; write it "
+        f"with zerograd's ops, or add it to the op table in zerograd/ops.py"
+    )
+
+
 def _record(outs: list[Value], inputs: list[Value], consts: list[Value],
             sites: dict | None) -> Tape:
-    """``record``'s work: slots by kind and order, then the operands mapped in one pass."""
+    """``record``'s work, as NumPy arrays: slots by kind and order, then the operands
+    mapped in one pass."""
+    import numpy as np
+
     order = _topological_order(outs)
     N = len(order)
     is_op = list(map(is_not, map(_FN, order), repeat(None)))
@@ -143,14 +213,7 @@ def _record(outs: list[Value], inputs: list[Value], consts: list[Value],
     arity = np.fromiter(map(len, map(_CHILDREN, order)), np.int64, N)
     bad = np.flatnonzero(~op_mask & (arity > 0))
     if bad.size:
-        from .trace import TraceError
-
-        v = order[int(bad[0])]
-        raise TraceError(
-            f"zg.compile: op '{v._op}' was made micrograd's way (Value(data, children, "
-            f"op) with its own _backward), which the compiler cannot replay; write it "
-            f"with zerograd's ops, or add it to the op table in zerograd/ops.py"
-        )
+        raise _not_replayable(order[int(bad[0])])
     leaves = list(compress(order, map(not_, is_op)))
     input_slot = {v: i for i, v in enumerate(inputs)}
     where = np.fromiter(map(input_slot.get, leaves, repeat(-1)), np.int64, len(leaves))
@@ -197,9 +260,49 @@ def _record(outs: list[Value], inputs: list[Value], consts: list[Value],
     )
 
 
+def _record_lists(outs: list[Value], inputs: list[Value], consts: list[Value],
+                  sites: dict | None) -> Tape:
+    """``record``'s work, as Python lists: the numbers :func:`_record` gives, its steps
+    done on lists (placeholders first, then constants, then parameters take their slots)."""
+    order = _topological_order(outs)
+    is_op = list(map(is_not, map(_FN, order), repeat(None)))
+    for v in compress(order, map(not_, is_op)):
+        if v._children:
+            raise _not_replayable(v)
+    placeholders, const_set = set(inputs), set(consts)
+    rest = [v for v in compress(order, map(not_, is_op)) if v not in placeholders]
+    params = [v for v in rest if v not in const_set]
+    const_leaves = [v for v in rest if v in const_set]
+    P, n_in, C = len(params), len(inputs), len(const_leaves)
+    L = P + n_in + C
+    slot_of = dict(zip(params, range(P)))
+    slot_of.update({v: P + i for i, v in enumerate(inputs)})
+    slot_of.update(zip(const_leaves, range(P + n_in, L)))
+    op_nodes = list(compress(order, is_op))
+    del order, is_op, rest
+    slot_of.update(zip(op_nodes, range(L, L + len(op_nodes))))
+    code = list(map(_CODE_OF_ID.__getitem__, map(id, map(_FN, op_nodes))))
+    param_codes = set(_PARAM_CODES)
+    k_node = [j for j, c in enumerate(code) if c in param_codes]
+    return Tape(
+        params=params,
+        n_inputs=n_in,
+        consts=[float(v.data) for v in const_leaves],
+        code=code,
+        start=list(accumulate(map(len, map(_CHILDREN, op_nodes)), initial=0)),
+        args=list(map(slot_of.__getitem__, chain.from_iterable(map(_CHILDREN, op_nodes)))),
+        k_node=k_node,
+        k_value=[float(op_nodes[j]._arg) for j in k_node],
+        outputs=tuple(map(slot_of.__getitem__, outs)),
+        sites=None if sites is None else [sites.get(id(v), OUTSIDE) for v in op_nodes],
+    )
+
+
 def remap(table: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``table[a]`` as int32 (into ``out`` if given), CHUNK entries at a time, so the index
     and result temporaries stay small whatever the size of ``a``."""
+    import numpy as np
+
     flat = a.reshape(-1)
     res = np.empty(flat.shape, np.int32) if out is None else out.reshape(-1)
     for i in range(0, len(flat), CHUNK):
@@ -209,6 +312,8 @@ def remap(table: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np
 
 def operands(tape: Tape, nodes: np.ndarray, a: int) -> np.ndarray:
     """int32 (a, len(nodes)): row i holds operand i of each of ``nodes`` (all of arity a)."""
+    import numpy as np
+
     out = np.empty((a, len(nodes)), np.int32)
     step = max(1, CHUNK // max(a, 1))
     offsets = np.arange(a)[:, None]
@@ -229,6 +334,8 @@ def _levels(tape: Tape) -> np.ndarray:
     whose operands all are; they are the next depth. Passes skip stretches of the tape that
     are done; once they have cost as much as 16 scans of the whole tape (a deep, narrow
     graph), the rest is done node by node in tape order."""
+    import numpy as np
+
     L, n = tape.n_leaves, tape.n_ops
     depth = np.zeros(n, np.int64)
     done = np.zeros(tape.n_slots, bool)  # per slot
@@ -259,6 +366,8 @@ def _levels(tape: Tape) -> np.ndarray:
 
 def _chunks(start: np.ndarray) -> list[tuple[int, int]]:
     """Runs of nodes (first, end) with about CHUNK operands each (at least one node)."""
+    import numpy as np
+
     n = len(start) - 1
     cuts = np.searchsorted(start, np.arange(CHUNK, start[-1], CHUNK), side="right") - 1
     cuts = np.unique(np.concatenate([[0], cuts, [n]])).tolist()
@@ -267,6 +376,8 @@ def _chunks(start: np.ndarray) -> list[tuple[int, int]]:
 
 def _levels_loop(tape: Tape, depth: np.ndarray, done: np.ndarray) -> np.ndarray:
     """The depths not yet found, node by node in tape order (CHUNK operands at a time)."""
+    import numpy as np
+
     L = tape.n_leaves
     dl = [0] * L + depth.tolist()
     for j0, j1 in _chunks(tape.start):
@@ -306,6 +417,8 @@ def _fuse_sums(tape: Tape) -> Tape:
     """Array ops over the whole tape: each merging node's chain head is found by pointer
     jumping; the operands of nodes in no chain are copied as they are, those of each chain
     are gathered (in tape order, first operands dropped) into its head's place."""
+    import numpy as np
+
     add, vsum = OP_CODE["add"], OP_CODE["sum"]
     L, n = tape.n_leaves, tape.n_ops
     start, args, code = tape.start, tape.args, tape.code

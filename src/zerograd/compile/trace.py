@@ -10,10 +10,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import numpy as np
 
 from .. import engine, modes
 from ..engine import Value
@@ -36,7 +35,8 @@ def flatten(x: Any, flat: list) -> Any:
     if type(x) is float:
         flat.append(x)
         return "number"
-    if isinstance(x, np.ndarray):
+    np = sys.modules.get("numpy")  # an array argument means NumPy is imported already
+    if np is not None and isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
             raise TypeError(f"zg.compile: numpy arrays must hold numbers, got dtype {x.dtype}")
         flat.extend(x.astype(np.float64, copy=False).ravel().tolist())
@@ -59,7 +59,7 @@ def extractor(spec: Any) -> Callable[[Any], list | None]:
     ``spec``: the flat numbers, or None when anything differs (then ``flatten`` and
     :func:`difference` say what). Checking a known structure is cheaper than learning one."""
     lines: list[str] = []
-    consts: dict[str, Any] = {"np": np}
+    consts: dict[str, Any] = {"np": sys.modules.get("numpy")}  # for arrays (see flatten)
     floats: list[str] = []  # lists taken whole: then flat may hold non-floats to check
     count = [0]
 
@@ -192,7 +192,7 @@ def placeholders(spec: Any, x: Any, made: list) -> Any:
         return v
     kind, body = spec
     if kind == "array":
-        return _nest(np.asarray(x, dtype=float).tolist(), made)
+        return _nest(sys.modules["numpy"].asarray(x, dtype=float).tolist(), made)
     if kind in ("list", "tuple"):
         out = [placeholders(s, e, made) for s, e in zip(body, x)]
         return out if kind == "list" else tuple(out)
@@ -210,28 +210,39 @@ def _nest(x: Any, made: list) -> Any:
 
 
 # -- running fn ---------------------------------------------------------------------------
-def _refuse(v: Value, how: str) -> None:
-    raise TraceError(
-        f"zg.compile: fn used {how} on a Value (data={v.data!r}) while being traced. A compiled "
-        "function replays the graph recorded on its first call, so a Python decision on a "
-        "Value's number (if, max, min, sorted, float()) would be frozen to the first call's "
-        "branch and silently wrong on later calls. Express it as an op instead (v.relu(), "
-        "v.abs(), zg.logsumexp(...)), or make the decision outside the compiled function."
-    )
+class Tracer:
+    """The calling thread's ``modes.current.tracer`` while ``fn`` runs: it refuses a Value's
+    number being read, and collects the constant leaves the engine makes of plain numbers
+    (the 1 in ``1 + x``)."""
+
+    def __init__(self) -> None:
+        self.constants: list[Value] = []
+
+    def constant(self, v: Value) -> None:
+        self.constants.append(v)
+
+    def read(self, v: Value, how: str) -> None:
+        raise TraceError(
+            f"zg.compile: fn used {how} on a Value (data={v.data!r}) while being traced. A "
+            "compiled function replays the graph recorded on its first call, so a Python "
+            "decision on a Value's number (if, max, min, sorted, float()) would be frozen to "
+            "the first call's branch and silently wrong on later calls. Express it as an op "
+            "instead (v.relu(), v.abs(), zg.logsumexp(...)), or make the decision outside the "
+            "compiled function."
+        )
 
 
 def run(fn: Callable, args: tuple, kwargs: dict) -> tuple[Any, list[Value]]:
     """Call ``fn`` with tracing on; return its result and the constant leaves it created."""
     if not engine.is_grad_enabled():
         raise TraceError("zg.compile: cannot trace inside no_grad(); call it outside")
-    made: list[Value] = []  # constants created by fn (e.g. the 1 in 1 + x)
-    hooks = modes.enter("on_concretize", _refuse), modes.enter("on_constant", made.append)
+    tracer = Tracer()
+    token = modes.enter("tracer", tracer)
     try:
         result = fn(*args, **kwargs)
-    finally:  # the tracing hooks hold for this thread only, and only while fn runs
-        modes.leave("on_constant", hooks[1])
-        modes.leave("on_concretize", hooks[0])
-    return result, made
+    finally:  # the tracer holds for this thread only, and only while fn runs
+        modes.leave("tracer", token)
+    return result, tracer.constants
 
 
 def outputs(result: Any) -> tuple[list[Value], type | None]:

@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import monitor
+
 STEPS_PER_CALL = 4  # a device run with known inputs: steps per program (see DeviceRun)
 NO_NUMBERS = np.zeros(0)  # the "others" of a loss that reads no untrained parameter
 
@@ -105,7 +107,8 @@ class ArrayRun:
         the numbers of the last pass and ``optimizer.step()``."""
         for p, x, g, seen in zip(self.params, self.data.tolist(), self.grad.tolist(),
                                  self.at_pass.tolist()):
-            p.data, p.grad, p._passes = x, g, seen
+            p.data, p.grad = x, g
+            monitor.one_pass(p, seen)
 
 
 class CallInputs(NamedTuple):

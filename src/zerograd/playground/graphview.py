@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import drawing, viz
+from .. import drawing, monitor, viz
 from ..engine import Value, local_grads, topological_order
 from . import config
 
@@ -42,7 +42,8 @@ def one_example(model: Any, x: np.ndarray, t: float, loss: str) -> Value:
     its gradients belong to training)."""
     twin = copy.deepcopy(model)
     for p in twin.parameters():
-        p.grad, p._passes = 0.0, None
+        p.grad = 0.0
+        monitor.one_pass(p, None)  # no passes: as a fresh parameter
     inputs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x)]
     out = config.data_loss(twin, [inputs], [float(t)], loss)
     out.label = "loss"

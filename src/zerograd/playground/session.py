@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import modes, optim
+from .. import lecture, monitor, optim
 from ..compile import compile as zg_compile
-from ..demos import scorer
+from ..scoring import scorer
+from ..version import version
 from . import config, graphview, script
 
 FRAME_EVERY = 1 / 15  # seconds between frames while training: 15 a second
@@ -34,7 +35,8 @@ KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backpro
 
 class Trainer:
     """A setup made real: data, model, compiled loss, optimizer; :meth:`step` is the lecture's
-    loop (forward, zero the gradients unless told to forget, backward, update)."""
+    loop (forward, then ``zg.lecture.step``: zero the gradients unless told to forget,
+    backward, update)."""
 
     def __init__(self, cfg: dict[str, Any]):
         self.cfg = cfg
@@ -67,23 +69,12 @@ class Trainer:
         d, cfg = self.data, self.cfg
         rows = config.batch_rows(self.rng, len(d.X), cfg["batch"])
         X, t = (d.X, d.t) if rows is None else (d.X[rows], d.t[rows])
-        loss = self.loss_fn(X, t)
-        if not cfg["forget_zero_grad"]:
-            if self.opt is None:
-                for p in self.params:
-                    p.grad = 0.0
-            else:
-                self.opt.zero_grad()
-        loss.backward()
-        if self.opt is None:
-            lr = cfg["lr"]
-            for p in self.params:
-                p.data += -lr * p.grad
-        else:
-            self.opt.step()
+        loss = lecture.step(self.loss_fn(X, t), self.params,
+                            cfg["lr"] if self.opt is None else self.opt,
+                            zero_grad=not cfg["forget_zero_grad"])
         self.steps += 1
-        self.loss = loss.data
-        return loss.data
+        self.loss = loss
+        return loss
 
     def test_loss(self) -> float | None:
         d = self.data
@@ -228,7 +219,7 @@ class Session:
 
     # -- the worker thread ---------------------------------------------------------------
     def _run(self) -> None:
-        modes.current.on_warning = self._warned  # zerograd's warnings, word for word
+        monitor.send_warnings_to(self._warned)  # zerograd's warnings, word for word
         try:
             self._handle({"type": "hello"})
             while True:
@@ -267,10 +258,8 @@ class Session:
         self._frame()
 
     def _on_hello(self, msg: dict[str, Any]) -> None:
-        from .. import __version__
-
         self.out.put({"type": "hello", "config": self.cfg, "limits": config.limits(),
-                      "version": __version__})
+                      "version": version()})
         self._restart(self.cfg)
 
     def _on_config(self, msg: dict[str, Any]) -> None:
