@@ -13,6 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "zerograd"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "static" not in p.parts)
 GRAPH_FIELDS = {"_children", "_fn", "_arg", "_op", "_prev", "_backward", "_passes"}
+DOCUMENTED = {"_getframe"}  # sys._getframe: documented CPython API despite its underscore
 
 
 def _private(name: str) -> bool:
@@ -73,3 +74,57 @@ def test_the_check_finds_what_it_looks_for(tmp_path, monkeypatch):
         "zerograd/sub/face.py:2: from ..viz import _scores",
         "zerograd/sub/face.py:4: viz._require",
     ]
+
+
+def _owned(tree: ast.AST) -> set[str]:
+    """The private names a module defines itself: its functions, classes, methods and class
+    attributes, the slots it declares, and what it assigns on ``self``/``cls``/its objects."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for leaf in ast.walk(t):
+                    if isinstance(leaf, ast.Attribute):
+                        names.add(leaf.attr)
+                    elif isinstance(leaf, ast.Name):
+                        names.add(leaf.id)
+                    elif (isinstance(leaf, ast.Constant) and isinstance(leaf.value, str)):
+                        names.add(leaf.value)
+            if any(isinstance(t, ast.Name) and t.id == "__slots__" for t in targets):
+                names |= {c.value for c in ast.walk(node.value)
+                          if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return names
+
+
+def foreign_attributes(path: Path) -> list[str]:
+    """Each line of ``path`` that reads a private attribute the module does not define
+    itself (``obj._state`` where ``_state`` is another module's class's), other than
+    Value's graph fields: another class's private attributes are its own business."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    owned = _owned(tree)
+    return [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: .{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and _private(node.attr)
+            and node.attr not in owned | DOCUMENTED]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_reads_another_class_private_attributes(path):
+    assert foreign_attributes(path) == []
+
+
+def test_the_attribute_check_finds_what_it_looks_for(tmp_path):
+    (tmp_path / "zerograd").mkdir()
+    mod = tmp_path / "zerograd" / "m.py"
+    mod.write_text("class A:\n    __slots__ = ('_kept',)\n    def __init__(self):\n"
+                   "        self._mine = 1\n    def _helper(self):\n        return self._mine\n"
+                   "def f(opt, v, a):\n    return opt._state, v._children, a._kept, a._helper\n")
+    monkey = PACKAGE
+    try:
+        globals()["PACKAGE"] = tmp_path / "zerograd"
+        assert foreign_attributes(mod) == ["zerograd/m.py:8: ._state"]
+    finally:
+        globals()["PACKAGE"] = monkey

@@ -218,7 +218,7 @@ class JaxExecutor(NumpyExecutor):
 
         def backward(v: Any, out: int, mask: np.ndarray | None) -> Any:
             G = Pieces(jnp, bounds, empty).at[self.outputs[out]].set(1.0)
-            for run in self._backwards:
+            for run in self.backwards:
                 G = run(G, v, mask)
             return G[:P] if mask is None else G[np.asarray(self.which(mask), dtype=np.intp)]
 

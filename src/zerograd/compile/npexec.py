@@ -243,7 +243,7 @@ class NumpyExecutor(Executor):
             k = k_all[nodes] if op.param else None
             self.groups.append(_Group(op, L + lo, L + hi, idx, k, needs, grid, self.lowering))
             del idx
-        self._backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
+        self.backwards = [g.run_backward for g in reversed(self.groups) if g.targets is not None]
         self.outputs = new_slot[list(tape.outputs)].tolist()
         self.n_slots, self.consts = tape.n_slots, tape.consts
         self._zero = self._first_writes()
@@ -319,7 +319,7 @@ class NumpyExecutor(Executor):
             G = np.zeros_like(v)
         G[self.outputs[out]] = 1.0
         with np.errstate(all="ignore"):
-            for run in self._backwards:
+            for run in self.backwards:
                 run(G, v, mask)
         which = self.which(mask)
         return which, (G[: self.n_params] if mask is None else G[which])
