@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import monitor
+from .args import count
 from .engine import TrainingWarning, Value
 from .ops import SCALAR
 
@@ -686,12 +687,6 @@ class LRScheduler:
         return f"{type(self).__name__}({', '.join(args)})"
 
 
-def _positive_int(x: Any, what: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 1:
-        raise ValueError(f"{what} must be a positive whole number, got {x!r}")
-    return int(x)
-
-
 class LambdaLR(LRScheduler):
     """``lr = base_lr * lr_lambda(epoch)``; micrograd's demo decay is
     ``LambdaLR(opt, lambda k: 1.0 - 0.9 * k / 100)`` with ``lr=1.0``."""
@@ -744,7 +739,7 @@ class StepLR(LRScheduler):
     """``lr = base_lr * gamma ** (epoch // step_size)``: decay by ``gamma`` every
     ``step_size`` epochs."""
 
-    _hyper = {"step_size": _positive_int, "gamma": _real}
+    _hyper = {"step_size": count, "gamma": _real}
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
@@ -762,7 +757,7 @@ class CosineAnnealingLR(LRScheduler):
     cosine from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs (then back up, as
     PyTorch's)."""
 
-    _hyper = {"T_max": _positive_int, "eta_min": _real}
+    _hyper = {"T_max": count, "eta_min": _real}
 
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1

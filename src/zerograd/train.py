@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import engine, modes, monitor
+from .args import count
 from .engine import TrainingWarning
 from .optim import Optimizer
 
@@ -71,12 +72,6 @@ class Smoother:
 
 
 # -- checks of the arguments ---------------------------------------------------------------
-def _count(n: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
-        raise ValueError(f"{what} must be a whole number >= {minimum}, got {n!r}")
-    return int(n)
-
-
 def _check_loss_and_optimizer(loss_fn: Any, optimizer: Any) -> None:
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a function returning the loss, got {loss_fn!r}")
@@ -223,7 +218,7 @@ def fit(
     either way, traced once for every fit it is given to); ``progress`` shows a tqdm bar
     (default: on a terminal or in Jupyter, see :func:`progress_bar`).
     """
-    steps = _count(steps, "steps")
+    steps = count(steps, "steps")
     _check_setup(model, loss_fn, optimizer, batch)
     callbacks = list(callbacks)
     if not all(callable(cb) for cb in callbacks):
@@ -234,24 +229,22 @@ def fit(
                  scheduler, bool(callbacks))
     bar = progress_bar(steps, "fit", progress)
     fast = run.fast
-    pause = monitor.paused()  # the watch below is this run's; backward()'s need not watch
-    pause.__enter__()
     try:
-        for step in range(steps):
-            value, lr = run()
-            if bar is not None:
-                bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.3g}", refresh=False)
-                bar.update()
-            if callbacks:
-                if fast is not None:
-                    fast.write_back()  # a callback sees (and may change) the Values
-                stop = any([cb(step, value) is True for cb in callbacks])
-                if fast is not None:
-                    fast.read()
-                if stop:
-                    break
+        with monitor.paused():  # the watch below is this run's; backward()'s need not watch
+            for step in range(steps):
+                value, lr = run()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.3g}", refresh=False)
+                    bar.update()
+                if callbacks:
+                    if fast is not None:
+                        fast.write_back()  # a callback sees (and may change) the Values
+                    stop = any([cb(step, value) is True for cb in callbacks])
+                    if fast is not None:
+                        fast.read()
+                    if stop:
+                        break
     finally:
-        pause.__exit__(None, None, None)
         if fast is not None:
             fast.write_back()
         if bar is not None:
@@ -492,7 +485,7 @@ def lr_find(
     rate by the valley rule (see :func:`valley`; the first 10% and last 5 points are left
     out, as fastai does). The model, the optimizer and ``random``'s state are restored
     exactly afterwards, even on error. ``progress`` as in :func:`fit`."""
-    num_it = _count(num_it, "num_it", 2)
+    num_it = count(num_it, "num_it", 2)
     for name, x in (("start_lr", start_lr), ("end_lr", end_lr)):
         if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 < x < math.inf:
             raise ValueError(f"{name} must be a positive finite number, got {x!r}")
