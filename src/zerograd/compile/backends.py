@@ -106,10 +106,16 @@ class Sym:
         return self
 
     def __bool__(self) -> bool:
-        raise TypeError("an op's math must not branch on an operand; use m.where")
+        return refuse_branch(self)
 
     def __repr__(self) -> str:
         return f"Sym({self.s})"
+
+
+def refuse_branch(operand: Any) -> bool:
+    """What ``bool()`` of a recorded operand does (a :class:`Sym`, npcode's ``Lazy``): an op's
+    math is recorded once for every element, so it must not branch on one."""
+    raise TypeError("an op's math must not branch on an operand; use m.where")
 
 
 class SymbolicMath:

@@ -22,7 +22,7 @@ import numpy as np
 from ..engine import topological_order
 from ..ops import SCALAR
 from .arraymath import ARRAY
-from .backends import Sym, SymbolicMath, define, lit, namespace
+from .backends import Sym, SymbolicMath, define, lit, namespace, refuse_branch
 
 View = tuple[int, int, tuple, tuple]  # slots [lo, hi) as (shape, axes): see view_of
 
@@ -160,7 +160,7 @@ class Lazy:
         return tuple([a for a in self.args if isinstance(a, Lazy)])
 
     def __bool__(self) -> bool:
-        raise TypeError("an op's math must not branch on an operand; use m.where")
+        return refuse_branch(self)
 
     # by identity: distinct objects have distinct hashes, so a set never calls __eq__
     # (which records an op); the graph walk keeps its seen nodes in a set
