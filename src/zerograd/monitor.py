@@ -316,9 +316,13 @@ def passes(leaf: Value) -> int:
     return 0 if not leaf.grad else p[0] if p.__class__ is tuple else 1
 
 
-def one_pass(leaf: Value, data: float) -> None:
-    """Record that ``leaf.grad`` holds one pass, taken when ``leaf.data`` was ``data``."""
-    leaf._passes = data
+def put(leaves: Iterable[Value], data: Iterable[float], grads: Iterable[float],
+        at: Iterable[float | None]) -> None:
+    """Put ``data`` and ``grads`` into ``leaves``, each grad holding the one pass taken when
+    the leaf's data was the number in ``at`` (as after backward() there and an update
+    since); None in ``at``: a grad holding no pass."""
+    for p, x, g, seen in zip(leaves, data, grads, at):
+        p.data, p.grad, p._passes = x, g, seen
 
 
 def unreported_sum(leaf: Value) -> bool:

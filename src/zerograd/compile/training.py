@@ -105,10 +105,7 @@ class ArrayRun:
     def write_back(self) -> None:
         """The numbers, gradients and passes into the Values, as after ``backward()`` at
         the numbers of the last pass and ``optimizer.step()``."""
-        for p, x, g, seen in zip(self.params, self.data.tolist(), self.grad.tolist(),
-                                 self.at_pass.tolist()):
-            p.data, p.grad = x, g
-            monitor.one_pass(p, seen)
+        monitor.put(self.params, self.data.tolist(), self.grad.tolist(), self.at_pass.tolist())
 
 
 class CallInputs(NamedTuple):

@@ -41,9 +41,8 @@ def one_example(model: Any, x: np.ndarray, t: float, loss: str) -> Value:
     """The loss of one example through a copy of ``model`` (the model itself is not touched:
     its gradients belong to training)."""
     twin = copy.deepcopy(model)
-    for p in twin.parameters():
-        p.grad = 0.0
-        monitor.one_pass(p, None)  # no passes: as a fresh parameter
+    params = twin.parameters()  # grads zero, holding no pass: as fresh parameters
+    monitor.put(params, [p.data for p in params], [0.0] * len(params), [None] * len(params))
     inputs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x)]
     out = config.data_loss(twin, [inputs], [float(t)], loss)
     out.label = "loss"
