@@ -15,7 +15,7 @@ from .convert import Readout, as_float
 from .modes import TrainingWarning, check_zero_grad, is_grad_enabled, no_grad  # noqa: F401
 from .ops import BY_NAME, SCALAR, Op
 
-_new = object.__new__
+_new = object.__new__  # _node makes Values without __init__: its data is a float already
 
 
 def _binary(name: str, swap: bool = False) -> Callable[[Value, Any], Value]:
