@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .function import EXECUTORS, CompiledFunction, CompiledValue
+from .guard import ModelChanged
 from .trace import TraceError
 
 
@@ -49,5 +50,7 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
 
 
 compile.TraceError = TraceError  # type: ignore[attr-defined]  # zg.compile.TraceError
+compile.ModelChanged = ModelChanged  # type: ignore[attr-defined]
 
-__all__ = ["compile", "CompiledFunction", "CompiledValue", "TraceError", "EXECUTORS"]
+__all__ = ["compile", "CompiledFunction", "CompiledValue", "TraceError", "ModelChanged",
+           "EXECUTORS"]
