@@ -63,7 +63,12 @@ class CompiledFunction:
         call after the model changed (``retrace``; else that raises ``ModelChanged``)."""
         flat = self._extract((args, kwargs)) if self._extract is not None else None
         if flat is not None:
-            if self._guard.changed():  # the model as traced? (one comparison, in C)
+            guard = self._guard  # the model as traced? (Guard.changed, inlined: hot path)
+            try:
+                same = guard.live == guard.copies
+            except Exception:  # an attribute whose == raises (a numpy array replaced)
+                same = False
+            if not same or guard.spaces and guard.changed():
                 self._changed(args, kwargs, retrace)
         else:  # the first call, or arguments of another structure
             flat = []

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Callable
-from operator import attrgetter, is_
+from operator import is_
 from typing import Any
 
 from ..engine import Value
@@ -37,8 +37,7 @@ class ModelChanged(RuntimeError):
 class Guard:
     """The objects ``fn``'s trace depended on, by identity (see the module's docstring)."""
 
-    __slots__ = ("live", "copies", "names", "cells", "cell_objs", "cell_names", "spaces",
-                 "keys", "objs")
+    __slots__ = ("live", "copies", "names", "spaces", "keys", "objs")
 
     def __init__(self, fn: Callable) -> None:
         live: list = []  # containers walked (module __dict__s, lists, dicts)
@@ -123,28 +122,24 @@ class Guard:
             return False
 
         function(fn, getattr(fn, "__name__", "fn"), None)
-        self.live = tuple(live)
-        self.copies = tuple(c.copy() for c in live)
-        self.names = names
-        self.cells, self.cell_objs, self.cell_names = (tuple(c) for c in zip(*cells)) if cells \
-            else ((), (), ())
+        # a closure cell compares by what it holds: a new cell holding the object is its copy
+        self.live = (*[c for c, _, _ in cells], *live)
+        self.copies = (*[types.CellType(o) for _, o, _ in cells], *[c.copy() for c in live])
+        self.names = [n for _, _, n in cells] + names
         self.spaces, self.keys, self.objs = (tuple(c) for c in zip(*globs)) if globs \
             else ((), (), ())
 
     def changed(self) -> bool:
-        """Whether anything watched differs from trace time (the hot path: one comparison)."""
+        """Whether anything watched differs from trace time (the hot path: one comparison
+        of two tuples, in C, and the globals' names if ``fn`` reads the model from there)."""
         try:
-            return (self.live != self.copies
-                    or not all(map(is_, map(_CONTENTS, self.cells), self.cell_objs))
-                    or not all(map(is_, map(dict.get, self.spaces, self.keys), self.objs)))
-        except Exception:  # an attribute whose == raises (a numpy array replaced), a cell
-            return True  # emptied
+            return self.live != self.copies or bool(self.spaces) and not all(
+                map(is_, map(dict.get, self.spaces, self.keys), self.objs))
+        except Exception:  # an attribute whose == raises (a numpy array replaced)
+            return True
 
     def what(self) -> str:
         """The first change, in words (call after :meth:`changed` said there is one)."""
-        for cell, obj, name in zip(self.cells, self.cell_objs, self.cell_names):
-            if _contents(cell) is not obj:
-                return f"{name} now refers to another object"
         for space, key, obj in zip(self.spaces, self.keys, self.objs):
             if space.get(key) is not obj:
                 return f"the global name {key!r} now refers to another object"
@@ -154,6 +149,8 @@ class Guard:
                     continue
             except Exception:
                 pass
+            if type(obj) is types.CellType:
+                return f"{name} now refers to another object"
             if type(obj) is list:
                 if len(obj) != len(copy):
                     return f"{name} has {len(obj)} items, it had {len(copy)}"
@@ -177,17 +174,6 @@ class Guard:
                 return f"{where} changed from {b!r:.40} to {a!r:.40}"
             return f"{name} changed"
         return "nothing"
-
-
-_CONTENTS = attrgetter("cell_contents")
-
-
-def _contents(cell: Any) -> Any:
-    """What a closure cell holds (a new object if it was emptied)."""
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return object()
 
 
 def _holds(obj: Any) -> bool:
