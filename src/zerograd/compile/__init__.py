@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .function import EXECUTORS, CompiledFunction, CompiledValue
+from .guard import ModelChanged
 from .trace import TraceError
 
 
@@ -19,6 +20,12 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
     parameters), so optimizer updates are seen. The result has ``.data`` and ``.backward()``
     (which adds into those Values' ``.grad``, as the eager engine does); a list/tuple of
     results works too. Other structures or shapes raise ``ValueError``.
+
+    The models and Values ``fn`` reaches (its closure, the globals it names, ...) are
+    checked by identity on each call: a replaced parameter, a neuron or layer added or
+    removed, a changed activation or a rebound name makes it trace ``fn`` again (a compiled
+    training run, ``zg.train.Step`` or ``fit``, raises ``zg.compile.ModelChanged`` naming
+    the change instead). Plain numbers captured from outside are constants of the graph.
 
     ``executor`` is "auto" (by graph size), "python" (generated straight-line code: small
     graphs), "numpy" (vectorised by depth level: wide graphs) or "scalar" (a loop over the
@@ -49,5 +56,7 @@ def compile(fn: Callable[..., Any] | None = None, *, executor: str = "auto") -> 
 
 
 compile.TraceError = TraceError  # type: ignore[attr-defined]  # zg.compile.TraceError
+compile.ModelChanged = ModelChanged  # type: ignore[attr-defined]
 
-__all__ = ["compile", "CompiledFunction", "CompiledValue", "TraceError", "EXECUTORS"]
+__all__ = ["compile", "CompiledFunction", "CompiledValue", "TraceError", "ModelChanged",
+           "EXECUTORS"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,10 @@ from .. import modes, monitor
 from . import trace
 from .anomaly import Checked, CheckedExecutor
 from .executors import EXECUTORS, choose
+from .guard import Guard, ModelChanged
 from .tape import Tape, record
+
+RETRACE_WARNING = 10  # traces after which a function retraced for changes is warned about
 
 
 class CompiledFunction:
@@ -34,6 +38,8 @@ class CompiledFunction:
         self._kind: type | None = None
         self._checked: CheckedExecutor | None = None  # the replay used in detect_anomaly()
         self._both = False  # the last result's backward() was called: take both in one call
+        self._guard: Any = None  # what the trace depended on (see guard.Guard)
+        self.traces = 0  # how many times fn was traced (again after a change to the model)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         flat = self._flat(args, kwargs)
@@ -48,13 +54,23 @@ class CompiledFunction:
         else:
             outs, saved = self.executor.forward([p.data for p in self._params], flat)
         self._both = False
-        results = [CompiledValue(self, saved, i, d) for i, d in enumerate(outs)]
+        traces = self.traces
+        results = [CompiledValue(self, saved, i, d, traces) for i, d in enumerate(outs)]
         return results[0] if self._kind is None else self._kind(results)
 
-    def _flat(self, args: tuple, kwargs: dict) -> list:
-        """The arguments' numbers, flat; the first call traces ``fn`` on them."""
+    def _flat(self, args: tuple, kwargs: dict, retrace: bool = True) -> list:
+        """The arguments' numbers, flat; the first call traces ``fn`` on them, and so does a
+        call after the model changed (``retrace``; else that raises ``ModelChanged``)."""
         flat = self._extract((args, kwargs)) if self._extract is not None else None
-        if flat is None:  # the first call, or arguments of another structure
+        if flat is not None:
+            guard = self._guard  # the model as traced? (Guard.changed, inlined: hot path)
+            try:
+                same = guard.live == guard.copies
+            except Exception:  # an attribute whose == raises (a numpy array replaced)
+                same = False
+            if not same or guard.spaces and guard.changed():
+                self._changed(args, kwargs, retrace)
+        else:  # the first call, or arguments of another structure
             flat = []
             spec = trace.flatten((args, kwargs), flat)
             if self.executor is None:
@@ -69,6 +85,28 @@ class CompiledFunction:
                 )
         return flat
 
+    def _changed(self, args: tuple, kwargs: dict, retrace: bool) -> None:
+        """The model changed since the trace: trace again, or refuse (a training run)."""
+        what = self._guard.what()
+        if not retrace:
+            raise ModelChanged(
+                f"zg.compile: the model changed since {self._name()} was traced: {what}. "
+                "A compiled training run (zg.train.Step, fit(compile=True)) holds the traced "
+                "graph and the optimizer's numbers for its parameters; start a new one for "
+                "the changed model (a new Step, or fit again; a new optimizer over "
+                "model.parameters() if parameters were added or replaced)."
+            )
+        self._trace(args, kwargs, self._spec)
+        if self.traces == RETRACE_WARNING:
+            warnings.warn(
+                f"zg.compile: {self._name()} has been traced {self.traces} times because "
+                f"the model it reads changed (the last time: {what}); each trace costs "
+                "like a first call. Change the model before compiling, or compile "
+                "the function that uses the model as it is now.", stacklevel=4)
+
+    def _name(self) -> str:
+        return repr(getattr(self.fn, "__name__", self.fn))
+
     def prepare(self, *args: Any, **kwargs: Any) -> list:
         """Trace ``fn`` on these arguments if it has not been traced yet; returns
         :attr:`params`, the order :meth:`value_and_grad` takes parameter numbers in."""
@@ -78,19 +116,20 @@ class CompiledFunction:
     def flatten(self, *args: Any, **kwargs: Any) -> list:
         """The numbers of these arguments, flat, in the order the executor takes its inputs
         (``xvals``); the first call traces ``fn`` on them, and arguments of another structure
-        or shape than the traced ones raise ``ValueError``. Compiled training
-        (:mod:`.training`) feeds the executor with this."""
-        return self._flat(args, kwargs)
+        or shape than the traced ones raise ``ValueError``, and a changed model raises
+        ``ModelChanged``. Compiled training (:mod:`.training`) feeds the executor with
+        this."""
+        return self._flat(args, kwargs, False)
 
     def value_and_grad(self, pvals: Any, *args: Any, **kwargs: Any) -> tuple[float, list, Any]:
         """Result 0 and its gradients for the parameter numbers ``pvals`` (one per
         :attr:`params`, in that order; call :meth:`prepare` first), touching no Value:
         (value, indices into ``params``, gradients). ``zg.train.fit``'s fast path runs on
-        this."""
+        this; a model changed since the trace raises ``ModelChanged``."""
         if self.executor is None:
             raise RuntimeError("call prepare(*args) first: the parameters are known once the "
                                "function has been traced")
-        flat, ex = self._flat(args, kwargs), self.executor
+        flat, ex = self._flat(args, kwargs, False), self.executor
         if not ex.fused_value_and_grad and ex.name != "numpy":  # python, scalar: on floats
             pvals = pvals.tolist() if hasattr(pvals, "tolist") else list(pvals)
         return ex.value_and_grad(pvals, flat)
@@ -111,13 +150,16 @@ class CompiledFunction:
 
     def _trace(self, args: tuple, kwargs: dict, spec: Any) -> None:
         tape, kind = self._record(args, kwargs, spec)
-        if tape.sites is not None:  # traced inside detect_anomaly(): keep the checked replay
-            self._checked = CheckedExecutor(tape)
+        # traced inside detect_anomaly(): keep the checked replay (else made when needed)
+        self._checked = CheckedExecutor(tape) if tape.sites is not None else None
         name = choose(tape) if self.executor_name == "auto" else self.executor_name
         self.executor = EXECUTORS[name](tape)
         self.n_ops, self.n_nodes = tape.n_ops, tape.n_slots
         self._spec, self._params, self._kind = spec, tape.params, kind
         self._extract = trace.extractor(spec)
+        self._guard = Guard(self.fn)  # the model as traced (fn may have built parts of it)
+        self._both = False
+        self.traces += 1
 
     def _checked_forward(self, args: tuple, kwargs: dict, flat: list) -> tuple[list, Checked]:
         """Forward inside ``detect_anomaly()``: the tape replayed node by node, checked.
@@ -132,9 +174,15 @@ class CompiledFunction:
         outs, values = ex.forward([p.data for p in ex.tape.params], flat)
         return outs, Checked(ex, values)
 
-    def _backward(self, saved: Any, out: int, value: float) -> None:
+    def _backward(self, saved: Any, out: int, value: float, traces: int) -> None:
         """Add result ``out``'s gradients into the parameters, as ``Value.backward`` does
-        (``value``: its data, for the training watch)."""
+        (``value``: its data, for the training watch; ``traces``: :attr:`traces` when it
+        was computed)."""
+        if traces != self.traces:
+            raise ModelChanged(
+                f"zg.compile: this result came from the graph of {self._name()} traced "
+                "before the model changed; the function has been traced again since. Call "
+                "it again and take backward() of the new result.")
         ex, params = self.executor, self._params
         if saved.__class__ is Checked:  # computed inside detect_anomaly()
             ex, saved = saved.executor, saved.values
@@ -174,16 +222,17 @@ class Gradients:
 class CompiledValue:
     """One result of a compiled call: ``.data``, ``.grad`` and ``.backward()`` like a Value."""
 
-    __slots__ = ("data", "grad", "_owner", "_saved", "_index")
+    __slots__ = ("data", "grad", "_owner", "_saved", "_index", "_traces")
 
-    def __init__(self, owner: CompiledFunction, saved: Any, index: int, data: float):
+    def __init__(self, owner: CompiledFunction, saved: Any, index: int, data: float,
+                 traces: int = 1):
         self.data = data
         self.grad = 0.0
-        self._owner, self._saved, self._index = owner, saved, index
+        self._owner, self._saved, self._index, self._traces = owner, saved, index, traces
 
     def backward(self) -> None:
         """Add d(this result)/d(parameter) into every parameter's ``grad``, as eager does."""
-        self._owner._backward(self._saved, self._index, self.data)
+        self._owner._backward(self._saved, self._index, self.data, self._traces)
         self.grad = 1.0
 
     def item(self) -> float:

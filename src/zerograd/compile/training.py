@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import monitor
+from .guard import ModelChanged
 
 STEPS_PER_CALL = 4  # a device run with known inputs: steps per program (see DeviceRun)
 NO_NUMBERS = np.zeros(0)  # the "others" of a loss that reads no untrained parameter
@@ -59,6 +60,7 @@ class ArrayRun:
         where = {id(p): i for i, p in enumerate(self.params)}
         self.pending: tuple | None = first  # the first batch: traced on, then trained on
         self.reads = compiled.prepare(*first)
+        self.traces = compiled.traces  # the trace this run was set up for
         self.into = np.array([where.get(id(p), -1) for p in self.reads], dtype=np.intp)
         self.others = np.flatnonzero(self.into < 0).tolist()  # read, not trained
         self.pick: tuple | None = None  # each trained number's gradient (see picker)
@@ -73,6 +75,8 @@ class ArrayRun:
     def evaluate(self, size: bool = True) -> tuple[float, float]:
         """The loss at the current numbers and its largest gradient's magnitude (nan
         unless ``size``; the gradients are kept for :meth:`update`)."""
+        if self.compiled.traces != self.traces:
+            self.retraced()
         pvals = self.data[self.into]
         if self.others:  # read by the loss but not trained: their current numbers
             pvals[self.others] = [self.reads[i].data for i in self.others]
@@ -86,6 +90,15 @@ class ArrayRun:
         grads = np.asarray(grads, dtype=float)
         self.taken = grad = (np.append(grads, 0.0) if pad else grads)[pick]  # (a copy)
         return float(value), float(np.abs(grad).max(initial=0.0)) if size else math.nan
+
+    def retraced(self) -> None:
+        """Refuse to go on: the compiled loss was traced again (for a changed model)
+        since this run was set up for it."""
+        raise ModelChanged(
+            "zg.compile: the model changed and the compiled loss was traced again since "
+            "this training run started; start a new one for the changed model (a new Step, "
+            "or fit again; a new optimizer over model.parameters() if parameters were added "
+            "or replaced).")
 
     def pass_numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """The last :meth:`evaluate`'s pass as the loss saw it: the numbers of the
@@ -215,6 +228,8 @@ class DeviceRun(ArrayRun):
                                                 inputs.state, x))
 
     def evaluate(self, size: bool = True) -> tuple[float, float]:  # size: from XLA anyway
+        if self.compiled.traces != self.traces:
+            self.retraced()
         call, j = self.call, self.j
         if call is not None and j and not self._holds(call, j):
             self._settle()  # a later step of the call assumed what has changed
