@@ -1,6 +1,7 @@
 """pow at ±inf, ±0 and nan, forward and gradients, against PyTorch float64: eager and every
 executor. ``x ** y`` of two Values is torch's pow(tensor, tensor) (C's pow); ``x ** k`` of a
-constant is torch's pow(tensor, scalar), which takes sqrt at k = 0.5 and 1 / sqrt at -0.5."""
+constant is torch's pow(tensor, scalar), which takes sqrt at k = 0.5, 1 / sqrt at -0.5 and
+1 / (x * x) at -2."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import zerograd as zg
 from zerograd import Value
 
 inf, nan = math.inf, math.nan
-GRID = [-inf, -1.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 1.5, 2.0, inf, nan]
+GRID = [-inf, -2.0, -1.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 1.5, 2.0, inf, nan]
 PAIRS = list(itertools.product(GRID, GRID))
 EXECUTORS = ["eager", "python", "scalar", "numpy", "jax"]
 
@@ -73,5 +74,6 @@ def test_pow_at_special_values_matches_torch(executor, const):
 
 def test_the_issue_reproduction():
     assert math.isnan((Value(-inf) ** 0.5).data)
+    assert (Value(1e155) ** -2).data == 0.0  # torch: 1 / (x * x), x * x overflows
     assert (Value(-0.0) ** -0.5).data == -inf
     assert (Value(-inf) ** Value(0.5)).data == inf  # torch.pow(tensor, tensor) gives inf too

@@ -51,9 +51,11 @@ class ScalarMath:
     @staticmethod
     def powk(x: float, k: float) -> float:
         """``x ** k`` for a constant ``k``, as PyTorch's pow(tensor, scalar): ``sqrt(x)`` for
-        k = 0.5 and ``1 / sqrt(x)`` for k = -0.5 (so (-inf) ** 0.5 is nan and (-0.0) ** -0.5
-        is -inf), else :meth:`pow`."""
+        k = 0.5, ``1 / sqrt(x)`` for k = -0.5 (so (-inf) ** 0.5 is nan and (-0.0) ** -0.5
+        is -inf) and ``1 / (x * x)`` for k = -2, else :meth:`pow`."""
         if k != 0.5 and k != -0.5:
+            if k == -2.0:  # torch: 1 / (x * x), 0.0 where x * x overflows
+                return ScalarMath.div(1.0, x * x)
             try:
                 return math.pow(x, k)
             except (OverflowError, ValueError):
