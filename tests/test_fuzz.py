@@ -228,9 +228,15 @@ TORCH: dict[str, Callable[[list], torch.Tensor]] = {
     "abs": lambda a: torch.abs(a[0]), "sqrt": lambda a: torch.sqrt(a[0]),
     "neg": lambda a: -a[0], "add": lambda a: a[0] + a[1], "sub": lambda a: a[0] - a[1],
     "mul": lambda a: a[0] * a[1], "div": lambda a: a[0] / a[1],
-    "pow": lambda a: torch.pow(a[0], a[1]), "vsum": lambda a: torch.stack(a).sum(),
+    "pow": lambda a: _torch_pow(*a), "vsum": lambda a: torch.stack(a).sum(),
     "dot": _torch_dot, "lse": lambda a: torch.logsumexp(torch.stack(a), 0),
 }
+
+
+def _torch_pow(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``x ** y``; a constant exponent (a tensor without grad) as a number, as zerograd's
+    powc follows torch's pow(tensor, scalar) (sqrt at 0.5: (-inf) ** 0.5 is nan)."""
+    return x ** (y.item() if not y.requires_grad else y)
 
 
 def _tensor(x: float, grad: bool = False) -> torch.Tensor:

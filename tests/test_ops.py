@@ -98,12 +98,9 @@ REFERENCES: dict[str, Ref] = {
     "div": Ref(lambda v, k: v[0] / v[1], lambda t, k: t[0] / t[1], st.just(2)),
     "neg": Ref(lambda v, k: -v[0], lambda t, k: -t[0]),
     "pow": Ref(lambda v, k: v[0] ** v[1], lambda t, k: t[0] ** t[1], st.just(2)),
-    # A tensor exponent: torch's `t ** 0.5` shortcuts to sqrt, which breaks IEEE's pow at
-    # -0.0 and -inf ((-inf) ** 0.5 is nan there); torch.pow with a tensor exponent does not.
-    "powc": Ref(
-        lambda v, k: v[0] ** k,
-        lambda t, k: torch.pow(t[0], torch.tensor(float(k), dtype=torch.float64)),
-    ),
+    # A constant exponent, as a user writes it in torch: pow(tensor, scalar), which takes
+    # sqrt at 0.5 and 1 / sqrt at -0.5 ((-inf) ** 0.5 is nan, as zerograd's powc gives).
+    "powc": Ref(lambda v, k: v[0] ** k, lambda t, k: t[0] ** float(k)),
     "relu": Ref(lambda v, k: v[0].relu(), lambda t, k: torch.relu(t[0])),
     "tanh": Ref(lambda v, k: v[0].tanh(), lambda t, k: torch.tanh(t[0])),
     "sigmoid": Ref(lambda v, k: v[0].sigmoid(), lambda t, k: torch.sigmoid(t[0])),

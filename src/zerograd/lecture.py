@@ -23,7 +23,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from .args import count
+from .args import count, parameters
 from .engine import Value
 from .nn import Module
 
@@ -33,6 +33,7 @@ class Neuron(Module):
 
     def __init__(self, nin: int):
         nin = count(nin, "nin")
+        parameters([nin, 1], "Neuron")
         self.w = [Value(random.uniform(-1, 1), label=f"w{i}") for i in range(nin)]
         self.b = Value(random.uniform(-1, 1), label="b")
 
@@ -50,7 +51,9 @@ class Layer(Module):
     """``nout`` neurons that all read the same inputs."""
 
     def __init__(self, nin: int, nout: int):
-        self.neurons = [Neuron(nin) for _ in range(count(nout, "nout"))]
+        nout = count(nout, "nout")
+        parameters([count(nin, "nin"), nout], "Layer")
+        self.neurons = [Neuron(nin) for _ in range(nout)]
         for j, n in enumerate(self.neurons):  # labels for drawings: N1.w0, N1.b, ...
             for p in n.parameters():
                 p.label = f"N{j}.{p.label}"
@@ -71,6 +74,7 @@ class MLP(Module):
         if isinstance(nouts, (numbers.Integral, str)) or not len(nouts):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         sz = [count(nin, "nin")] + [count(n, "each layer size") for n in nouts]
+        parameters(sz, "MLP")
         self.layers = [Layer(sz[i], sz[i + 1]) for i in range(len(nouts))]
         for i, layer in enumerate(self.layers):  # L0.N1.w2, as zerograd.nn labels them
             for p in layer.parameters():

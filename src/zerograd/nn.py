@@ -11,7 +11,7 @@ from itertools import chain, repeat
 from operator import is_
 from typing import Any
 
-from .args import count
+from .args import count, parameters
 from .engine import Value, dot
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
@@ -264,6 +264,7 @@ class Neuron(Module):
     def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
                  bias: str = "zero"):
         nin = count(nin, "nin")  # every argument is checked before a number is drawn
+        parameters([nin, 1], "Neuron")
         uniform = _check_bias(bias) == "uniform"
         self.activation = _check_activation(activation) if nonlin else "linear"
         self.nonlin = nonlin
@@ -293,6 +294,7 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, **kwargs: Any):
         nout = count(nout, "nout")
+        parameters([count(nin, "nin"), nout], "Layer")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
         for j, n in enumerate(self.neurons):
             _prefix_labels(n, f"N{j}.")
@@ -334,6 +336,7 @@ class MLP(Module):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         sz = [count(nin, "nin")]  # every argument is checked before a number is drawn
         sz += [count(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
+        parameters(sz, "MLP")
         _check_activation(activation)
         out_act = _check_activation(output_activation)
         _check_bias(bias)

@@ -49,6 +49,26 @@ class ScalarMath:
             return nan
 
     @staticmethod
+    def powk(x: float, k: float) -> float:
+        """``x ** k`` for a constant ``k``, as PyTorch's pow(tensor, scalar): ``sqrt(x)`` for
+        k = 0.5, ``1 / sqrt(x)`` for k = -0.5 (so (-inf) ** 0.5 is nan and (-0.0) ** -0.5
+        is -inf) and ``1 / (x * x)`` for k = -2, else :meth:`pow`."""
+        if k != 0.5 and k != -0.5:
+            if k == -2.0:  # torch: 1 / (x * x), 0.0 where x * x overflows
+                return ScalarMath.div(1.0, x * x)
+            try:
+                return math.pow(x, k)
+            except (OverflowError, ValueError):
+                return ScalarMath.pow(x, k)
+        r = math.sqrt(x) if x >= 0 else nan
+        return r if k > 0 else ScalarMath.div(1.0, r)
+
+    @staticmethod
+    def powkm1(x: float, k: float) -> float:
+        """``powk(x, k - 1)``: the power in the derivative of ``x ** k``."""
+        return ScalarMath.powk(x, k - 1.0)
+
+    @staticmethod
     def exp(x: float) -> float:
         try:
             return math.exp(x)
@@ -160,6 +180,12 @@ def _pow_grad_base(m, g, out, x, y):
     return m.where(y == 0, 0.0, g * (y * m.pow(x, y - 1.0)))
 
 
+def _powc_grad(m, g, out, x, k):
+    """torch's pow_backward: where(k == 0, 0, g * (k * x ** (k - 1))), the power a
+    pow(tensor, scalar) again (so k = 1.5 takes sqrt(x), k = 0.5 takes 1 / sqrt(x))."""
+    return (m.where(k == 0, 0.0, g * (k * m.powkm1(x, k))),)
+
+
 def _pow_grad_exponent(m, g, out, x, y):
     """torch's pow_backward_exponent: g * where((x == 0) & (y >= 0), 0, out * log(x))."""
     return g * m.where((x == 0) & (y >= 0), 0.0, out * m.log(x))
@@ -185,8 +211,7 @@ OPS: tuple[Op, ...] = (
        lambda m, g, out, x, y: (_pow_grad_base(m, g, out, x, y),
                                 _pow_grad_exponent(m, g, out, x, y)),
        doc="x ** y"),
-    Op("powc", "**{k}", 1, lambda m, x, k: m.pow(x, k),
-       lambda m, g, out, x, k: (_pow_grad_base(m, g, out, x, k),),
+    Op("powc", "**{k}", 1, lambda m, x, k: m.powk(x, k), _powc_grad,
        param=True, doc="x ** k, k a constant"),
     Op("relu", "ReLU", 1, lambda m, x: m.where(x < 0, 0.0, x),
        lambda m, g, out, x: (m.where(out <= 0, 0.0, g),), doc="max(x, 0)"),

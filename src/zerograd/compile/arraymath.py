@@ -7,6 +7,7 @@ executors compute with it; importing this module imports NumPy.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,31 @@ class ArrayMath:
         return bits.view(np.float64)
 
     @classmethod
+    def powk(cls, x: Any, k: Any) -> Any:
+        """``ops.ScalarMath.powk``: ``x ** k`` for constants ``k`` (a float or an array of
+        them, not changed after the first call), sqrt at k = 0.5, 1 / sqrt at -0.5 and
+        1 / (x * x) at -2, as PyTorch's pow(tensor, scalar)."""
+        return cls._powk(x, k, 0.0)
+
+    @classmethod
+    def powkm1(cls, x: Any, k: Any) -> Any:
+        """``ops.ScalarMath.powkm1``: ``powk(x, k - 1)``."""
+        return cls._powk(x, k, -1.0)
+
+    @classmethod
+    def _powk(cls, x: Any, k: Any, shift: float) -> Any:
+        e = k + shift if shift else k
+        half, rhalf, m2 = _halves(k, shift, e)
+        if not (half or rhalf or m2):
+            return cls.pow(x, e)
+        if np.ndim(e) == 0:
+            return (cls.sqrt(x) if half else cls.div(1.0, cls.sqrt(x)) if rhalf
+                    else cls.div(1.0, x * x))
+        r = cls.sqrt(x)
+        rest = cls.where(e == -2.0, cls.div(1.0, x * x), cls.pow(x, e)) if m2 else cls.pow(x, e)
+        return cls.where(e == 0.5, r, cls.where(e == -0.5, cls.div(1.0, r), rest))
+
+    @classmethod
     def sign(cls, x: Any) -> Any:
         """1 for x > 0, -1 for x < 0, else 0 (nan included)."""
         return cls.where(x > 0, 1.0, cls.where(x < 0, -1.0, 0.0))
@@ -51,6 +77,26 @@ class ArrayMath:
     def maximum(cls, x: Any, y: Any) -> Any:
         """x if x >= y or x is nan, else y (the scalar rule, not np.maximum's)."""
         return cls.where((x >= y) | (x != x), x, y)
+
+
+_HALVES: dict[tuple[int, float], tuple[Any, bool, bool, bool]] = {}  # powk's answers per k array
+
+
+def _halves(k: Any, shift: float, e: Any) -> tuple[bool, bool, bool]:
+    """Whether the exponents ``e = k + shift`` hold 0.5, -0.5, -2 (all True when they are
+    not known yet: traced by JAX). An array ``k`` is the same constant on every call of a
+    compiled group, so its answer is kept while it lives (a lookup: ~0.2 us, the test ~3)."""
+    if isinstance(e, (float, int)):
+        return e == 0.5, e == -0.5, e == -2.0
+    if not isinstance(k, np.ndarray):
+        return True, True, True
+    key = (id(k), shift)
+    known = _HALVES.get(key)
+    if known is not None and known[0]() is k:
+        return known[1:]
+    answer = bool((e == 0.5).any()), bool((e == -0.5).any()), bool((e == -2.0).any())
+    _HALVES[key] = (weakref.ref(k, lambda _, key=key: _HALVES.pop(key, None)), *answer)
+    return answer
 
 
 SELECT_MIN = 4096  # ArrayMath.where selects bits from this many elements on

@@ -40,6 +40,24 @@ def require() -> tuple[Any, Any]:
     return jax, jnp
 
 
+def _divide(jnp: Any) -> Callable[[Any, Any], Any]:
+    """``jnp.divide`` with its computed operands behind an optimization barrier. XLA's
+    algebraic simplifier rewrites ``(a / b) / c`` as ``a / (b * c)``, ``a / (b / c)`` as
+    ``a * c / b`` and ``a / sqrt(b)`` as ``a * rsqrt(b)``: equal for real numbers, not for
+    floats where ``b * c`` overflows (``t = 5 / 1e155; t / t`` gave a nan gradient). Behind
+    the barrier XLA sees no operand it could rewrite, and divides as the eager engine does."""
+    from jax.lax import optimization_barrier
+
+    def divide(a: Any, b: Any) -> Any:
+        if isinstance(a, float):
+            return jnp.divide(a, optimization_barrier(b))
+        if isinstance(b, float):
+            return jnp.divide(optimization_barrier(a), b)
+        return jnp.divide(*optimization_barrier((a, b)))
+
+    return divide
+
+
 class Functional:
     """The lowering :func:`.npcode.build_group` writes JAX code with: names for the
     generated code, and the scatter of gradient contributions into an immutable buffer."""
@@ -47,9 +65,10 @@ class Functional:
     def __init__(self, jnp: Any):
         math = type("JaxMath", (ArrayMath,), {
             name: staticmethod(getattr(jnp, fn)) for name, fn in (
-                ("div", "divide"), ("pow", "power"), ("exp", "exp"), ("log", "log"),
+                ("pow", "power"), ("exp", "exp"), ("log", "log"),
                 ("log1p", "log1p"), ("sqrt", "sqrt"), ("tanh", "tanh"), ("abs", "abs"),
                 ("where", "where"))})  # sign and maximum: ArrayMath's, on this where
+        math.div = staticmethod(_divide(jnp))
         self.jnp = jnp
         self.names = {"np": jnp, "M": math(),
                       "_mask": lambda x, m: x if m is None else jnp.where(m, x, 0.0)}

@@ -24,14 +24,29 @@ class TraceError(RuntimeError):
 
 
 # -- argument structure ("spec") and the flat list of numbers ------------------------------
+MAX_DEPTH = 100  # lists, tuples and dicts nested deeper than this are refused
+
+
 def flatten(x: Any, flat: list) -> Any:
-    """Append every number in ``x`` to ``flat``; return ``x``'s structure (a hashable spec)."""
+    """Append every number in ``x`` to ``flat``; return ``x``'s structure (a hashable spec).
+    Containers nested more than :data:`MAX_DEPTH` deep, or containing themselves, raise
+    ``ValueError``."""
+    return _flatten(x, flat, [])
+
+
+def _flatten(x: Any, flat: list, path: list) -> Any:
+    """``flatten`` inside the containers whose ids are ``path`` (outermost first)."""
     if isinstance(x, (list, tuple)):
         kind = "list" if isinstance(x, list) else "tuple"
         if all([type(e) is float for e in x]):  # the common leaf row: one level of floats
+            if len(path) > MAX_DEPTH + 1:
+                _enter(x, path)  # raises
             flat.extend(x)
             return (kind, ("number",) * len(x))
-        return (kind, tuple([flatten(e, flat) for e in x]))
+        _enter(x, path)
+        spec = (kind, tuple([_flatten(e, flat, path) for e in x]))
+        path.pop()
+        return spec
     if type(x) is float:
         flat.append(x)
         return "number"
@@ -50,8 +65,25 @@ def flatten(x: Any, flat: list) -> Any:
             "not Values; Values it should update belong in its closure (e.g. a model)"
         )
     if isinstance(x, dict):
-        return ("dict", tuple((k, flatten(v, flat)) for k, v in x.items()))
+        _enter(x, path)
+        spec = ("dict", tuple((k, _flatten(v, flat, path)) for k, v in x.items()))
+        path.pop()
+        return spec
     return ("static", x)
+
+
+def _enter(x: Any, path: list) -> None:
+    """Push the container ``x``'s id on ``path``, refusing a cycle or a depth over
+    MAX_DEPTH (the containers on ``path`` are alive, so their ids are theirs alone)."""
+    if id(x) in path:
+        raise ValueError(
+            f"zg.compile: an argument contains itself (a {type(x).__name__} inside itself); "
+            "pass numbers in lists, tuples or dicts without cycles")
+    if len(path) >= MAX_DEPTH + 2:  # flatten's own (args, kwargs) and args are two levels
+        raise ValueError(
+            f"zg.compile: an argument is nested more than {MAX_DEPTH} lists, tuples or dicts "
+            "deep; pass the numbers flatter (e.g. one list per sample, or a numpy array)")
+    path.append(id(x))
 
 
 def extractor(spec: Any) -> Callable[[Any], list | None]:
