@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from . import monitor
 from .engine import Value, no_grad, topological_order
 
 
@@ -29,15 +30,15 @@ def gradcheck(
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"gradcheck needs Values as inputs; input {i} is {type(x).__name__}")
-    saved = [(x.data, x.grad) for x in inputs]
-    leaves: list[tuple[Value, float, int]] = []
+    put_back_inputs = monitor.snapshot(inputs)
+    put_back_leaves = None
     try:
         for x in inputs:
             x.grad = 0.0
         out = fn(*inputs)
         if not isinstance(out, Value):
             raise TypeError(f"gradcheck needs fn to return a Value, got {type(out).__name__}")
-        leaves = [(v, v.grad, v._passes) for v in topological_order(out) if v._fn is None]
+        put_back_leaves = monitor.snapshot(v for v in topological_order(out) if v._fn is None)
         out.backward()
         analytic = [x.grad for x in inputs]
         worst = None
@@ -55,10 +56,9 @@ def gradcheck(
                 if not excess <= 0 and (worst is None or not excess <= worst[0]):
                     worst = (excess, i, analytic[i], numeric)
     finally:
-        for v, g, n in leaves:
-            v.grad, v._passes = g, n
-        for x, (d, g) in zip(inputs, saved):
-            x.data, x.grad = d, g
+        if put_back_leaves is not None:
+            put_back_leaves()
+        put_back_inputs()  # last: the inputs as they were before gradcheck zeroed them
     if worst is not None:
         _, i, a, n = worst
         raise GradcheckError(
