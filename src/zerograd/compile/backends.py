@@ -172,6 +172,7 @@ def namespace() -> dict[str, Any]:
 
 
 CODE_KEPT = 8  # compiled sources kept: a graph of the same shape again skips Python's compile
+CODE_KEPT_CHARS = 4_000_000  # and at most this much source in all (the code is ~10x bigger)
 _compiled: collections.OrderedDict[tuple[str, str], Any] = collections.OrderedDict()
 _compiled_lock = threading.Lock()
 
@@ -187,7 +188,8 @@ def define(lines: list[str], ns: dict[str, Any], filename: str) -> Any:
         code = compile(src, filename, "exec")
     with _compiled_lock:
         _compiled[src, filename] = code
-        while len(_compiled) > CODE_KEPT:
+        while len(_compiled) > CODE_KEPT or (
+                len(_compiled) > 1 and sum(len(k[0]) for k in _compiled) > CODE_KEPT_CHARS):
             _compiled.popitem(last=False)
     exec(code, ns)
     return ns[lines[0][4 : lines[0].index("(")]]
