@@ -126,9 +126,9 @@ def _same(given: str, token: str) -> bool:
 
 
 def _with_token(page: str, token: str) -> str:
-    """The page with ``?token=...`` on each of its ``/static/`` links, so they come in too."""
+    """The page with ``?token=...`` on each of its ``static/`` links, so they come in too."""
     query = html.escape("?token=" + quote(token, safe=""))
-    return re.sub(r'((?:src|href)="/static/[^"?#]+)"', lambda m: m[1] + query + '"', page)
+    return re.sub(r'((?:src|href)="/?static/[^"?#]+)"', lambda m: m[1] + query + '"', page)
 
 
 def app(relay: Relay, token: str | None = None, loopback: bool = True) -> Any:
