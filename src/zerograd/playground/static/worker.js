@@ -80,13 +80,16 @@ self.onmessage = (ev) => { if (tab) handle(ev.data); else early.push(ev.data); }
 
 async function start() {
   status("loading Python (Pyodide)...");
+  // these come in while Pyodide starts
   const vizReady = import(new URL("viz/viz.js", HERE).href).then((m) => m.instance());
+  const zipReady = fetch(new URL("zerograd.zip", HERE)).then((r) => {
+    if (!r.ok) throw new Error(`zerograd.zip: HTTP ${r.status}`);
+    return r.arrayBuffer();
+  });
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", HERE).href);
   pyodide = await loadPyodide({ indexURL: new URL("pyodide/", HERE).href });
   status("loading zerograd...");
-  const zip = await fetch(new URL("zerograd.zip", HERE));
-  if (!zip.ok) throw new Error(`zerograd.zip: HTTP ${zip.status}`);
-  pyodide.unpackArchive(await zip.arrayBuffer(), "zip");
+  pyodide.unpackArchive(await zipReady, "zip");
   const viz = await vizReady;
   const drawing = pyodide.pyimport("zerograd.drawing");
   drawing.set_layout((source, fmt) => viz.renderString(source, { format: fmt }));
