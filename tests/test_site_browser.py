@@ -337,3 +337,16 @@ def test_copy_link_copies_the_address_and_says_so(tabs: Tab) -> None:
     assert page.get_attribute("#copy-said", "aria-live") == "polite"
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.url and "hidden=6" in copied
+
+
+def test_the_page_passes_axe_cores_checks(tabs: Tab) -> None:
+    """axe-core (pinned in package-lock.json) finds no accessibility violation on the page,
+    with a graph drawn and a link's hidden controls."""
+    page = tabs.open("?hide=l2")
+    page.click("#graph-neuron")
+    page.wait_for_selector("#graph svg g.vnode", timeout=30_000)
+    page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => "
+                          "r.violations.map(v => [v.id, v.impact, v.help, "
+                          "v.nodes.map(n => n.target.join(' ')).slice(0, 5)]))")
+    assert found == [], "\n".join(map(str, found))

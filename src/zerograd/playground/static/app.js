@@ -389,6 +389,7 @@ function buildWidths(hidden) {
   $("widths").replaceChildren(...hidden.map((w, i) => {
     const el = document.createElement("input");
     Object.assign(el, { type: "number", min: h.minWidth, max: h.maxWidth, step: 1, value: w, title: `neurons in hidden layer ${i + 1}` });
+    el.setAttribute("aria-label", `neurons in hidden layer ${i + 1}`);
     el.addEventListener("change", () => sendConfig({ hidden: currentWidths() }));
     return el;
   }));
