@@ -48,7 +48,7 @@ class BuildError(Exception):
 
 def check_node_modules() -> None:
     """Fail with what to run when npm's packages are not installed."""
-    missing = [str(p.relative_to(ROOT)) for p in
+    missing = [os.path.relpath(p, ROOT) for p in
                [NODE / "pyodide" / f for f in PYODIDE_FILES] + [VIZ_FILE] if not p.is_file()]
     if missing:
         raise BuildError(f"node_modules is missing {', '.join(missing)}: run npm ci in {ROOT} "
