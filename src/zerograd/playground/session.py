@@ -262,7 +262,7 @@ class Core:
         self.running = False
         self._recent: collections.deque = collections.deque(maxlen=64)  # (time, steps)
         self._losses: list = []
-        self._last_frame = 0.0
+        self._last_frame = self._frame_made = 0.0
 
     def open(self) -> None:
         """The session's first messages: hello, then its setup, data and frame at step 0."""
@@ -279,7 +279,9 @@ class Core:
         self._guarded(self._train, seconds)
 
     def _train(self, seconds: float) -> None:
-        due = self._last_frame + FRAME_EVERY
+        # 15 frames a second, but at least half a frame's time of training after each frame
+        # is made (in the page's Python a frame can take longer than 1/15 s)
+        due = max(self._last_frame + FRAME_EVERY, self._frame_made + FRAME_EVERY / 2)
         end = min(time.perf_counter() + seconds, due)
         while self.running and time.perf_counter() < end:
             self._one_step()
@@ -372,9 +374,7 @@ class Core:
         frame.update(tr.view())
         self._losses = []
         self.out.put(frame)
-        # the next frame falls due FRAME_EVERY after this one is made: where making a frame
-        # takes longer than that (the page's Python), training still gets its share
-        self._last_frame = time.perf_counter()
+        self._frame_made = time.perf_counter()
 
     def _on_graph(self, msg: dict[str, Any]) -> None:
         which, index = msg.get("which"), msg.get("index", 0)
