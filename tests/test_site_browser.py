@@ -304,7 +304,7 @@ def test_the_setup_round_trips_through_the_url_and_hide_hides(tabs: Tab) -> None
     assert page.eval_on_selector_all("#widths input", "els => els.map(e => +e.value)") == [5, 2]
     assert page.input_value("#optimizer") == "adam"
     assert float(page.input_value("#lr")) == 0.05
-    for hidden in ("#lr", "#optimizer", "#forget_zero_grad", "#lr10"):
+    for hidden in ("#lr", "#optimizer", "#forget_zero_grad", "#lr10", ".mistakes"):
         assert not page.is_visible(hidden), f"{hidden} is shown, the link hid it"
     for shown in ("#dataset", "#activation", "#play"):
         assert page.is_visible(shown), shown

@@ -300,6 +300,8 @@ function applyHide() {
       if (el) { el.hidden = true; el.classList.add("hidden-by-link"); }
     }
   }
+  // with both of its switches hidden, the mistakes box has nothing left to press
+  if (names.includes("lr") && names.includes("forget_zero_grad")) document.querySelector(".mistakes").classList.add("hidden-by-link");
 }
 
 function copyLink() {
