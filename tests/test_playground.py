@@ -105,7 +105,6 @@ def test_a_good_setup_replaces_only_its_keys():
     assert isinstance(new["lr"], float)
 
 
-SKLEARN_DATASETS = ("moons", "circles", "blobs")  # zerograd.data makes the rest with NumPy
 SETUPS = [
     {},
     {"dataset": "lecture", "hidden": [4, 4]},
@@ -121,8 +120,6 @@ SETUPS = [
 @pytest.mark.parametrize("update", SETUPS)
 def test_the_exported_script_prints_the_sessions_losses(update, tmp_path):
     cfg = config.check(update, config.DEFAULTS)
-    if cfg["dataset"] in SKLEARN_DATASETS:
-        needs("sklearn", f"the {cfg['dataset']} dataset")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", zg.TrainingWarning)
         trainer = session.Trainer(cfg)
@@ -141,16 +138,27 @@ def test_the_exported_script_prints_the_sessions_losses(update, tmp_path):
 
 
 def test_the_exported_script_needs_only_zerograd(tmp_path):
-    needs("sklearn", "the default dataset, moons")
     text = script.script(config.DEFAULTS, 3)
     imports = {ln.split()[1] for ln in text.splitlines() if ln.startswith(("import ", "from "))}
-    assert imports == {"random", "numpy", "zerograd", "zerograd.nn"}
+    assert imports == {"random", "zerograd", "zerograd.nn"}
     path = tmp_path / "train.py"
     path.write_text(text)
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("step 1: loss ") and "step 3: loss" in done.stdout
+
+
+def test_the_forgotten_zero_grad_in_the_script_is_one_deletion_from_the_fix(tmp_path):
+    cfg = config.check({"dataset": "lecture", "forget_zero_grad": True}, config.DEFAULTS)
+    text = script.script(cfg, 3)
+    fixed = text.replace("    # for p in params:", "    for p in params:").replace(
+        "    #     p.grad = 0.0", "        p.grad = 0.0")
+    assert fixed != text and "p.grad = 0.0" in fixed
+    compile(fixed, "fixed.py", "exec")  # uncommented, the fix is valid Python
+    twin = script.script(dict(cfg, forget_zero_grad=False), 3)
+    assert [ln for ln in fixed.splitlines() if not ln.lstrip().startswith(("#", '"'))][-12:] \
+        == [ln for ln in twin.splitlines() if not ln.lstrip().startswith(("#", '"'))][-12:]
 
 
 # -- backprop, node by node ------------------------------------------------------------------
@@ -581,10 +589,11 @@ def test_static_files_need_the_token_too(open_server):
         assert _get(f"{base}/static/{name}?token=wrong")[0] == 403
         assert _get(f"{base}/static/{name}?token={token}")[0] == 200
     status, html = _get(f"{base}/?token={token}")
-    refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html.decode())
+    # the page's links are relative (static/...), so it also works under any folder of a site
+    refs = re.findall(r'(?:src|href)="(static/[^"]+)"', html.decode())
     assert len(refs) == 2
     for ref in refs:  # the page's own links carry the token
-        assert _get(base + ref.replace("&amp;", "&"))[0] == 200
+        assert _get(base + "/" + ref.replace("&amp;", "&"))[0] == 200
     status, _ = _get(f"{base}/static/../server.py?token={token}")
     assert status == 404
 
@@ -597,8 +606,9 @@ def test_a_token_with_url_and_html_characters_works():
         quoted = urllib.parse.quote(running.token, safe="")
         status, html = _get(f"{base}/?token={quoted}")
         assert status == 200
-        refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html.decode())
-        assert len(refs) == 2 and all(_get(base + html_unescape(r))[0] == 200 for r in refs)
+        refs = re.findall(r'(?:src|href)="(static/[^"]+)"', html.decode())
+        assert len(refs) == 2 and all(_get(base + "/" + html_unescape(r))[0] == 200
+                                      for r in refs)
     finally:
         running.stop()
 

@@ -309,3 +309,30 @@ def test_off_loopback_the_page_loads_with_its_token(browser: Any, tmp_path: Path
         ctx.close()
         srv.stop()
     assert not problems, problems
+
+
+def test_the_setup_in_the_url_works_with_the_server(browser: Any, server: Any) -> None:
+    """The same page over the WebSocket: the link's setup is sent on hello, every setup in
+    force is written back, `hide` hides, and a reload keeps the setup."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        pg.goto(server.url.rstrip("/") + "/?dataset=circles&hidden=4,2&lr=0.05&hide=optimizer")
+        pg.wait_for_selector("#conn.ok", timeout=10_000)
+        assert pg.text_content("#conn") == "server"
+        wait_until(lambda: pg.input_value("#dataset") == "circles", what="the link's setup")
+        assert pg.eval_on_selector_all("#widths input", "els => els.map(e => +e.value)") == [4, 2]
+        assert float(pg.input_value("#lr")) == 0.05
+        assert not pg.is_visible("#optimizer") and pg.is_visible("#activation")
+        set_config(pg, lambda: pg.select_option("#activation", "sigmoid"))
+        assert "activation=sigmoid" in pg.url and "hidden=4,2" in pg.url
+        pg.reload()
+        pg.wait_for_selector("#conn.ok", timeout=10_000)
+        wait_until(lambda: pg.input_value("#activation") == "sigmoid", what="the setup reloaded")
+        assert pg.input_value("#dataset") == "circles"
+    finally:
+        ctx.close()
+    assert not errors, errors

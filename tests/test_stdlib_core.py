@@ -11,6 +11,8 @@ arrays, down to the python executor's generated source.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -532,3 +534,66 @@ def test_bad_arguments_are_refused_without_numpy_too(no_numpy):
                         (lambda: data.moons(10, seed=1.5), "seed")]:
         with pytest.raises(ValueError, match=words):
             call()
+
+
+# -- the playground's session, as the page's Python runs it -----------------------------------
+TAB = """
+    import json
+    from zerograd.playground.inpage import Tab
+
+    tab = Tab()
+    tab.handle(json.dumps({"type": "config", "config": SETUP}))
+    for _ in range(15):
+        tab.handle('{"type": "step"}')
+    tab.handle('{"type": "graph", "which": "example", "index": 3}')
+    tab.handle('{"type": "backprop", "action": "all"}')
+    tab.handle('{"type": "code"}')
+    print(tab.take())
+"""
+TAB_SETUPS = [{"dataset": "moons", "hidden": [4, 3], "batch": 16, "optimizer": "adam"},
+              {"dataset": "lecture", "hidden": [4, 4], "forget_zero_grad": True}]
+
+
+@pytest.mark.parametrize("setup", TAB_SETUPS)
+def test_the_pages_session_runs_without_numpy_with_the_servers_numbers(bare_python, setup):
+    from zerograd.playground.inpage import Tab
+
+    page = json.loads(run(bare_python, "SETUP = " + repr(setup) + "\n" + textwrap.dedent(TAB)))
+    ns = {"Tab": Tab}
+    here = io.StringIO()
+    with contextlib.redirect_stdout(here):
+        exec("SETUP = " + repr(setup) + "\n" + textwrap.dedent(TAB).replace(
+            "from zerograd.playground.inpage import Tab\n", ""), ns)
+    native = json.loads(here.getvalue())
+    kinds = [m["type"] for m in page]
+    assert kinds == [m["type"] for m in native]
+    assert "graph" in kinds and "code" in kinds
+    assert next(m for m in page if m["type"] == "data") == next(
+        m for m in native if m["type"] == "data")  # the same points, bit for bit
+    rows = [r for m in page if m["type"] == "frame" for r in m["losses"]]
+    assert [r[0] for r in rows] == list(range(1, 16))  # every step, frames merged
+    losses = [r[1] for r in rows]
+    assert losses == pytest.approx([r[1] for m in native if m["type"] == "frame"
+                                    for r in m["losses"]], rel=1e-12, abs=0)
+    assert min(losses[-3:]) < losses[0]
+    walked = next(m for m in page if m["type"] == "backprop")["steps"]
+    assert [s["grad"] for s in walked] == pytest.approx(
+        [s["grad"] for s in next(m for m in native if m["type"] == "backprop")["steps"]],
+        rel=1e-12)
+    warned = [m["text"] for m in page if m["type"] == "warning"]
+    assert warned == [m["text"] for m in native if m["type"] == "warning"]
+    assert bool(warned) == setup.get("forget_zero_grad", False)
+    assert next(m for m in page if m["type"] == "code") == next(
+        m for m in native if m["type"] == "code")
+
+
+def test_portable_sets_are_the_standard_library_sets_where_numpy_is_installed(bare_python):
+    calls = ["moons(31, noise=0.2, seed=4)", "circles(20, seed=2)", "spiral(9, classes=2)",
+             "blobs(17, centers=2, seed=3)", "xor(12, seed=5)"]
+    bare = json.loads(run(bare_python, "import json\nfrom zerograd import data\nprint(json.dumps(["
+                          + ", ".join(f"data.train_test_split(*data.{c}, 0.25, seed=1)"
+                                      for c in calls) + "]))"))
+    here = [data.train_test_split(*eval("data." + c[:-1] + ", portable=True)"), 0.25, seed=1,
+                                  portable=True) for c in calls]
+    assert all(isinstance(part, list) for split in here for part in split)
+    assert json.loads(json.dumps(here)) == bare

@@ -589,3 +589,25 @@ def test_mlp_drawing_renders_its_names(graphviz_backend, restore_random):
     svg = html.unescape(viz.draw_dot(out).pipe(format="svg").decode())
     for label in ["x0", "x1", "L0.N0.w0", "L0.N1.b", "L1.N0.w1", "L1.N0.b"]:
         assert f">{label}<" in svg
+
+
+def test_a_given_layout_function_draws_where_no_graphviz_is_needed():
+    from zerograd import drawing
+
+    seen = []
+
+    def fake(source: str, fmt: str) -> str:
+        seen.append((source, fmt))
+        return "<svg>" + str(len(source)) + "</svg>"
+
+    g = zg.viz.draw_dot(Value(2.0, label="x") * 3)
+    drawing.set_layout(fake)
+    try:
+        assert drawing.backend() == "given"
+        assert g.pipe("svg") == f"<svg>{len(g.source)}</svg>".encode()
+        assert seen == [(g.source, "svg")]
+    finally:
+        drawing.set_layout(None)
+    assert drawing.backend() != "given"
+    with pytest.raises(TypeError, match="set_layout needs a function"):
+        drawing.set_layout("dot")

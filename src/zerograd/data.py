@@ -16,7 +16,9 @@ above (the same shapes, class sizes, centres box, noise and shuffling), but with
 numbers, not scikit-learn's or NumPy's: every random number comes from
 ``random.Random(seed).random()``, so a seed gives the same data on every machine and Python
 version (up to the last bit, where a platform's ``sin``, ``cos`` or ``log`` rounds
-differently). :func:`lecture` is the same everywhere; :func:`digits` needs scikit-learn,
+differently). ``portable=True`` asks for these lists where NumPy is installed too: the
+browser playground and its server draw the same points from a seed that way. :func:`lecture`
+is the same everywhere; :func:`digits` needs scikit-learn,
 and so NumPy, and says so.
 """
 
@@ -39,8 +41,10 @@ LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1
 LECTURE_YS = [1.0, -1.0, -1.0, 1.0]
 
 
-def _numpy() -> Any:
-    """NumPy, or None where it is not installed (then the sets are made as lists)."""
+def _numpy(portable: bool = False) -> Any:
+    """NumPy, or None where it is not installed or ``portable`` asks for the lists."""
+    if portable:
+        return None
     try:
         import numpy
     except ImportError:
@@ -64,8 +68,8 @@ def _nonneg(x: Any, what: str) -> float:
     return float(x)
 
 
-def _out(X: Any, y: Any, signed: bool = False) -> tuple[Rows, Labels]:
-    np = _numpy()
+def _out(X: Any, y: Any, signed: bool = False, portable: bool = False) -> tuple[Rows, Labels]:
+    np = None if portable else _numpy()
     if np is None:  # lists: the standard-library sets below
         return [[float(v) for v in row] for row in X], [2 * c - 1 if signed else c for c in y]
     y = np.asarray(y, dtype=np.int64)
@@ -158,33 +162,33 @@ def lecture() -> tuple[list[list[float]], list[float]]:
 
 
 def moons(n: int = 100, noise: float = 0.1, seed: int = 1337,
-          signed: bool = False) -> tuple[Rows, Labels]:
+          signed: bool = False, *, portable: bool = False) -> tuple[Rows, Labels]:
     """Two interleaving half circles (scikit-learn's ``make_moons``), 2 features, 2 classes.
 
     ``moons(100, 0.1, 1337, signed=True)`` is exactly micrograd's demo data.
     """
     n, noise, seed = count(n, "n", 2), _nonneg(noise, "noise"), count(seed, "seed", 0)
-    if _numpy() is None:
-        return _out(*_moons(n, noise, random.Random(seed)), signed)
+    if _numpy(portable) is None:
+        return _out(*_moons(n, noise, random.Random(seed)), signed, portable)
     X, y = _sklearn_datasets().make_moons(n_samples=n, noise=noise, random_state=seed)
     return _out(X, y, signed)
 
 
 def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 0,
-            signed: bool = False) -> tuple[Rows, Labels]:
+            signed: bool = False, *, portable: bool = False) -> tuple[Rows, Labels]:
     """A small circle inside a large one (scikit-learn's ``make_circles``), 2 classes."""
     if not isinstance(factor, numbers.Real) or not 0 < factor < 1:
         raise ValueError(f"factor (inner radius / outer radius) must be in (0, 1), got {factor!r}")
     n, noise, seed = count(n, "n", 2), _nonneg(noise, "noise"), count(seed, "seed", 0)
-    if _numpy() is None:
-        return _out(*_circles(n, noise, float(factor), random.Random(seed)), signed)
+    if _numpy(portable) is None:
+        return _out(*_circles(n, noise, float(factor), random.Random(seed)), signed, portable)
     X, y = _sklearn_datasets().make_circles(n_samples=n, noise=noise, factor=float(factor),
                                              random_state=seed)
     return _out(X, y, signed)
 
 
 def spiral(n_per_class: int = 100, classes: int = 3, seed: int = 0,
-           noise: float = 0.2) -> tuple[Rows, Labels]:
+           noise: float = 0.2, *, portable: bool = False) -> tuple[Rows, Labels]:
     """``classes`` arms of a spiral, ``n_per_class`` points each (CS231n's toy set).
 
     Point ``i`` of arm ``c`` sits at radius ``r = i / (n - 1)`` and angle
@@ -193,9 +197,9 @@ def spiral(n_per_class: int = 100, classes: int = 3, seed: int = 0,
     n = count(n_per_class, "n_per_class", 2)
     k = count(classes, "classes", 2)
     seed, noise = count(seed, "seed", 0), _nonneg(noise, "noise")
-    np = _numpy()
+    np = _numpy(portable)
     if np is None:
-        return _out(*_spiral(n, k, noise, random.Random(seed)))
+        return _out(*_spiral(n, k, noise, random.Random(seed)), portable=portable)
     rng = np.random.default_rng(seed)
     r = np.linspace(0.0, 1.0, n)
     X = np.empty((n * k, 2))
@@ -207,25 +211,26 @@ def spiral(n_per_class: int = 100, classes: int = 3, seed: int = 0,
 
 
 def blobs(n: int = 100, centers: int = 3, std: float = 1.0, features: int = 2,
-          seed: int = 0) -> tuple[Rows, Labels]:
+          seed: int = 0, *, portable: bool = False) -> tuple[Rows, Labels]:
     """Gaussian clusters around ``centers`` random centres (scikit-learn's ``make_blobs``):
     centres uniform in [-10, 10] per feature, ``n`` points split as evenly as possible."""
     n, k = count(n, "n"), count(centers, "centers")
     features, std, seed = count(features, "features"), _nonneg(std, "std"), count(seed, "seed", 0)
-    if _numpy() is None:
-        return _out(*_blobs(n, k, std, features, random.Random(seed)))
+    if _numpy(portable) is None:
+        return _out(*_blobs(n, k, std, features, random.Random(seed)), portable=portable)
     X, y = _sklearn_datasets().make_blobs(n_samples=n, centers=k, n_features=features,
                                            cluster_std=std, random_state=seed)
     return _out(X, y)
 
 
-def xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[Rows, Labels]:
+def xor(n: int = 200, noise: float = 0.1, seed: int = 0, *,
+        portable: bool = False) -> tuple[Rows, Labels]:
     """The XOR pattern: points uniform in [-1, 1]², class 1 where ``x * y > 0`` (the first and
     third quadrants), then moved by ``noise * N(0, 1)`` in each coordinate."""
     n, seed, noise = count(n, "n", 2), count(seed, "seed", 0), _nonneg(noise, "noise")
-    np = _numpy()
+    np = _numpy(portable)
     if np is None:
-        return _out(*_xor(n, noise, random.Random(seed)))
+        return _out(*_xor(n, noise, random.Random(seed)), portable=portable)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1.0, 1.0, size=(n, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
@@ -242,11 +247,11 @@ def digits(scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
     return _out(d.data / 16.0 if scale else d.data, d.target)
 
 
-def train_test_split(X: Any, y: Any, test_fraction: float = 0.2,
-                     seed: int = 0) -> tuple[Rows, Rows, Labels, Labels]:
+def train_test_split(X: Any, y: Any, test_fraction: float = 0.2, seed: int = 0, *,
+                     portable: bool = False) -> tuple[Rows, Rows, Labels, Labels]:
     """Shuffle with ``seed`` and split: ``X_train, X_test, y_train, y_test`` (NumPy arrays;
-    lists, taken from ``X`` and ``y`` as they are, without NumPy)."""
-    np = _numpy()
+    lists, taken from ``X`` and ``y`` as they are, without NumPy or with ``portable``)."""
+    np = _numpy(portable)
     if np is not None:
         X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):

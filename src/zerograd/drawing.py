@@ -2,7 +2,8 @@
 
 The layout runs in Graphviz's ``dot``: the system program when it is on PATH, otherwise the
 Graphviz that the ``pygraphviz`` wheel bundles, in-process (``pip install "zerograd[viz]"``;
-no system package needed on Linux, Windows and macOS on Apple silicon).
+no system package needed on Linux, Windows and macOS on Apple silicon), or a layout function
+given to :func:`set_layout` (the browser page gives Graphviz compiled to WebAssembly).
 """
 
 from __future__ import annotations
@@ -54,9 +55,25 @@ def _quiet_fontconfig() -> Iterator[None]:
                 os.write(2, b"".join(kept))
 
 
+_given: list[Callable[[str, str], str | bytes]] = []  # set_layout's function, if any
+
+
+def set_layout(fn: Callable[[str, str], str | bytes] | None) -> None:
+    """Lay drawings out with ``fn(source, fmt)`` (DOT text in; the ``svg`` or ``plain``
+    output as text or bytes), before the system's dot and pygraphviz; None forgets it. The
+    browser page passes Graphviz compiled to WebAssembly, where no dot program can run."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"set_layout needs a function fn(source, fmt) or None, "
+                        f"got {type(fn).__name__}")
+    _given[:] = [] if fn is None else [fn]
+
+
 def backend() -> str:
-    """Which Graphviz lays drawings out: ``"dot"`` (the system program), ``"pygraphviz"``
-    (bundled in its wheel) or ``""`` (none available)."""
+    """Which Graphviz lays drawings out: ``"given"`` (:func:`set_layout`'s function),
+    ``"dot"`` (the system program), ``"pygraphviz"`` (bundled in its wheel) or ``""`` (none
+    available)."""
+    if _given:
+        return "given"
     if shutil.which("dot"):
         return "dot"
     try:
@@ -81,6 +98,9 @@ def plain(source: str) -> str:
 
 def _dot(source: str, fmt: str) -> bytes:
     which = backend()
+    if which == "given":
+        out = _given[0](source, fmt)
+        return out.encode() if isinstance(out, str) else bytes(out)
     if which == "dot":
         done = subprocess.run(["dot", f"-T{fmt}"], input=source.encode(), capture_output=True)
         if done.returncode != 0:

@@ -43,7 +43,8 @@ def scorer(model: Any, compile: bool | str, chunk: int = CHUNK) -> Callable[[Any
     """``scores(X)``: the model's outputs on the rows of ``X``, shape (n,) for one output or
     (n, k) for k, from the current parameters. Eager (``compile=False``): row by row under
     ``no_grad``. Compiled (True, or an executor's name): a ``zg.compile``\\ d forward over
-    ``chunk`` rows, called chunk by chunk (the last chunk padded with zeros)."""
+    ``chunk`` rows, called chunk by chunk (the last chunk padded with zeros); rows given as
+    lists give lists (no NumPy needed), an array gives an array."""
     chunk = count(chunk, "chunk")
     if not compile:
         return lambda X: scores(model, X)
@@ -53,13 +54,21 @@ def scorer(model: Any, compile: bool | str, chunk: int = CHUNK) -> Callable[[Any
                     executor="auto" if compile is True else str(compile))
 
     def chunked(X: Any) -> Any:
-        import numpy as np
+        n, pad = len(X), -len(X) % chunk
+        if hasattr(X, "shape"):  # an array in, an array out
+            import numpy as np
 
-        padded = np.zeros((-(-len(X) // chunk) * chunk, X.shape[1]))
-        padded[:len(X)] = X
-        s = np.array([[v.data for v in fn(padded[i:i + chunk])]
-                      for i in range(0, len(padded), chunk)]).reshape(len(padded), -1)[:len(X)]
-        return s[:, 0] if s.shape[1] == 1 else s
+            rows = np.zeros((n + pad, X.shape[1]))
+            rows[:n] = X
+        else:  # lists in, lists out (no NumPy needed)
+            rows = [[float(v) for v in r] for r in X]
+            rows += [[0.0] * (len(rows[0]) if rows else 0)] * pad
+        flat = [v.data for i in range(0, n + pad, chunk) for v in fn(rows[i:i + chunk])]
+        k = len(flat) // max(1, n + pad)
+        if hasattr(X, "shape"):
+            s = np.array(flat).reshape(n + pad, k)[:n]
+            return s[:, 0] if k == 1 else s
+        return flat[:n] if k == 1 else [flat[i:i + k] for i in range(0, n * k, k)]
 
     return chunked
 

@@ -15,8 +15,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .. import data, losses
 from ..nn import MLP
 
@@ -118,43 +116,47 @@ def check(update: Any, current: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Data:
-    """A setup's examples: train and test inputs, labels 0/1 and targets for its loss."""
+    """A setup's examples as lists: train and test rows, labels 0/1 and targets for its
+    loss (the test lists are None without a test set)."""
 
-    X: np.ndarray
-    y: np.ndarray
-    t: np.ndarray
-    X_test: np.ndarray | None
-    y_test: np.ndarray | None
-    t_test: np.ndarray | None
+    X: list[list[float]]
+    y: list[int]
+    t: list[float]
+    X_test: list[list[float]] | None
+    y_test: list[int] | None
+    t_test: list[float] | None
 
 
 def make_data(cfg: dict[str, Any]) -> Data:
-    """The examples of ``cfg`` (ValueError if its numbers leave an empty train or test set)."""
+    """The examples of ``cfg``, drawn by the standard library (``portable=True``), so the
+    page's Python, the server and the exported script get the same points from a seed
+    (ValueError if its numbers leave an empty train or test set)."""
     name, n, noise, seed = cfg["dataset"], cfg["points"], cfg["noise"], cfg["seed"]
     if name == "lecture":
         xs, ys = data.lecture()
-        X, y = np.array(xs), (np.array(ys) > 0).astype(np.int64)
-        return Data(X, y, targets(y, cfg["loss"]), None, None, None)
+        y = [int(v > 0) for v in ys]
+        return Data(xs, y, targets(y, cfg["loss"]), None, None, None)
     if name == "moons":
-        X, y = data.moons(n, noise=noise, seed=seed)
+        X, y = data.moons(n, noise=noise, seed=seed, portable=True)
     elif name == "circles":
-        X, y = data.circles(n, noise=noise, seed=seed)
+        X, y = data.circles(n, noise=noise, seed=seed, portable=True)
     elif name == "spiral":
-        X, y = data.spiral(n // 2, classes=2, seed=seed, noise=noise)
+        X, y = data.spiral(n // 2, classes=2, seed=seed, noise=noise, portable=True)
     elif name == "blobs":
-        X, y = data.blobs(n, centers=2, std=1.0 + 4.0 * noise, seed=seed)
+        X, y = data.blobs(n, centers=2, std=1.0 + 4.0 * noise, seed=seed, portable=True)
     else:
-        X, y = data.xor(n, noise=noise, seed=seed)
+        X, y = data.xor(n, noise=noise, seed=seed, portable=True)
     if cfg["test_fraction"] == 0:
         return Data(X, y, targets(y, cfg["loss"]), None, None, None)
-    X, X_test, y, y_test = data.train_test_split(X, y, cfg["test_fraction"], seed=seed)
+    X, X_test, y, y_test = data.train_test_split(X, y, cfg["test_fraction"], seed=seed,
+                                                 portable=True)
     return Data(X, y, targets(y, cfg["loss"]), X_test, y_test, targets(y_test, cfg["loss"]))
 
 
-def targets(y: np.ndarray, loss: str) -> np.ndarray:
+def targets(y: list[int], loss: str) -> list[float]:
     """What ``loss`` compares the output with: ±1 for the squared error and hinge, 0/1 for
     cross-entropy."""
-    return y.astype(float) if loss == "cross_entropy" else 2.0 * y - 1.0
+    return [float(c) if loss == "cross_entropy" else 2.0 * c - 1.0 for c in y]
 
 
 _DRAWING = threading.Lock()  # the weights are drawn from the global random module

@@ -8,8 +8,6 @@ import copy
 import re
 from typing import Any
 
-import numpy as np
-
 from .. import drawing, monitor, viz
 from ..engine import Value, local_grads, topological_order
 from . import config
@@ -37,7 +35,7 @@ def lecture_neuron() -> Value:
     return o
 
 
-def one_example(model: Any, x: np.ndarray, t: float, loss: str) -> Value:
+def one_example(model: Any, x: list[float], t: float, loss: str) -> Value:
     """The loss of one example through a copy of ``model`` (the model itself is not touched:
     its gradients belong to training)."""
     twin = copy.deepcopy(model)

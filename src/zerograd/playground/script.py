@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 MAKERS = {
-    "moons": "zg.data.moons({n}, noise={noise!r}, seed=SEED)",
-    "circles": "zg.data.circles({n}, noise={noise!r}, seed=SEED)",
-    "spiral": "zg.data.spiral({half}, classes=2, seed=SEED, noise={noise!r})",
-    "blobs": "zg.data.blobs({n}, centers=2, std={std!r}, seed=SEED)",
-    "xor": "zg.data.xor({n}, noise={noise!r}, seed=SEED)",
+    "moons": "zg.data.moons({n}, noise={noise!r}, seed=SEED, portable=True)",
+    "circles": "zg.data.circles({n}, noise={noise!r}, seed=SEED, portable=True)",
+    "spiral": "zg.data.spiral({half}, classes=2, seed=SEED, noise={noise!r}, portable=True)",
+    "blobs": "zg.data.blobs({n}, centers=2, std={std!r}, seed=SEED, portable=True)",
+    "xor": "zg.data.xor({n}, noise={noise!r}, seed=SEED, portable=True)",
 }
 LOSS_CALLS = {"mse": "zg.losses.mse", "hinge": "zg.losses.hinge",
               "cross_entropy": "zg.losses.binary_cross_entropy"}
@@ -36,13 +36,13 @@ def summary(cfg: dict[str, Any]) -> str:
 
 def _data_lines(cfg: dict[str, Any]) -> list[str]:
     signed = cfg["loss"] != "cross_entropy"
-    to_t = "2.0 * {y} - 1.0" if signed else "{y} * 1.0"
+    to_t = ("[2.0 * c - 1.0 for c in {y}]" if signed else "[float(c) for c in {y}]")
     note = "  # targets -1 and +1" if signed else "  # targets 0 and 1"
     if cfg["dataset"] == "lecture":
         return ["# the data: the lecture's four examples, three inputs each",
                 "xs, ys = zg.data.lecture()",
-                "X_train = np.array(xs)",
-                "y_train = (np.array(ys) > 0).astype(np.int64)  # classes 0 and 1",
+                "X_train = xs",
+                "y_train = [int(v > 0) for v in ys]  # classes 0 and 1",
                 "t_train = " + to_t.format(y="y_train") + note]
     n, noise = cfg["points"], cfg["noise"]
     make = MAKERS[cfg["dataset"]].format(n=n, half=n // 2, noise=noise,
@@ -53,7 +53,7 @@ def _data_lines(cfg: dict[str, Any]) -> list[str]:
         return lines + ["X_train, y_train = X, y", "t_train = " + to_t.format(y="y_train") + note]
     return lines + [
         f"X_train, X_test, y_train, y_test = zg.data.train_test_split(X, y, "
-        f"{cfg['test_fraction']!r}, seed=SEED)",
+        f"{cfg['test_fraction']!r}, seed=SEED, portable=True)",
         "t_train = " + to_t.format(y="y_train") + note,
         "t_test = " + to_t.format(y="y_test"),
     ]
@@ -69,11 +69,9 @@ def script(cfg: dict[str, Any], steps: int) -> str:
         '"""Trains the zerograd playground\'s setup: ' + summary(cfg) + ".",
         "",
         f"Exported at step {steps}. Run it as is (python this_file.py): it prints the losses",
-        "the page showed, step by step. It needs zerograd only (pip install \"zerograd[data]\").",
+        "the page showed, step by step. It needs zerograd only (pip install zerograd).",
         '"""',
         "import random",
-        "",
-        "import numpy as np",
         "",
         "import zerograd as zg",
         "from zerograd.nn import MLP",
@@ -121,7 +119,7 @@ def script(cfg: dict[str, Any], steps: int) -> str:
             else ["    optimizer.zero_grad()"])
     if cfg["forget_zero_grad"]:
         zero = ["    # (the gradients are not zeroed: the lecture's mistake, on purpose)"] + [
-            "    # " + z.strip() for z in zero]
+            "    # " + z[4:] for z in zero]  # delete "# " to put the fix back
     lines += zero + ["    loss.backward()"]
     lines += (["    for p in params:", "        p.data += -LR * p.grad"] if gd
               else ["    optimizer.step()"])
@@ -139,6 +137,6 @@ def _batch_lines(batch: int) -> list[str]:
         return [whole]
     return [f"    if {batch} < len(X_train):",
             f"        rows = batches.sample(range(len(X_train)), {batch})",
-            "        loss = loss_fn(X_train[rows], t_train[rows])",
+            "        loss = loss_fn([X_train[i] for i in rows], [t_train[i] for i in rows])",
             "    else:",
             "    " + whole]

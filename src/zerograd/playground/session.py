@@ -1,8 +1,10 @@
-"""One browser tab's session: a worker thread that trains its setup with zerograd and puts
-what it computed (frames, warnings, graphs) into an outbox the server sends from.
+"""One browser tab's session. :class:`Core` is the session itself, with no threads: it takes
+the page's messages one at a time and trains a slice at a time, putting what it computed
+(frames, warnings, graphs) into an :class:`Outbox`. :class:`Session` runs a Core on a worker
+thread (the server); ``inpage.Tab`` runs one in the page's Python, between messages.
 
-The worker thread owns the model: every message from the page is queued to it, so training,
-drawing and backprop never run on the server's event loop, and never at the same time.
+Training, drawing and backprop never run on the server's event loop, and never at the same
+time. Standard library only: the page's Python (Pyodide) has no NumPy.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from .. import lecture, monitor, optim
 from ..compile import compile as zg_compile
@@ -41,7 +41,7 @@ class Trainer:
     def __init__(self, cfg: dict[str, Any]):
         self.cfg = cfg
         self.data = config.make_data(cfg)
-        self.model = config.make_model(cfg, self.data.X.shape[1])
+        self.model = config.make_model(cfg, len(self.data.X[0]))
         self.params = self.model.parameters()
         self.loss_fn = zg_compile(
             lambda X, t: config.objective(self.model, self.params, X, t, cfg))
@@ -57,18 +57,19 @@ class Trainer:
         self.steps = 0
         self.loss = math.nan
         self.box = self._extent()
-        rows = [self.data.X] + ([] if self.data.X_test is None else [self.data.X_test])
-        if self.box is not None:  # the boundary's grid, scored with the data every frame
-            gx, gy = np.meshgrid(np.linspace(self.box[0], self.box[1], GRID),
-                                 np.linspace(self.box[2], self.box[3], GRID))
-            rows.append(np.column_stack([gx.ravel(), gy.ravel()]))
-        self.rows = np.vstack(rows)
+        d = self.data
+        self.rows = d.X + (d.X_test or [])  # scored every frame, with the boundary's grid
+        if self.box is not None:
+            x0, x1, y0, y1 = self.box
+            xs = [x0 + (x1 - x0) * i / (GRID - 1) for i in range(GRID)]
+            self.rows = self.rows + [[x, y0 + (y1 - y0) * j / (GRID - 1)]
+                                     for j in range(GRID) for x in xs]
 
     def step(self) -> float:
         """One update; returns the loss it was computed from."""
         d, cfg = self.data, self.cfg
         rows = config.batch_rows(self.rng, len(d.X), cfg["batch"])
-        X, t = (d.X, d.t) if rows is None else (d.X[rows], d.t[rows])
+        X, t = (d.X, d.t) if rows is None else ([d.X[i] for i in rows], [d.t[i] for i in rows])
         loss = lecture.step(self.loss_fn(X, t), self.params,
                             cfg["lr"] if self.opt is None else self.opt,
                             zero_grad=not cfg["forget_zero_grad"])
@@ -82,21 +83,21 @@ class Trainer:
 
     def _extent(self) -> list[float] | None:
         """[xmin, xmax, ymin, ymax] of the boundary view: the data plus a margin (2-D only)."""
-        if self.data.X.shape[1] != 2:
+        if len(self.data.X[0]) != 2:
             return None
-        X = self.data.X if self.data.X_test is None else np.vstack([self.data.X,
-                                                                     self.data.X_test])
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        pad = 0.15 * (hi - lo) + 1e-9
-        return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]),
-                float(hi[1] + pad[1])]
+        X = self.data.X + (self.data.X_test or [])
+        box = []
+        for c in (0, 1):
+            lo, hi = min(r[c] for r in X), max(r[c] for r in X)
+            pad = 0.15 * (hi - lo) + 1e-9
+            box += [lo - pad, hi + pad]
+        return box
 
     def data_message(self) -> dict[str, Any]:
         d = self.data
-        test = None if d.X_test is None else {"X": d.X_test.tolist(), "y": d.y_test.tolist()}
-        return {"type": "data", "features": int(d.X.shape[1]),
-                "train": {"X": d.X.tolist(), "y": d.y.tolist()}, "test": test,
-                "extent": self.box}
+        test = None if d.X_test is None else {"X": d.X_test, "y": d.y_test}
+        return {"type": "data", "features": len(d.X[0]), "train": {"X": d.X, "y": d.y},
+                "test": test, "extent": self.box}
 
     def view(self) -> dict[str, Any]:
         """What the page draws of the model now: boundary or predictions, accuracy, the
@@ -105,16 +106,16 @@ class Trainer:
         d, box = self.data, self.box
         s = self.scores(self.rows)
         train, s = s[:len(d.X)], s[len(d.X):]
-        acc = {"train": float(np.mean((train > 0) == (d.y == 1))), "test": None}
+        acc = {"train": _accuracy(train, d.y), "test": None}
         if d.X_test is not None:
             test, s = s[:len(d.X_test)], s[len(d.X_test):]
-            acc["test"] = float(np.mean((test > 0) == (d.y_test == 1)))
+            acc["test"] = _accuracy(test, d.y_test)
         boundary = predictions = None
         if box is None:
-            predictions = [[float(v), float(t)] for v, t in zip(train, d.t)]
+            predictions = [[v, t] for v, t in zip(train, d.t)]
         else:
             boundary = {"nx": GRID, "ny": GRID,
-                        "scores": np.where(np.isfinite(s), s, 0.0).round(3).tolist()}
+                        "scores": [round(v, 3) if math.isfinite(v) else 0.0 for v in s]}
         layers = self.model.layers
         return {
             "accuracy": acc, "boundary": boundary, "predictions": predictions,
@@ -185,27 +186,21 @@ class Outbox:
             items, self._items = self._items, []
         for m in items:
             if m["type"] == "frame" and len(m["losses"]) > MAX_LOSSES:
-                keep = np.linspace(0, len(m["losses"]) - 1, MAX_LOSSES).round().astype(int)
-                m["losses"] = [m["losses"][i] for i in keep]
+                last = len(m["losses"]) - 1
+                m["losses"] = [m["losses"][round(i * last / (MAX_LOSSES - 1))]
+                               for i in range(MAX_LOSSES)]
         return items
 
 
 class Session:
-    """One page's setup and training, run by a worker thread; ``submit`` queues a checked
+    """A :class:`Core` run by a worker thread (the server's way); ``submit`` queues a checked
     message from the page, ``close`` stops it."""
 
     def __init__(self, outbox: Outbox, cfg: dict[str, Any] | None = None,
                  on_end: Callable[[], None] | None = None):
-        self.out = outbox
+        self.core = Core(outbox, cfg)
         self.on_end = on_end
-        self.cfg = dict(config.DEFAULTS if cfg is None else cfg)
-        self.trainer: Trainer | None = None
-        self.walk: graphview.Walk | None = None
-        self.running = False
         self.inbox: queue.Queue = queue.Queue()
-        self._recent: collections.deque = collections.deque(maxlen=64)  # (time, steps)
-        self._losses: list = []
-        self._last_frame = 0.0
         self.thread = threading.Thread(target=self._run, name="zerograd-playground",
                                        daemon=True)
         self.thread.start()
@@ -217,36 +212,77 @@ class Session:
     def close(self) -> None:
         self.inbox.put(None)
 
-    # -- the worker thread ---------------------------------------------------------------
     def _run(self) -> None:
-        monitor.send_warnings_to(self._warned)  # zerograd's warnings, word for word
+        core = self.core
+        monitor.send_warnings_to(core.warned)  # zerograd's warnings, word for word
         try:
-            self._handle({"type": "hello"})
+            core.open()
             while True:
                 try:
-                    msg = self.inbox.get(block=not self.running)
-                except queue.Empty:
-                    msg = {"type": "_train"}
+                    msg = self.inbox.get(block=not core.running)
+                except queue.Empty:  # training: one turn, the sessions of this process in line
+                    with TURNS:
+                        core.train(CHUNK_TIME / (1 + TURNS.waiting()))
+                    continue
                 if msg is None:
                     return
-                self._handle(msg)
+                core.handle(msg)
         finally:
             if self.on_end is not None:
                 self.on_end()
 
-    def _handle(self, msg: dict[str, Any]) -> None:
+
+class Core:
+    """One page's setup and training, with no threads of its own: :meth:`handle` does what a
+    message asks, :meth:`train` trains for a slice of time; both put what the page should see
+    into the outbox."""
+
+    def __init__(self, outbox: Outbox, cfg: dict[str, Any] | None = None):
+        self.out = outbox
+        self.cfg = dict(config.DEFAULTS if cfg is None else cfg)
+        self.trainer: Trainer | None = None
+        self.walk: graphview.Walk | None = None
+        self.running = False
+        self._recent: collections.deque = collections.deque(maxlen=64)  # (time, steps)
+        self._losses: list = []
+        self._last_frame = 0.0
+
+    def open(self) -> None:
+        """The session's first messages: hello, then its setup, data and frame at step 0."""
+        self.handle({"type": "hello"})
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        """Do what ``msg`` (a checked page message) asks; a ValueError goes to the page as an
+        ``error`` and the session goes on."""
+        self._guarded(getattr(self, "_on_" + msg["type"]), msg)
+
+    def train(self, seconds: float) -> None:
+        """While running: train until the next frame is due or ``seconds`` are up, then send
+        the frame if it is due (or training stopped)."""
+        self._guarded(self._train, seconds)
+
+    def _train(self, seconds: float) -> None:
+        due = self._last_frame + FRAME_EVERY
+        end = min(time.perf_counter() + seconds, due)
+        while self.running and time.perf_counter() < end:
+            self._one_step()
+        if not self.running or time.perf_counter() >= due:
+            self._frame()
+
+    def warned(self, text: str) -> None:
+        """Send one of zerograd's TrainingWarnings to the page, word for word."""
+        step = self.trainer.steps + 1 if self.trainer is not None else 0
+        self.out.put({"type": "warning", "step": step, "category": "TrainingWarning",
+                      "text": text})
+
+    def _guarded(self, fn: Callable[[Any], None], arg: Any) -> None:
         try:
-            getattr(self, "_on_" + msg["type"])(msg)
+            fn(arg)
         except ValueError as e:
             self.out.put({"type": "error", "text": str(e)})
         except Exception as e:  # a bug: say so on the page, keep the session
             traceback.print_exc()
             self.out.put({"type": "error", "text": f"internal error: {type(e).__name__}: {e}"})
-
-    def _warned(self, text: str) -> None:
-        step = self.trainer.steps + 1 if self.trainer is not None else 0
-        self.out.put({"type": "warning", "step": step, "category": "TrainingWarning",
-                      "text": text})
 
     def _restart(self, cfg: dict[str, Any]) -> None:
         """Training from step 0 with ``cfg`` (made in full before anything is replaced)."""
@@ -286,17 +322,6 @@ class Session:
         self.running = False
         self._one_step()
         self._frame()
-
-    def _on__train(self, msg: dict[str, Any]) -> None:
-        """One turn: train until the next frame is due or the turn's share of CHUNK_TIME is
-        up (shorter while other sessions wait), then send the frame if it is due."""
-        with TURNS:
-            due = self._last_frame + FRAME_EVERY
-            end = min(time.perf_counter() + CHUNK_TIME / (1 + TURNS.waiting()), due)
-            while self.running and time.perf_counter() < end:
-                self._one_step()
-            if not self.running or time.perf_counter() >= due:
-                self._frame()
 
     def _one_step(self) -> None:
         tr = self.trainer
@@ -378,3 +403,8 @@ def _finite(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: _finite(v) for k, v in x.items()}
     return x
+
+
+def _accuracy(scores: list[float], y: list[int]) -> float:
+    """The share of rows whose score is on their class's side of 0 (class 1: above)."""
+    return sum((s > 0) == (c == 1) for s, c in zip(scores, y)) / len(y)

@@ -1,4 +1,5 @@
-// zerograd playground: draws what the server sends over /ws (see protocol.md).
+// zerograd playground: draws what the session sends (see protocol.md), from the server over
+// /ws or from zerograd running in this page in a Web Worker.
 // Nothing of the model is computed here: every number on the page came from zerograd.
 "use strict";
 
@@ -20,45 +21,84 @@ const state = {
 };
 window.__frames = 0;               // frames applied (the browser tests read it)
 
-// ---------------------------------------------------------------- the socket
-let socket = null;
+// ---------------------------------------------------------------- the transport
+// One interface, two engines behind it (the page's <meta name="zerograd-engine">):
+//   "server":  zerograd playground's session over the WebSocket /ws (one message a frame);
+//   "pyodide": zerograd's session in a Web Worker (static/worker.js), which posts JSON text
+//              holding a list of messages.
+// Each has `open` (can send now), `send(msg)`, and calls dispatch() for every message.
+const ENGINE = (document.querySelector('meta[name="zerograd-engine"]') || {}).content || "server";
+const SCRIPT = document.currentScript.src;   // static/worker.js sits beside this file
+let transport = null;
 
-function connect() {
-  const url = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws" + location.search;
-  socket = new WebSocket(url);
-  socket.onopen = () => setConn("connected", "ok");
-  socket.onclose = () => { setConn("disconnected", "down"); state.running = false; showPlay(); };
-  socket.onmessage = (ev) => dispatch(JSON.parse(ev.data));
+function socketTransport() {
+  const token = new URLSearchParams(location.search).get("token");
+  const url = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws" +
+    (token === null ? "" : "?token=" + encodeURIComponent(token));
+  const ws = new WebSocket(url);
+  ws.onopen = () => setConn("server", "ok", "connected to zerograd playground's server");
+  ws.onclose = () => { setConn("disconnected", "down"); state.running = false; showPlay(); };
+  ws.onmessage = (ev) => dispatch(JSON.parse(ev.data));
+  return {
+    get open() { return ws.readyState === WebSocket.OPEN; },
+    get closed() { return ws.readyState === WebSocket.CLOSED; },
+    send: (msg) => ws.send(JSON.stringify(msg)),
+  };
 }
 
-function setConn(text, cls) {
+function workerTransport() {
+  const worker = new Worker(new URL("worker.js", SCRIPT), { type: "module" });
+  let started = false, dead = false;
+  setConn("loading Python\u2026", "", "loading zerograd into this page (Pyodide)");
+  worker.onmessage = (ev) => {
+    for (const m of JSON.parse(ev.data)) {
+      if (m.type === "hello" && !started) {
+        started = true;
+        setConn("in this page (Pyodide)", "ok", "zerograd runs in this page: Python in WebAssembly, no server");
+      }
+      dispatch(m);
+    }
+  };
+  worker.onerror = (e) => { dead = true; setConn("stopped", "down"); showError("the page's Python stopped: " + (e.message || "see the console") + " (reload the page)"); };
+  return {
+    get open() { return !dead; },     // the worker keeps what comes before Python is ready
+    get closed() { return dead; },
+    send: (msg) => worker.postMessage(msg),
+  };
+}
+
+function connect() {
+  transport = ENGINE === "pyodide" ? workerTransport() : socketTransport();
+}
+
+function setConn(text, cls, title = "") {
   const el = $("conn");
   el.textContent = text;
   el.className = "conn " + cls;
-  el.title = cls === "down" ? "the server closed the connection: click to reload" : "";
+  el.title = cls === "down" ? "the engine stopped: click to reload" : title;
 }
 
 // Send one message; `fromUser` clears the last error (a new action starts).
 function send(msg, fromUser = true) {
-  if (!socket || socket.readyState !== WebSocket.OPEN) {
-    showError("not connected to the server: reload the page");
+  if (!transport || !transport.open) {
+    showError(ENGINE === "pyodide" ? "the page's Python stopped: reload the page" : "not connected to the server: reload the page");
     return;
   }
   if (fromUser) clearError();
-  socket.send(JSON.stringify(msg));
+  transport.send(msg);
 }
 window.__zg_send = (msg) => send(msg, false);   // test hook: send any message as is
 
 function sendConfig(part) { send({ type: "config", config: part }); }
 
 const handlers = {
-  hello(m) { state.limits = m.limits || {}; applyLimits(); onConfig(m); },
+  hello(m) { state.limits = m.limits || {}; applyLimits(); onConfig(m); setupFromUrl(m.config); },
   config: onConfig,
   data(m) { state.data = m; state.dirty = true; },
   frame: onFrame,
   warning: addWarning,
   status(m) { $("status").textContent = m.text; },
-  error(m) { showError(m.text); },
+  error(m) { showError(m.text); urlRefused(); },
   graph: renderGraph,
   backprop(m) { (m.steps || [m]).forEach(applyBackprop); },
   code: showCode,
@@ -84,6 +124,8 @@ function fmtShort(x) {
 // ---------------------------------------------------------------- messages that change the run
 function onConfig(m) {
   state.config = m.config;
+  urlAnswered(m.config);
+  writeUrl(m.config);
   clearHistory();
   fillControls(m.config);
   state.dirty = true;
@@ -160,6 +202,116 @@ function showError(text) {
   errorTimer = setTimeout(clearError, 8000);
 }
 function clearError() { $("errors").textContent = ""; }
+
+
+// ---------------------------------------------------------------- the setup in the URL
+// Every key of a `config` can be in the query (?dataset=moons&hidden=8,8&lr=0.05); the page
+// sends it on `hello` and writes every setup in force back (a reload or a link keeps it).
+// `hide=lr,optimizer` hides those controls (a teacher's task). Values are sent as written:
+// the session checks them and says what is wrong.
+const URL_KEYS = ["dataset", "points", "noise", "test_fraction", "seed", "hidden", "activation",
+  "loss", "optimizer", "lr", "batch", "l2", "forget_zero_grad"];
+const TEXT_KEYS = new Set(["dataset", "activation", "loss", "optimizer"]);
+let defaults = null;         // the first setup the engine sent: keys equal to it stay out of the URL
+let pendingUrl = null;       // the URL's setup, sent and not answered yet
+
+// One query value as the protocol's type; text that is not one is sent as is (and refused).
+function fromQuery(key, text) {
+  if (TEXT_KEYS.has(key)) return text;
+  if (key === "hidden") {
+    if (text.trim() === "") return [];
+    const ws = text.split(",").map((t) => t.trim());
+    return ws.every((t) => /^\d+$/.test(t)) ? ws.map(Number) : text;
+  }
+  if (key === "forget_zero_grad") return { 1: true, true: true, 0: false, false: false }[text.toLowerCase()] ?? text;
+  const v = Number(text);
+  return text.trim() !== "" && Number.isFinite(v) ? v : text;
+}
+
+function toQuery(key, v) {
+  if (key === "hidden") return v.join(",");
+  if (key === "forget_zero_grad") return v ? "1" : "0";
+  return String(v);
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+function urlSetup() {
+  const q = new URLSearchParams(location.search), setup = {};
+  for (const key of URL_KEYS) if (q.has(key)) setup[key] = fromQuery(key, q.get(key));
+  return setup;
+}
+
+// On hello: the URL's setup, if it differs from the session's, as one `config`.
+function setupFromUrl(config) {
+  if (defaults === null) defaults = { ...config };
+  const want = urlSetup(), diff = {};
+  for (const [k, v] of Object.entries(want)) if (!same(config[k], v)) diff[k] = v;
+  if (Object.keys(diff).length) { pendingUrl = diff; send({ type: "config", config: diff }, false); }
+  else writeUrl(config);
+}
+
+// The answer to the URL's setup: a `config` holding it, or an `error`.
+function urlAnswered(config) {
+  if (pendingUrl && Object.entries(pendingUrl).every(([k, v]) => same(config[k], v))) pendingUrl = null;
+}
+
+// The URL's setup was refused: try its keys one at a time, so the good ones still hold
+// (the error stays on the page, the refused values keep the setup in force).
+function urlRefused() {
+  const keys = pendingUrl ? Object.entries(pendingUrl) : [];
+  pendingUrl = null;
+  if (keys.length > 1) for (const [k, v] of keys) send({ type: "config", config: { [k]: v } }, false);
+  if (state.config) writeUrl(state.config);
+}
+
+function writeUrl(config) {
+  if (pendingUrl || defaults === null) return;   // keep the link's setup until it is answered
+  const q = new URLSearchParams(location.search);
+  for (const key of URL_KEYS) {
+    if (config[key] === undefined || same(config[key], defaults[key])) q.delete(key);
+    else q.set(key, toQuery(key, config[key]));
+  }
+  // the setup first, in the protocol's order, then the rest (hide, token) as they were
+  const rest = [...q].filter(([k]) => !URL_KEYS.includes(k));
+  const ordered = URL_KEYS.filter((k) => q.has(k)).map((k) => [k, q.get(k)]).concat(rest);
+  const text = ordered.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ",")).join("&");
+  const url = location.pathname + (text ? "?" + text : "") + location.hash;
+  if (url !== location.pathname + location.search + location.hash) history.replaceState(null, "", url);
+}
+
+// The controls a link may hide, and what each hides.
+const HIDEABLE = {
+  dataset: ["dataset"], points: ["points"], noise: ["noise"], test_fraction: ["test_fraction"],
+  seed: ["seed"], hidden: [".layers-head", "#widths"], activation: ["activation"],
+  loss: ["loss-fn"], optimizer: ["optimizer"], lr: ["lr", ".mistakes .row"], batch: ["batch"],
+  l2: ["l2"], forget_zero_grad: ["forget_zero_grad"],
+};
+
+function applyHide() {
+  const q = new URLSearchParams(location.search);
+  if (!q.has("hide")) return;
+  const names = q.get("hide").split(",").map((t) => t.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !HIDEABLE[n]);
+  if (unknown.length) showError(`hide=: no control named ${unknown.join(", ")} (these can be hidden: ${Object.keys(HIDEABLE).join(", ")})`);
+  for (const n of names) {
+    for (const sel of HIDEABLE[n] || []) {
+      const el = /^[.#]/.test(sel) ? document.querySelector(sel) : $(sel).closest("label");
+      if (el) { el.hidden = true; el.classList.add("hidden-by-link"); }
+    }
+  }
+}
+
+function copyLink() {
+  const btn = $("copy-link"), say = $("copy-said");
+  const done = (ok) => {
+    btn.textContent = ok ? "Copied" : "Copy failed: copy the address bar";
+    say.textContent = ok ? "link copied" : "the link could not be copied: copy the address bar";
+    setTimeout(() => { btn.textContent = "Copy link"; say.textContent = ""; }, 2000);
+  };
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(location.href).then(() => done(true), () => done(false));
+  else done(false);
+}
 
 // ---------------------------------------------------------------- controls
 // Read one limit, whatever its shape: a list of choices, [min, max], or {min, max}.
@@ -282,8 +434,9 @@ function wireControls() {
   $("bp-reset").addEventListener("click", () => { send({ type: "backprop", action: "reset" }); resetBackprop(); });
   $("graph-fit").addEventListener("click", fitGraph);
   $("copy-code").addEventListener("click", copyCode);
+  $("copy-link").addEventListener("click", copyLink);
   $("close-code").addEventListener("click", () => $("code-dialog").close());
-  $("conn").addEventListener("click", () => { if (socket && socket.readyState === WebSocket.CLOSED) location.reload(); });
+  $("conn").addEventListener("click", () => { if (transport && transport.closed) location.reload(); });
   $("logscale").addEventListener("change", () => { state.dirty = true; });
   document.addEventListener("keydown", (e) => {
     const typing = ["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(document.activeElement.tagName);
@@ -732,6 +885,7 @@ function copyCode() {
 // ---------------------------------------------------------------- start
 applyLimits();
 wireControls();
+applyHide();
 window.addEventListener("resize", () => { state.dirty = true; });
 connect();
 requestAnimationFrame(drawLoop);
