@@ -200,7 +200,7 @@
       bar.appendChild(output);
       block.after(bar);
       const cell = { block, button, output, ran: false,
-        code: block.querySelector("code").textContent };
+        get code() { return block.querySelector("code").textContent; } };
       cells.push(cell);
       button.addEventListener("click", () => onRun(index));
     });
