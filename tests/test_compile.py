@@ -885,3 +885,14 @@ def test_int_labels_take_the_known_structure_fast_path_and_give_the_same_numbers
     assert fast(((X, [1, -1, 0]), {})) is None
     assert f(X, [1, -1]).data == as_floats
     assert f._extract(((X, [1, -1]), {})) is not None
+
+
+def test_generated_code_of_the_same_source_is_compiled_once():
+    from zerograd.compile import backends
+
+    lines = ["def f(x):", "return x * 2.0 + 1.0"]
+    f1, f2 = (backends.define(list(lines), {}, "<t>") for _ in range(2))
+    assert f1.__code__ is f2.__code__ and f1 is not f2 and f2(3.0) == 7.0
+    for i in range(backends.CODE_KEPT):  # older sources make way for newer ones
+        backends.define(["def f(x):", f"return x + {i}.5"], {}, "<t>")
+    assert backends.define(list(lines), {}, "<t>").__code__ is not f1.__code__

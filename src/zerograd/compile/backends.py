@@ -9,6 +9,7 @@ NumPy; its names here import it on first use.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 from typing import Any
@@ -170,9 +171,25 @@ def namespace() -> dict[str, Any]:
     return ns
 
 
+CODE_KEPT = 8  # compiled sources kept: a graph of the same shape again skips Python's compile
+CODE_KEPT_CHARS = 4_000_000  # and at most this much source in all (the code is ~10x bigger)
+_compiled: collections.OrderedDict[tuple[str, str], Any] = collections.OrderedDict()
+_compiled_lock = threading.Lock()
+
+
 def define(lines: list[str], ns: dict[str, Any], filename: str) -> Any:
     """The function whose source is ``lines`` (a ``def`` line, then its body), defined in
-    ``ns``; ``filename`` names it in tracebacks."""
+    ``ns``; ``filename`` names it in tracebacks. The last ``CODE_KEPT`` sources keep their
+    compiled code (Python's compile takes most of a big graph's first call)."""
     src = lines[0] + "\n" + "".join(f"    {x}\n" for x in lines[1:])
-    exec(compile(src, filename, "exec"), ns)
+    with _compiled_lock:
+        code = _compiled.pop((src, filename), None)
+    if code is None:
+        code = compile(src, filename, "exec")
+    with _compiled_lock:
+        _compiled[src, filename] = code
+        while len(_compiled) > CODE_KEPT or (
+                len(_compiled) > 1 and sum(len(k[0]) for k in _compiled) > CODE_KEPT_CHARS):
+            _compiled.popitem(last=False)
+    exec(code, ns)
     return ns[lines[0][4 : lines[0].index("(")]]

@@ -10,6 +10,7 @@ time. Standard library only: the page's Python (Pyodide) has no NumPy.
 from __future__ import annotations
 
 import collections
+import importlib.util
 import math
 import queue
 import random
@@ -27,10 +28,22 @@ from . import config, graphview, script
 
 FRAME_EVERY = 1 / 15  # seconds between frames while training: 15 a second
 CHUNK_TIME = 0.02  # seconds of training between looks at the inbox
-SCORE_ROWS = 256  # rows per call of the compiled scorer (traced in 0.1 s; 1 ms a frame)
+SCORE_ROWS = 64  # rows per call of the compiled scorer: traced and compiled in 0.1 s
+PYTHON_USES = 60_000  # without NumPy: the largest graph (rows x parameters) made Python code
+NUMPY = importlib.util.find_spec("numpy") is not None
 GRID = 32  # the decision boundary is the model's output on GRID x GRID points
 MAX_LOSSES = 500  # loss points per frame at most (thinned evenly)
 KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code")
+
+
+def executor(size: int) -> str:
+    """The executor for a compiled pass over ``size`` parameter uses (rows x parameters):
+    "auto" where NumPy is installed (the server: NumPy's arrays for wide graphs); without
+    it (the page), generated Python up to ``PYTHON_USES``, compiled once and replayed every
+    step, and the scalar tape loop above, whose first call costs nothing."""
+    if NUMPY:
+        return "auto"
+    return "python" if size <= PYTHON_USES else "scalar"
 
 
 class Trainer:
@@ -43,11 +56,15 @@ class Trainer:
         self.data = config.make_data(cfg)
         self.model = config.make_model(cfg, len(self.data.X[0]))
         self.params = self.model.parameters()
+        rows = len(self.data.X) if cfg["batch"] == 0 else min(cfg["batch"], len(self.data.X))
         self.loss_fn = zg_compile(
-            lambda X, t: config.objective(self.model, self.params, X, t, cfg))
+            lambda X, t: config.objective(self.model, self.params, X, t, cfg),
+            executor=executor(rows * len(self.params)))
         self.test_fn = zg_compile(
-            lambda X, t: config.data_loss(self.model, X, t, cfg["loss"]))
-        self.scores = scorer(self.model, True, chunk=SCORE_ROWS)
+            lambda X, t: config.data_loss(self.model, X, t, cfg["loss"]),
+            executor=executor(len(self.data.X_test or ()) * len(self.params)))
+        self.scores = scorer(self.model, executor(SCORE_ROWS * len(self.params)),
+                             chunk=SCORE_ROWS)
         self.opt: optim.Optimizer | None = None
         if cfg["optimizer"] == "momentum":
             self.opt = optim.SGD(self.params, lr=cfg["lr"], momentum=config.MOMENTUM)
@@ -355,6 +372,9 @@ class Core:
         frame.update(tr.view())
         self._losses = []
         self.out.put(frame)
+        # the next frame falls due FRAME_EVERY after this one is made: where making a frame
+        # takes longer than that (the page's Python), training still gets its share
+        self._last_frame = time.perf_counter()
 
     def _on_graph(self, msg: dict[str, Any]) -> None:
         which, index = msg.get("which"), msg.get("index", 0)
