@@ -372,6 +372,9 @@ class Core:
         frame.update(tr.view())
         self._losses = []
         self.out.put(frame)
+        # the next frame falls due FRAME_EVERY after this one is made: where making a frame
+        # takes longer than that (the page's Python), training still gets its share
+        self._last_frame = time.perf_counter()
 
     def _on_graph(self, msg: dict[str, Any]) -> None:
         which, index = msg.get("which"), msg.get("index", 0)
