@@ -198,8 +198,10 @@ def main() -> None:
             ("moons_fps", "  frames/s while training", ".1f")]:
         here = col(pages, key, f)
         there = col(natives, key, f) if key in natives[0] else "-"
-        ratio = (f"{statistics.median(r[key] for r in pages) / statistics.median(r[key] for r in natives):.2f}"
-                 if key in natives[0] else "-")
+        ratio = "-"
+        if key in natives[0]:
+            mid = [statistics.median(r[key] for r in rows) for rows in (pages, natives)]
+            ratio = f"{mid[0] / mid[1]:.2f}"
         print(f"{what:46} {here:>24} {there:>24} {ratio:>11}")
     eg = statistics.median(r["moons"] for r in pages) * 200
     print(f"example-gradients/s at 2-[8,8]-1 in the page: {eg:,.0f}, "

@@ -896,3 +896,27 @@ def test_generated_code_of_the_same_source_is_compiled_once():
     for i in range(backends.CODE_KEPT):  # older sources make way for newer ones
         backends.define(["def f(x):", f"return x + {i}.5"], {}, "<t>")
     assert backends.define(list(lines), {}, "<t>").__code__ is not f1.__code__
+
+
+def test_a_tape_of_the_same_structure_reuses_the_generated_python_and_only_it():
+    from zerograd.compile import pyexec
+
+    def model(c):
+        a, b = Value(1.5), Value(-2.0)
+        return (lambda x: (a * x[0] + b * x[1] + c).tanh()), [a, b]
+
+    made = [model(0.25), model(0.25), model(-0.0)]
+    compiled = [zg.compile(f, executor="python") for f, _ in made]
+    for g, (f, ps) in zip(compiled, made):
+        out = g([0.5, 3.0])
+        out.backward()
+        grads = [p.grad for p in ps]
+        for p in ps:
+            p.grad = 0.0
+        eager = f([0.5, 3.0])
+        eager.backward()
+        assert out.data == eager.data and grads == [p.grad for p in ps]
+    generated = [g.executor.forward_code() for g in compiled]
+    assert generated[0] is generated[1]  # one generated function for both
+    assert generated[2] is not generated[0]  # a constant differs (only in its sign)
+    assert pyexec.MADE_KEPT >= 2

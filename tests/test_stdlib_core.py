@@ -273,6 +273,7 @@ def generated(fn, args: tuple, arrays: bool, monkeypatch) -> tuple[list[str], li
     with monkeypatch.context() as m:
         m.setattr(tape, "numpy_installed", lambda: arrays)
         m.setattr(pyexec, "define", spy)
+        m.setattr(pyexec, "MADE_KEPT", 0)  # generate it here, not from an earlier tape
         f = zg.compile(fn, executor="python")
         outs = f(*args)
         outs = outs if isinstance(outs, list | tuple) else [outs]

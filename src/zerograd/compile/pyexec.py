@@ -9,7 +9,9 @@ is compiled once, which takes time proportional to the graph (see the README's t
 
 from __future__ import annotations
 
+import collections
 import re
+import threading
 from typing import Any
 
 from .backends import Sym, SymbolicMath, define, lit, namespace, operand
@@ -17,12 +19,26 @@ from .executors import Executor
 from .tape import Tape, as_list
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
+MADE_KEPT = 4  # executors of one result kept by tape structure: the same graph again is free
+_made: collections.OrderedDict[bytes, tuple] = collections.OrderedDict()
+_made_lock = threading.Lock()
 
 
 class PythonExecutor(Executor):
     name = "python"
 
     def __init__(self, tape: Tape):
+        single = len(tape.outputs) == 1
+        kept = single and MADE_KEPT > 0
+        key = tape.structure() if kept else None
+        with _made_lock:
+            made = _made.get(key) if kept else None
+            if made is not None:
+                _made.move_to_end(key)
+        if made is not None:  # a tape like this one was generated lately: its functions
+            self._keep, self._all, self._forward, params0, backward0 = made
+            self._backward = {0: (params0, backward0)}
+            return
         self.tape = tape
         first_const = tape.n_params + tape.n_inputs
         self._const = {first_const + i: c for i, c in enumerate(as_list(tape.consts))}
@@ -31,12 +47,17 @@ class PythonExecutor(Executor):
         body0, params0 = self._backward_lines(0)
         used = set(_NAME.findall("\n".join(body0)))
         self._keep = [s for s in range(tape.n_slots) if f"v{s}" in used]
-        single = len(tape.outputs) == 1
         self._all = [] if single else [s for s in range(tape.n_slots) if s not in self._const]
         self._forward = _build(self._forward_lines())
         self._backward = {0: (params0, self._compile_backward(body0))}
         if single:  # nothing more will be generated: the code is all that is kept
             del self.tape, self._const
+        if kept:
+            with _made_lock:
+                _made[key] = (self._keep, self._all, self._forward, params0,
+                              self._backward[0][1])
+                while len(_made) > MADE_KEPT:
+                    _made.popitem(last=False)
 
     def _compile_backward(self, body: list[str]):
         keep = self._all or self._keep
@@ -86,6 +107,10 @@ class PythonExecutor(Executor):
         params = [p for p in range(P) if mask[p] and p in has_grad]
         lines.append(f"return ({''.join(f'g{p}, ' for p in params)})")
         return _live(lines), params
+
+    def forward_code(self) -> Any:
+        """The generated forward function (shared by executors of equal tape structures)."""
+        return self._forward
 
     # -- running ------------------------------------------------------------------------
     def forward(self, pvals: list[float], xvals: list[float]) -> tuple[tuple, Any]:

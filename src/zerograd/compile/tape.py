@@ -15,6 +15,7 @@ needs it, not by this module.
 from __future__ import annotations
 
 import gc
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, repeat
@@ -80,6 +81,17 @@ class Tape:
         if self.lists:
             return 8 * (sum(map(len, arrays)) + len(self.params))
         return sum(a.nbytes for a in arrays) + 8 * len(self.params)
+
+    def structure(self) -> bytes:
+        """Everything an executor's generated code depends on, as bytes: the slots, ops,
+        wiring, constants (bit for bit) and results, not the parameters' objects or
+        numbers. Two tapes with equal structures get the same code."""
+        ints = [as_list(a) for a in (self.code, self.start, self.args, self.k_node)]
+        floats = [as_list(a) for a in (self.consts, self.k_value)]
+        head = [self.n_params, self.n_inputs, len(self.outputs), *self.outputs,
+                *map(len, ints), *map(len, floats)]
+        return b"".join([array("q", head).tobytes(), *(array("q", a).tobytes() for a in ints),
+                         *(array("d", a).tobytes() for a in floats)])
 
     def k_of(self) -> dict[int, float]:
         """Op node index -> constant parameter."""
