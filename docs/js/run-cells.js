@@ -85,7 +85,9 @@
       return;
     }
     if (!found) { fail(NO_PLAYGROUND); return; }
-    worker = new Worker(url, { type: "module" });
+    const cellsOnly = new URL(url);
+    cellsOnly.searchParams.set("for", "cells");  // the worker opens no playground session
+    worker = new Worker(cellsOnly, { type: "module" });
     worker.onmessage = onMessage;
     worker.onerror = () => fail("Python could not start in this page (the worker failed; " +
       "the browser's console says why).");

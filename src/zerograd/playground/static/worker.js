@@ -13,6 +13,9 @@ let cells = null;                  // zerograd.playground.cells, imported on the
 let pyodide = null;
 const early = [];                  // page messages that came before Python was ready
 let looping = false;
+let ready = false;                 // Python and zerograd loaded
+// the docs' code cells start this worker as worker.js?for=cells: no session until asked
+const CELLS_ONLY = new URL(import.meta.url).searchParams.get("for") === "cells";
 
 const post = (msgs) => self.postMessage(JSON.stringify(msgs));
 const status = (text) => post([{ type: "status", text }]);
@@ -48,7 +51,7 @@ function turn() {
   channel.port2.postMessage(0);
 }
 function keepTraining() {
-  if (!looping && tab.running) { looping = true; channel.port2.postMessage(0); }
+  if (!looping && tab && tab.running) { looping = true; channel.port2.postMessage(0); }
 }
 
 function runCell(m) {
@@ -67,6 +70,7 @@ function runCell(m) {
 function handle(m) {
   if (m && m.type === "run") { runCell(m); return; }
   try {
+    if (!tab) { tab = pyodide.pyimport("zerograd.playground.inpage").Tab(); flush(); }
     tab.handle(JSON.stringify(m));
     flush();
   } catch (e) {
@@ -76,7 +80,7 @@ function handle(m) {
   keepTraining();
 }
 
-self.onmessage = (ev) => { if (tab) handle(ev.data); else early.push(ev.data); };
+self.onmessage = (ev) => { if (ready) handle(ev.data); else early.push(ev.data); };
 
 async function start() {
   status("loading Python (Pyodide)...");
@@ -93,10 +97,13 @@ async function start() {
   const viz = await vizReady;
   const drawing = pyodide.pyimport("zerograd.drawing");
   drawing.set_layout((source, fmt) => viz.renderString(source, { format: fmt }));
-  status("starting the session...");
-  tab = pyodide.pyimport("zerograd.playground.inpage").Tab();
-  status("");
-  flush();
+  if (!CELLS_ONLY) {  // the playground: its session opens at once (hello, setup, data, frame)
+    status("starting the session...");
+    tab = pyodide.pyimport("zerograd.playground.inpage").Tab();
+    status("");
+    flush();
+  }
+  ready = true;
   for (const m of early.splice(0)) handle(m);
 }
 
