@@ -566,8 +566,9 @@ def test_the_pages_session_runs_without_numpy_with_the_servers_numbers(bare_pyth
         exec("SETUP = " + repr(setup) + "\n" + textwrap.dedent(TAB).replace(
             "from zerograd.playground.inpage import Tab\n", ""), ns)
     native = json.loads(here.getvalue())
-    kinds = [m["type"] for m in page]
-    assert kinds == [m["type"] for m in native]
+    # statuses say what compiles when, and split the frames they come between
+    kinds = [m["type"] for m in page if m["type"] not in ("status", "frame")]
+    assert kinds == [m["type"] for m in native if m["type"] not in ("status", "frame")]
     assert "graph" in kinds and "code" in kinds
     assert next(m for m in page if m["type"] == "data") == next(
         m for m in native if m["type"] == "data")  # the same points, bit for bit
@@ -598,3 +599,37 @@ def test_portable_sets_are_the_standard_library_sets_where_numpy_is_installed(ba
                                   portable=True) for c in calls]
     assert all(isinstance(part, list) for split in here for part in split)
     assert json.loads(json.dumps(here)) == bare
+
+
+WARM = """
+    import json
+    from zerograd.playground import session
+    from zerograd.playground.inpage import Tab
+
+    def run(uses, at_least):
+        session.PYTHON_USES = uses  # 0: every pass on the scalar loop, nothing generated
+        tab = Tab()
+        tab.handle(json.dumps({"type": "config", "config": {"hidden": [5, 4], "points": 90}}))
+        tab.handle('{"type": "play"}')
+        while not tab.core.trainer.loss_fn.traces:
+            tab.advance(0.02)
+        goal = max(at_least, tab.core.trainer.steps + 20)  # 20 steps on compiled code
+        while tab.core.trainer.steps < goal:
+            tab.advance(0.02)
+        tab.handle('{"type": "pause"}')
+        tr = tab.core.trainer
+        rows = [r for m in json.loads(tab.take()) if m["type"] == "frame" for r in m["losses"]]
+        kinds = [tr.quick_fn.traces if tr.quick_fn else None, tr.loss_fn.traces,
+                 tr.loss_fn.executor.name]
+        return [r[1] for r in rows], kinds
+
+    warm = run(60000, 0)
+    print(json.dumps([warm, run(0, len(warm[0]))]))
+"""
+
+
+def test_the_pages_first_steps_run_on_the_scalar_loop_then_on_compiled_code(bare_python):
+    (warm, kinds), (scalar, kinds_scalar) = json.loads(run(bare_python, WARM))
+    assert kinds == [1, 1, "python"]  # the scalar loop first, then the generated Python
+    assert kinds_scalar == [None, 1, "scalar"]
+    assert len(warm) >= 21 and scalar[:len(warm)] == warm  # the switch changes no number

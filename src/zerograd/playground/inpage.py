@@ -48,6 +48,12 @@ class Tab:
             with self._listening():
                 self.core.train(seconds)
 
+    def prepare(self) -> None:
+        """Compile the training step now, if it is not yet (call it while the page is idle:
+        training then starts on compiled code)."""
+        with self._listening():
+            self.core.prepare()
+
     def take(self) -> str:
         """The messages for the page since the last call, oldest first, as a JSON list."""
         return json.dumps(self.out.take())

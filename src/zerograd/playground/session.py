@@ -57,9 +57,17 @@ class Trainer:
         self.model = config.make_model(cfg, len(self.data.X[0]))
         self.params = self.model.parameters()
         rows = len(self.data.X) if cfg["batch"] == 0 else min(cfg["batch"], len(self.data.X))
-        self.loss_fn = zg_compile(
-            lambda X, t: config.objective(self.model, self.params, X, t, cfg),
-            executor=executor(rows * len(self.params)))
+        self._rows = rows
+
+        def objective(X: Any, t: Any) -> Any:
+            return config.objective(self.model, self.params, X, t, cfg)
+
+        how = executor(rows * len(self.params))
+        self.loss_fn = zg_compile(objective, executor=how)
+        # Generated Python takes a second or more to write and compile in the page: until
+        # prepare() has done it, steps run on the scalar tape loop, whose first call costs
+        # little. Both give eager's numbers bit for bit, so the switch changes no number.
+        self.quick_fn = zg_compile(objective, executor="scalar") if how == "python" else None
         self.test_fn = zg_compile(
             lambda X, t: config.data_loss(self.model, X, t, cfg["loss"]),
             executor=executor(len(self.data.X_test or ()) * len(self.params)))
@@ -82,12 +90,23 @@ class Trainer:
             self.rows = self.rows + [[x, y0 + (y1 - y0) * j / (GRID - 1)]
                                      for j in range(GRID) for x in xs]
 
+    @property
+    def prepared(self) -> bool:
+        """Whether steps run on the compiled loss (not on the scalar loop before it)."""
+        return self.quick_fn is None or self.loss_fn.traces > 0
+
+    def prepare(self) -> None:
+        """Compile the training step now (a forward pass on the first rows), if not yet."""
+        if not self.prepared:
+            self.loss_fn(self.data.X[:self._rows], self.data.t[:self._rows])
+
     def step(self) -> float:
         """One update; returns the loss it was computed from."""
         d, cfg = self.data, self.cfg
         rows = config.batch_rows(self.rng, len(d.X), cfg["batch"])
         X, t = (d.X, d.t) if rows is None else ([d.X[i] for i in rows], [d.t[i] for i in rows])
-        loss = lecture.step(self.loss_fn(X, t), self.params,
+        fn = self.loss_fn if self.prepared else self.quick_fn
+        loss = lecture.step(fn(X, t), self.params,
                             cfg["lr"] if self.opt is None else self.opt,
                             zero_grad=not cfg["forget_zero_grad"])
         self.steps += 1
@@ -263,6 +282,7 @@ class Core:
         self._recent: collections.deque = collections.deque(maxlen=64)  # (time, steps)
         self._losses: list = []
         self._last_frame = self._frame_made = 0.0
+        self._shown = 0  # the step of the last frame made
 
     def open(self) -> None:
         """The session's first messages: hello, then its setup, data and frame at step 0."""
@@ -342,9 +362,24 @@ class Core:
         self._one_step()
         self._frame()
 
+    def prepare(self) -> None:
+        """Compile the training step now, if it is not yet (the page's worker asks while the
+        session is idle; training asks once its first steps have been shown)."""
+        self._guarded(self._prepare, None)
+
+    def _prepare(self, _: Any) -> None:
+        tr = self.trainer
+        if tr is not None and not tr.prepared:
+            self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
+                          "writes the loss as Python once, then replays it"})
+            tr.prepare()
+            self.out.put({"type": "status", "text": ""})
+
     def _one_step(self) -> None:
         tr = self.trainer
-        if tr.steps == 0:
+        if not tr.prepared and self._shown > 0:  # the first steps are on the page: compile
+            self._prepare(None)
+        elif tr.steps == 0 and tr.prepared:
             self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
                           "traces the loss once, then replays it"})
         loss = tr.step()
@@ -375,6 +410,7 @@ class Core:
         self._losses = []
         self.out.put(frame)
         self._frame_made = time.perf_counter()
+        self._shown = tr.steps
 
     def _on_graph(self, msg: dict[str, Any]) -> None:
         which, index = msg.get("which"), msg.get("index", 0)

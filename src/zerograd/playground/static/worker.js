@@ -52,6 +52,25 @@ function turn() {
 }
 function keepTraining() {
   if (!looping && tab && tab.running) { looping = true; channel.port2.postMessage(0); }
+  else if (tab && !tab.running) prepareWhenIdle();
+}
+
+// While the page is idle (half a second with no message), compile the training step, so
+// that Play starts on compiled code. Training that starts first runs its first steps on
+// the scalar tape loop and compiles after they are shown (session.py).
+let idle = 0;
+function prepareWhenIdle() {
+  clearTimeout(idle);
+  idle = setTimeout(() => {
+    if (!tab || tab.running) return;
+    try {
+      tab.prepare();
+      flush();
+    } catch (e) {
+      console.error(e);
+      fail(problem(e));
+    }
+  }, 500);
 }
 
 function runCell(m) {
@@ -102,6 +121,7 @@ async function start() {
     tab = pyodide.pyimport("zerograd.playground.inpage").Tab();
     status("");
     flush();
+    prepareWhenIdle();
   }
   ready = true;
   for (const m of early.splice(0)) handle(m);
