@@ -58,6 +58,20 @@ def _divide(jnp: Any) -> Callable[[Any, Any], Any]:
     return divide
 
 
+def _log(jnp: Any) -> Callable[[Any], Any]:
+    """``jnp.log`` of its operand behind an optimization barrier. XLA's algebraic simplifier
+    rewrites ``log(exp(a))`` as ``a`` and ``log(pow(a, b))`` as ``b * log(abs(a))``: equal
+    for real numbers, not for floats where ``exp`` or ``pow`` overflows (``log(exp(1000))``
+    gave 1000.0 for eager's inf) or ``pow`` is nan (``log((-0.5) ** 1.0)`` gave -0.69 for
+    nan). Behind the barrier XLA takes the log of the number eager takes it of."""
+    from jax.lax import optimization_barrier
+
+    def log(x: Any) -> Any:
+        return jnp.log(optimization_barrier(x))
+
+    return log
+
+
 class Functional:
     """The lowering :func:`.npcode.build_group` writes JAX code with: names for the
     generated code, and the scatter of gradient contributions into an immutable buffer."""
@@ -65,10 +79,11 @@ class Functional:
     def __init__(self, jnp: Any):
         math = type("JaxMath", (ArrayMath,), {
             name: staticmethod(getattr(jnp, fn)) for name, fn in (
-                ("pow", "power"), ("exp", "exp"), ("log", "log"),
+                ("pow", "power"), ("exp", "exp"),
                 ("log1p", "log1p"), ("sqrt", "sqrt"), ("tanh", "tanh"), ("abs", "abs"),
                 ("where", "where"))})  # sign and maximum: ArrayMath's, on this where
         math.div = staticmethod(_divide(jnp))
+        math.log = staticmethod(_log(jnp))
         self.jnp = jnp
         self.names = {"np": jnp, "M": math(),
                       "_mask": lambda x, m: x if m is None else jnp.where(m, x, 0.0)}
