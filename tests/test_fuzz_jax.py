@@ -125,3 +125,33 @@ def test_flushed_subnormals_do_not_explain_other_numbers():
     assert 0 < eager[1].data < 2.2e-308
     assert fuzz.jax_reasons(prog, eager, want[0], want[1:]) == [fuzz.FLUSH]  # 1e-10 + 0
     assert fuzz.jax_reasons(prog, eager, 2e-10, want[1:]) == ["jax differs from eager"]
+
+
+# program_at(1, 142), sample 1: a gradient of 1 + -1 + 5.9e-17, which eager rounds to 0.0
+ORDER = tf.program_at(1, 142)
+
+
+def test_another_order_of_adding_gradients_is_documented_within_its_bound():
+    eager, want = _numbers(ORDER, 1)
+    data, grads = fuzz.run_jax(ORDER)[1]
+    assert want[1] == 0.0 and grads[0] != 0.0 and abs(grads[0]) < 1e-16
+    assert fuzz.jax_reasons(ORDER, eager, data, grads) == [fuzz.ORDER]
+    # 1e-13: beyond 64 ulps of the contributions' magnitudes (about 3)
+    assert fuzz.jax_reasons(ORDER, eager, data, [1e-13, *grads[1:]]) == [
+        "jax differs from eager"]
+    assert fuzz.jax_reasons(ORDER, eager, data * (1 + 1e-9), grads) == [
+        "jax differs from eager"]  # a value is not a sum of gradient contributions
+
+
+# program_at(1, 232), sample 1: pow(-(-5e-324), 1e-300): XLA's negation keeps the subnormal,
+# its pow takes it (1.0), the derivative's test x == 0 takes it as 0 (eager: log(5e-324))
+SUBNORMAL_POW = tf.program_at(1, 232)
+
+
+def test_flushing_follows_which_xla_ops_flush():
+    eager, want = _numbers(SUBNORMAL_POW, 1)
+    data, grads = fuzz.run_jax(SUBNORMAL_POW)[1]
+    assert want[1] < -1000 and 0 < grads[0] < 1
+    assert fuzz.jax_reasons(SUBNORMAL_POW, eager, data, grads) == [fuzz.FLUSH, fuzz.MATH]
+    assert fuzz.jax_reasons(SUBNORMAL_POW, eager, data, [0.0, *grads[1:]]) == [
+        "jax differs from eager"]
