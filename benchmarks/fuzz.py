@@ -133,7 +133,21 @@ def ftz(x: float) -> float:
     return x
 
 
-def _op(v: Value, m: ScalarMath, xs: list[float], g: float | None = None,
+class Flushing:
+    """Math ``m`` whose functions' results are flushed (:func:`ftz`): subnormals inside an
+    op's formula (``1 / MAX`` in a division's derivative) are zero, as in XLA."""
+
+    FUNCTIONS = ("div", "pow", "powk", "powkm1", "exp", "log", "log1p", "sqrt", "tanh")
+
+    def __init__(self, m: ScalarMath):
+        self.m = m
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self.m, name)
+        return (lambda *xs: ftz(fn(*xs))) if name in self.FUNCTIONS else fn
+
+
+def _op(v: Value, m: Any, xs: list[float], g: float | None = None,
         out: float = 0.0) -> Any:
     """Node ``v``'s op on floats ``xs`` with ``m``: its value, or with ``g`` its
     contributions (``fuzz.local`` without its float(): a :class:`Flushed` stays one)."""
@@ -148,9 +162,10 @@ def as_xla(prog: fuzz.Program, eager: list, *changes: str) -> list[float]:
     with ``changes``, what XLA's CPU code does differently: ``"dots"``, every ``dot``
     (``b + w0*x0 + w1*x1 + ...``) adds each product by a fused multiply-add, rounded once;
     ``"math"``, XLA's elementary functions (:class:`XlaMath`); ``"flush"``, every operand,
-    result and gradient contribution of an op that is subnormal is zero."""
-    m = XLA if "math" in changes else SCALAR
-    f = ftz if "flush" in changes else (lambda x: x)
+    result and gradient contribution of an op that is subnormal is a :class:`Flushed`
+    zero."""
+    m: Any = XLA if "math" in changes else SCALAR
+    m, f = (Flushing(m), ftz) if "flush" in changes else (m, lambda x: x)
     n = prog.n_leaves
     data = {id(v): v.data for v in eager[:n]}
     fused = {id(v) for st, v in zip(prog.steps, eager[n:]) if st.op == "dot"}

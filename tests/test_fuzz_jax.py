@@ -155,3 +155,15 @@ def test_flushing_follows_which_xla_ops_flush():
     assert fuzz.jax_reasons(SUBNORMAL_POW, eager, data, grads) == [fuzz.FLUSH, fuzz.MATH]
     assert fuzz.jax_reasons(SUBNORMAL_POW, eager, data, [0.0, *grads[1:]]) == [
         "jax differs from eager"]
+
+
+def test_flushing_reaches_inside_an_op():
+    """program_at(1, 624), sample 0: a division's derivative -g * (out / y) at y = MAX holds
+    1 / MAX = 5.6e-309, which XLA flushes: the gradient is 2.0 for eager's 1.0."""
+    prog = tf.program_at(1, 624)
+    eager, want = _numbers(prog)
+    data, grads = fuzz.run_jax(prog)[0]
+    assert want[2] == 1.0 and grads[1] == 2.0
+    assert fuzz.jax_reasons(prog, eager, data, grads) == [fuzz.FLUSH]
+    assert fuzz.jax_reasons(prog, eager, data, [grads[0], 3.0, grads[2]]) == [
+        "jax differs from eager"]

@@ -1,6 +1,7 @@
 """The jax executor divides in the eager engine's order: XLA's rewrite of (a / b) / c as
 a / (b * c) overflows where eager does not (the issue's t = 5 / Value(1e155); t / t); and it
-takes logs of the numbers eager takes them of (XLA rewrites log(exp(a)) as a)."""
+takes logs, powers and square roots of the numbers eager takes them of (XLA rewrites
+log(exp(a)) as a, pow(exp(a), b) as exp(a * b), sqrt(a * a) as |a|)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,23 @@ def test_log_of_exp_and_pow_is_taken_of_eager_number(case):
         assert _agree(got[0], want[0]), (got, want)
         assert all(_agree(g, w) for g, w in zip(got[1], want[1])), (got, want)
         x.grad = y.grad = 0.0
+
+
+@pytest.mark.parametrize("case", [
+    (lambda x: x.exp() ** -math.inf, 1e-300, 1.0),  # exp(a * b): 0.0 for 1.0 ** -inf = 1.0
+    (lambda x: (x * x).sqrt(), 6.48e286, math.inf),  # abs(a): 6.48e286 for sqrt(inf)
+], ids=["pow-exp", "sqrt-square"])
+def test_pow_and_sqrt_are_taken_of_eager_number(case):
+    """XLA rewrites pow(exp(a), b) as exp(a * b) and sqrt(a * a) as |a| (seen where a is
+    an input of the compiled function): the jax executor takes the power and the square
+    root of the numbers eager takes them of (program_at(1, 657) and (1, 614) of the fuzz)."""
+    fn, x, want = case
+    w = Value(-1.0)
+    assert fn(Value(x)).data + w.data == want - 1.0
+    f = zg.compile(lambda x: fn(x) + w, executor="jax")
+    r = f(x)
+    r.backward()
+    assert r.data == want - 1.0 and w.grad == 1.0
+    f.prepare(x)
+    value, which, grads = f.value_and_grad([w.data], x)
+    assert float(value) == want - 1.0 and list(grads) == [1.0]
