@@ -175,7 +175,7 @@ def _csv_rows(text: str) -> tuple[list[Any], list[str]]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = [f.strip() for f in line.replace("\t", ",").split(",")]
-        if first and len(fields) == 3 and not _number(fields[0]) and not _number(fields[1]):
+        if first and len(fields) >= 2 and not _number(fields[0]) and not _number(fields[1]):
             first = False  # x,y,label
             continue
         first = False
