@@ -26,6 +26,7 @@ sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwrig
 for _module in ("starlette", "uvicorn", "websockets"):
     needs(_module, "the playground's server and socket")
 
+from test_page_screens import axe_serious  # noqa: E402
 from test_site_browser import site  # noqa: E402,F401  (the static site, built once, served)
 
 from zerograd.playground.server import start  # noqa: E402
@@ -190,6 +191,7 @@ def test_a_good_csv_is_used_and_bad_ones_are_refused_with_the_setup_kept(
         assert config_of(page) == cfg and page.url == url, "a refused CSV changed the setup"
         assert page.input_value("#dataset") == "custom"
     page.screenshot(path=str(tmp_path / f"csv-refused-{pages.engine}.png"))
+    assert axe_serious(page) == [], "the data controls open, a CSV refused"
     # an uploaded file, no header, labels 0/1
     path = tmp_path / "points.csv"
     path.write_text("\n".join(f"{y},{x},{1 - c}" for x, y, c in SQUARE) + "\n")
@@ -304,6 +306,7 @@ def test_the_page_reconnects_after_a_server_restart_with_its_setup(
         page.wait_for_selector("#conn.retry", timeout=10_000)
         assert page.text_content("#conn") == "reconnecting\u2026"
         page.screenshot(path=str(tmp_path / "reconnecting.png"))
+        assert axe_serious(page) == [], "reconnecting"
         time.sleep(1.5)  # a try or two fails while the server is down
         srv = start(host="127.0.0.1", port=port)
         page.wait_for_selector("#conn.ok", timeout=20_000)
