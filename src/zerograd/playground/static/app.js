@@ -36,8 +36,8 @@ function socketTransport() {
   const url = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws" +
     (token === null ? "" : "?token=" + encodeURIComponent(token));
   const ws = new WebSocket(url);
-  ws.onopen = () => setConn("server", "ok", "connected to zerograd playground's server");
-  ws.onclose = () => { setConn("disconnected", "down"); state.running = false; showPlay(); };
+  ws.onopen = () => { retryWait = 0; setConn("server", "ok", "connected to zerograd playground's server"); };
+  ws.onclose = () => { state.running = false; showPlay(); reconnectLater(); };
   ws.onmessage = (ev) => dispatch(JSON.parse(ev.data));
   return {
     get open() { return ws.readyState === WebSocket.OPEN; },
@@ -71,6 +71,16 @@ function connect() {
   transport = ENGINE === "pyodide" ? workerTransport() : socketTransport();
 }
 
+// The server went away: try again with a growing wait (0.5 s doubling to 8 s), saying so in
+// the pill; the next hello restores the setup that was in force (see restoreSetup).
+let retryWait = 0;
+function reconnectLater() {
+  retryWait = Math.min(8000, retryWait ? retryWait * 2 : 500);
+  state.reconnecting = true;
+  setConn("reconnecting\u2026", "down retry", "the server stopped: trying again every few seconds");
+  setTimeout(() => { transport = socketTransport(); }, retryWait);
+}
+
 function setConn(text, cls, title = "") {
   const el = $("conn");
   el.textContent = text;
@@ -81,7 +91,7 @@ function setConn(text, cls, title = "") {
 // Send one message; `fromUser` clears the last error (a new action starts).
 function send(msg, fromUser = true) {
   if (!transport || !transport.open) {
-    showError(ENGINE === "pyodide" ? "the page's Python stopped: reload the page" : "not connected to the server: reload the page");
+    showError(ENGINE === "pyodide" ? "the page's Python stopped: reload the page" : state.reconnecting ? "reconnecting to the server\u2026 try again in a moment" : "not connected to the server: reload the page");
     return;
   }
   if (fromUser) clearError();
@@ -89,16 +99,22 @@ function send(msg, fromUser = true) {
 }
 window.__zg_send = (msg) => send(msg, false);   // test hook: send any message as is
 
-function sendConfig(part) { send({ type: "config", config: part }); }
+function sendConfig(part) { refusable = Object.keys(part); send({ type: "config", config: part }); }
 
 const handlers = {
-  hello(m) { state.limits = m.limits || {}; applyLimits(); onConfig(m); setupFromUrl(m.config); },
+  hello(m) {
+    const had = state.reconnecting ? state.config : null;
+    state.reconnecting = false;
+    if (had) restoreSetup(had, m.config);
+    state.limits = m.limits || {}; applyLimits(); onConfig(m);
+    if (had) sendRestore(); else setupFromUrl(m.config);
+  },
   config: onConfig,
   data(m) { state.data = m; state.dirty = true; },
   frame: onFrame,
   warning: addWarning,
   status(m) { $("status").textContent = m.text; },
-  error(m) { showError(m.text); urlRefused(); },
+  error(m) { showError(m.text); urlRefused(); refused(m.text); },
   graph: renderGraph,
   backprop(m) { (m.steps || [m]).forEach(applyBackprop); },
   code: showCode,
@@ -124,8 +140,10 @@ function fmtShort(x) {
 // ---------------------------------------------------------------- messages that change the run
 function onConfig(m) {
   state.config = m.config;
+  refusable = null; clearRefused();
   urlAnswered(m.config);
   writeUrl(m.config);
+  showDataNote(m.config);
   clearHistory();
   fillControls(m.config);
   state.dirty = true;
@@ -201,7 +219,7 @@ function showError(text) {
   clearTimeout(errorTimer);
   errorTimer = setTimeout(clearError, 8000);
 }
-function clearError() { $("errors").textContent = ""; }
+function clearError() { $("errors").textContent = ""; clearRefused(); }
 
 
 // ---------------------------------------------------------------- the setup in the URL
@@ -210,8 +228,8 @@ function clearError() { $("errors").textContent = ""; }
 // `hide=lr,optimizer` hides those controls (a teacher's task). Values are sent as written:
 // the session checks them and says what is wrong.
 const URL_KEYS = ["dataset", "points", "noise", "test_fraction", "seed", "hidden", "activation",
-  "loss", "optimizer", "lr", "batch", "l2", "forget_zero_grad"];
-const TEXT_KEYS = new Set(["dataset", "activation", "loss", "optimizer"]);
+  "loss", "optimizer", "lr", "batch", "l2", "forget_zero_grad", "data"];
+const TEXT_KEYS = new Set(["dataset", "activation", "loss", "optimizer", "data"]);
 let defaults = null;         // the first setup the engine sent: keys equal to it stay out of the URL
 let pendingUrl = null;       // the URL's setup, sent and not answered yet
 
@@ -230,11 +248,14 @@ function fromQuery(key, text) {
 
 function toQuery(key, v) {
   if (key === "hidden") return v.join(",");
+  if (key === "data") return v.map((p) => p.join(",")).join(";");
   if (key === "forget_zero_grad") return v ? "1" : "0";
   return String(v);
 }
 
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+// the link's data is text (x,y,label;...), read by the session: compared as that text
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b) ||
+  (typeof b === "string" && Array.isArray(a) && Array.isArray(a[0]) && toQuery("data", a) === b);
 
 function urlSetup() {
   const q = new URLSearchParams(location.search), setup = {};
@@ -269,13 +290,14 @@ function writeUrl(config) {
   if (pendingUrl || defaults === null) return;   // keep the link's setup until it is answered
   const q = new URLSearchParams(location.search);
   for (const key of URL_KEYS) {
-    if (config[key] === undefined || same(config[key], defaults[key])) q.delete(key);
+    if (key === "data" && !linkCarries(config)) q.delete(key);
+    else if (config[key] === undefined || same(config[key], defaults[key])) q.delete(key);
     else q.set(key, toQuery(key, config[key]));
   }
   // the setup first, in the protocol's order, then the rest (hide, token) as they were
   const rest = [...q].filter(([k]) => !URL_KEYS.includes(k));
   const ordered = URL_KEYS.filter((k) => q.has(k)).map((k) => [k, q.get(k)]).concat(rest);
-  const text = ordered.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ",")).join("&");
+  const text = ordered.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ",").replace(/%3B/g, ";")).join("&");
   const url = location.pathname + (text ? "?" + text : "") + location.hash;
   if (url !== location.pathname + location.search + location.hash) history.replaceState(null, "", url);
 }
@@ -313,6 +335,89 @@ function copyLink() {
   };
   if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(location.href).then(() => done(true), () => done(false));
   else done(false);
+}
+
+// ---------------------------------------------------------------- a refused value, a restored setup
+let refusable = null;   // the keys of the last `config` the user sent, until it is answered
+
+// An `error`: every control shows the setup in force again, and the error stands beside the
+// control whose value was refused.
+function refused(text) {
+  if (!state.config) return;
+  fillControls(state.config);
+  const key = refusable && (refusable.includes("data") ? "data" : refusable[0]);
+  refusable = null;
+  if (!key) return;
+  const anchor = key === "hidden" ? $("widths") : key === "data" ? $("csv-send").parentElement : document.querySelector(`[data-key="${key}"]`);
+  if (!anchor) return;
+  clearRefused();
+  const note = document.createElement("small");
+  note.className = "refused";
+  note.setAttribute("role", "alert");
+  note.textContent = text;
+  (anchor.closest("label") || anchor).after(note);
+}
+
+function clearRefused() { for (const el of document.querySelectorAll(".refused")) el.remove(); }
+
+// After a reconnect: the new session's hello holds the defaults; the setup in force before
+// (`had`) is sent back as one `config`, kept as the link's setup until it is answered.
+function restoreSetup(had, fresh) {
+  const diff = {};
+  for (const [k, v] of Object.entries(had)) if (!same(fresh[k], v)) diff[k] = v;
+  pendingUrl = Object.keys(diff).length ? diff : null;
+}
+function sendRestore() { if (pendingUrl) send({ type: "config", config: pendingUrl }, false); }
+
+// ---------------------------------------------------------------- your own data
+// A CSV (pasted or uploaded) or points clicked on the plane go to the session as the
+// setup's `data` (dataset "custom"); the session reads and checks them (config.points).
+const MAX_UPLOAD = 60 * 1024;   // bytes: a page message holds at most 64 KiB
+
+function wireOwnData() {
+  $("csv-send").addEventListener("click", () => sendConfig({ dataset: "custom", data: $("csv").value }));
+  $("csv-file").addEventListener("change", (e) => {
+    const f = e.target.files[0];
+    e.target.value = "";
+    if (!f) return;
+    if (f.size > MAX_UPLOAD) {
+      refusable = ["data"];
+      showError(`${f.name} is ${Math.ceil(f.size / 1024)} KiB: a CSV must be under ${MAX_UPLOAD / 1024} KiB (at most ${limitOf("data").max || 1000} points)`);
+      refused($("errors").textContent);
+      return;
+    }
+    f.text().then((t) => { $("csv").value = t; sendConfig({ dataset: "custom", data: t }); });
+  });
+  $("boundary").addEventListener("click", addPoint);
+}
+
+// A click on the boundary plane adds a point of the chosen class (shift: the other one) to
+// the points shown, at the click's place in the plane's coordinates.
+function addPoint(e) {
+  const d = state.data, c = state.config;
+  if (!d || !d.extent || !c) return;
+  const r = $("boundary").getBoundingClientRect(), [x0, x1, y0, y1] = d.extent;
+  const x = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
+  const y = y1 - ((e.clientY - r.top) / r.height) * (y1 - y0);
+  const cls = e.shiftKey ? 1 - Number($("click-class").value) : Number($("click-class").value);
+  const pts = c.dataset === "custom" && c.data ? c.data.slice() : shownPoints(d);
+  pts.push([x, y, cls]);
+  sendConfig({ dataset: "custom", data: pts });
+}
+
+function shownPoints(d) {
+  const out = [];
+  for (const set of [d.train, d.test]) if (set) set.X.forEach((p, i) => out.push([p[0], p[1], set.y[i]]));
+  return out;
+}
+
+const linkMax = () => limitOf("data").link_max ?? 200;
+const linkCarries = (c) => c.dataset === "custom" && Array.isArray(c.data) && c.data.length <= linkMax();
+
+function showDataNote(c) {
+  const n = c.dataset === "custom" && Array.isArray(c.data) ? c.data.length : 0;
+  $("data-note").textContent = !n ? "" : n <= linkMax() ? `${n} points of your own; the link carries them.`
+    : `${n} points of your own: a link carries at most ${linkMax()}, so it opens without them.`;
 }
 
 // ---------------------------------------------------------------- controls
@@ -379,7 +484,8 @@ function fillControls(c) {
   $("lr-slider").value = Math.log10(c.lr);
   $("lr-slider").setAttribute("aria-valuetext", "learning rate " + c.lr);
   const lecture = c.dataset === "lecture";
-  $("points").disabled = lecture;
+  $("points").disabled = lecture || c.dataset === "custom";
+  $("noise").disabled = c.dataset === "custom";
   $("test_fraction").disabled = lecture;
   buildWidths(c.hidden || []);
 }
@@ -414,6 +520,7 @@ function wireControls() {
     el.addEventListener("change", () => {
       const v = controlValue(el);
       if (v !== undefined) sendConfig({ [el.dataset.key]: v });
+      else { refusable = [el.dataset.key]; refused($("errors").textContent); }
     });
   }
   // the learning-rate slider is log10(lr); it sends when let go
@@ -1102,6 +1209,7 @@ function graphSvg(s) {
 // ---------------------------------------------------------------- start
 applyLimits();
 wireControls();
+wireOwnData();
 applyHide();
 wireFigures();
 window.addEventListener("resize", () => { state.dirty = true; });
