@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import lecture, monitor, optim
 from ..compile import compile as zg_compile
+from ..compile.executors import EXECUTORS
 from ..scoring import scorer
 from ..version import version
 from . import config, graphview, script
@@ -234,6 +235,8 @@ class Session:
 
     def __init__(self, outbox: Outbox, cfg: dict[str, Any] | None = None,
                  on_end: Callable[[], None] | None = None):
+        if NUMPY:  # imported here, before the thread: threads of one process importing NumPy
+            EXECUTORS["numpy"]  # at the same moment can get it half made ("partially initialized")
         self.core = Core(outbox, cfg)
         self.on_end = on_end
         self.inbox: queue.Queue = queue.Queue()
