@@ -226,3 +226,25 @@ def test_frame_numbers_are_finite_json():
     json.dumps(f, allow_nan=False)
     assert all(v is None or math.isfinite(v) for ly in f["neurons"]["maps"]["outputs"]
                for c in ly for v in c)
+
+
+def test_slow_maps_take_at_most_a_fifth_of_the_training_time(monkeypatch):
+    made = []
+    real = session.Trainer.neurons
+
+    def slow(self):
+        made.append(self.steps)
+        time.sleep(0.1)
+        return real(self)
+
+    monkeypatch.setattr(session.Trainer, "neurons", slow)
+    core = session.Core(session.Outbox(lambda: None), dict(config.DEFAULTS, points=40))
+    core.open()
+    core.handle({"type": "play"})
+    made.clear()
+    start = time.perf_counter()
+    while time.perf_counter() - start < 2.0:
+        core.train(session.FRAME_EVERY)
+        core.out.take()
+    seconds = time.perf_counter() - start
+    assert 2 <= len(made) <= 1 + seconds / 0.4  # each took 0.1 s or more: 0.4 s apart

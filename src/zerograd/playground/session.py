@@ -335,7 +335,7 @@ class Core:
         self._last_frame = self._frame_made = 0.0
         self._shown = 0  # the step of the last frame made
         self._neurons: dict[str, Any] | None = None  # the last neuron maps, and when made
-        self._neurons_made = 0.0
+        self._neurons_made = self._neurons_cost = 0.0
 
     def open(self) -> None:
         """The session's first messages: hello, then its setup, data and frame at step 0."""
@@ -468,13 +468,17 @@ class Core:
         self._shown = tr.steps
 
     def _neuron_view(self, now: float) -> dict[str, Any]:
-        """The neurons' maps and summaries: made afresh when paused, else at most every
-        THUMB_EVERY seconds (the last ones again in between, with the step they are of)."""
+        """The neurons' maps and summaries: made afresh when paused; while training at most
+        every THUMB_EVERY seconds, and taking at most a fifth of the time (the last ones
+        again in between, with the step they are of)."""
         tr, last = self.trainer, self._neurons
+        wait = max(THUMB_EVERY, 4 * self._neurons_cost)  # and at most a fifth of the time
         if (self.running and last is not None and last["step"] <= tr.steps
-                and now - self._neurons_made < THUMB_EVERY):
+                and now - self._neurons_made < wait):
             return last
-        self._neurons, self._neurons_made = tr.neurons(), now
+        start = time.perf_counter()
+        self._neurons = tr.neurons()
+        self._neurons_made, self._neurons_cost = now, time.perf_counter() - start
         return self._neurons
 
     def _on_graph(self, msg: dict[str, Any]) -> None:

@@ -941,7 +941,7 @@ function drawNeuronMaps(ctx, pos, r, net) {
 
 function networkKey(side) {
   const d = state.data;
-  if (side) return "   (node: its output over the plane; click: its graph)";
+  if (side) return "   (node: its output over the plane)";
   if (d && !d.extent) return `   (node fill: bias; ${d.features} inputs, no plane to map)`;
   return "   (node fill: bias)";
 }
