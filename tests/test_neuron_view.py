@@ -248,3 +248,13 @@ def test_slow_maps_take_at_most_a_fifth_of_the_training_time(monkeypatch):
         core.out.take()
     seconds = time.perf_counter() - start
     assert 2 <= len(made) <= 1 + seconds / 0.4  # each took 0.1 s or more: 0.4 s apart
+
+
+def test_in_the_page_the_first_maps_need_no_compile_and_match_the_compiled_ones(monkeypatch):
+    monkeypatch.setattr(session, "NUMPY", False)  # as in the page: generated Python
+    tr = session.Trainer(dict(config.DEFAULTS, **SETUP))
+    assert tr.quick_neurons is not None and not tr.prepared
+    first = tr.neurons()
+    assert tr.neuron_scores is not tr.quick_neurons
+    tr.prepare()
+    assert tr.prepared and tr.neurons() == first

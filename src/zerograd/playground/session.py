@@ -75,8 +75,12 @@ class Trainer:
             executor=executor(len(self.data.X_test or ()) * len(self.params)))
         self.scores = scorer(self.model, executor(SCORE_ROWS * len(self.params)),
                              chunk=SCORE_ROWS)
-        self.neuron_scores = scorer(lambda x: every_neuron(self.model, x),
-                                    executor(SCORE_ROWS * len(self.params)), chunk=SCORE_ROWS)
+        how = executor(SCORE_ROWS * len(self.params))
+        self.neuron_scores = scorer(lambda x: every_neuron(self.model, x), how,
+                                    chunk=SCORE_ROWS)
+        # in the page, until prepare(): the scalar loop (no compile before the first frame)
+        self.quick_neurons = (scorer(lambda x: every_neuron(self.model, x), "scalar",
+                                     chunk=SCORE_ROWS) if how == "python" else None)
         self.opt: optim.Optimizer | None = None
         if cfg["optimizer"] == "momentum":
             self.opt = optim.SGD(self.params, lr=cfg["lr"], momentum=config.MOMENTUM)
@@ -101,9 +105,11 @@ class Trainer:
         return self.quick_fn is None or self.loss_fn.traces > 0
 
     def prepare(self) -> None:
-        """Compile the training step now (a forward pass on the first rows), if not yet."""
+        """Compile the training step and the neurons' scorer now (a forward pass on the
+        first rows), if not yet."""
         if not self.prepared:
             self.loss_fn(self.data.X[:self._rows], self.data.t[:self._rows])
+            self.neuron_scores(self.data.X[:1])
 
     def step(self) -> float:
         """One update; returns the loss it was computed from."""
@@ -175,7 +181,9 @@ class Trainer:
         THUMB x THUMB grid over the boundary's extent (``maps``, null without a plane) and
         summed up over the training examples (``train``: mean, min, max)."""
         d, cut = self.data, len(self.thumb_rows)
-        flat = self.neuron_scores(self.thumb_rows + d.X)
+        fn = self.neuron_scores if self.quick_neurons is None or self.prepared else (
+            self.quick_neurons)
+        flat = fn(self.thumb_rows + d.X)
         rows = [r if isinstance(r, list) else [r] for r in flat]  # one neuron: bare scores
         sizes = [len(ly.neurons) for ly in self.model.layers]
 
