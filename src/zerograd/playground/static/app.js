@@ -912,7 +912,8 @@ function drawNeuronMaps(ctx, pos, r, net, onPage) {
   if (maps && maps.outputs) {
     let gap = Infinity;
     for (const layer of pos.slice(1)) if (layer.length > 1) gap = Math.min(gap, Math.abs(layer[1][1] - layer[0][1]));
-    side = Math.max(2 * r, Math.min(28, 0.9 * gap));
+    const across = pos.length > 1 ? pos[1][0][0] - pos[0][0][0] : Infinity;   // between layers
+    side = Math.max(2 * r, Math.min(28, 0.9 * gap, 0.6 * across));
     neuronHeat.width = maps.nx; neuronHeat.height = maps.ny;
     const hctx = neuronHeat.getContext("2d");
     maps.outputs.forEach((layer, l) => layer.forEach((vals, j) => {
