@@ -51,7 +51,8 @@ def _flatten(x: Any, flat: list, path: list) -> Any:
         flat.append(x)
         return "number"
     np = sys.modules.get("numpy")  # an array argument means NumPy is imported already
-    if np is not None and isinstance(x, np.ndarray):
+    # (while another thread is still importing it, it has no ndarray yet, and x is none)
+    if np is not None and isinstance(x, getattr(np, "ndarray", ())):
         if x.dtype.kind not in "biuf":
             raise TypeError(f"zg.compile: numpy arrays must hold numbers, got dtype {x.dtype}")
         flat.extend(x.astype(np.float64, copy=False).ravel().tolist())

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from .. import drawing, monitor, viz
-from ..engine import Value, local_grads, topological_order
+from ..engine import Value, local_grads, no_grad, topological_order
 from . import config
 
 MAX_VALUES = 300  # larger graphs are too dense to read node by node
@@ -50,6 +50,32 @@ def one_example(model: Any, x: list[float], t: float, loss: str) -> Value:
             v.label = b.label[:-2] + ".sum"
         elif len(v._children) == 1 and str(b.label).endswith(".sum") and not v.label:
             v.label = b.label[:-4] + ".out"
+    return out
+
+
+def neuron_in_network(model: Any, x: list[float], layer: int, neuron: int) -> Value:
+    """Neuron ``neuron`` of layer ``layer`` (0-based, the output layer last) of a copy of
+    ``model`` on the input row ``x``: its inputs (the layer before's outputs on ``x``, or
+    the row itself, as leaves ``L<l>.N<i>.out`` / ``x<i>``), weights, bias, sum
+    (``L<layer>.N<neuron>.sum``) and activation (``...out``), the same operations as
+    ``model(x)`` does for it."""
+    twin = copy.deepcopy(model)
+    params = twin.parameters()  # grads zero, holding no pass: as fresh parameters
+    monitor.put(params, [p.data for p in params], [0.0] * len(params), [None] * len(params))
+    h = [float(v) for v in x]
+    with no_grad():
+        for ly in twin.layers[:layer]:
+            h = [n(h).data for n in ly.neurons]
+    inputs = [Value(v, label=f"L{layer - 1}.N{i}.out" if layer else f"x{i}")
+              for i, v in enumerate(h)]
+    unit = twin.layers[layer].neurons[neuron]
+    out = unit(inputs)
+    name = f"L{layer}.N{neuron}"
+    if unit.activation == "linear":  # a linear output neuron: its sum is its output
+        out.label = name + ".sum"
+    else:
+        out._children[0].label = name + ".sum"
+        out.label = name + ".out"
     return out
 
 

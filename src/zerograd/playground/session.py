@@ -34,6 +34,8 @@ PYTHON_USES = 60_000  # without NumPy: the largest graph (rows x parameters) mad
 NUMPY = importlib.util.find_spec("numpy") is not None
 GRID = 32  # the decision boundary is the model's output on GRID x GRID points
 MAX_LOSSES = 500  # loss points per frame at most (thinned evenly)
+THUMB = 12  # each neuron's output is mapped on THUMB x THUMB points of the boundary's extent
+THUMB_EVERY = 0.25  # seconds between neuron maps while training (fresh in every paused frame)
 KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code")
 
 
@@ -74,6 +76,12 @@ class Trainer:
             executor=executor(len(self.data.X_test or ()) * len(self.params)))
         self.scores = scorer(self.model, executor(SCORE_ROWS * len(self.params)),
                              chunk=SCORE_ROWS)
+        how = executor(SCORE_ROWS * len(self.params))
+        self.neuron_scores = scorer(lambda x: every_neuron(self.model, x), how,
+                                    chunk=SCORE_ROWS)
+        # in the page, until prepare(): the scalar loop (no compile before the first frame)
+        self.quick_neurons = (scorer(lambda x: every_neuron(self.model, x), "scalar",
+                                     chunk=SCORE_ROWS) if how == "python" else None)
         self.opt: optim.Optimizer | None = None
         if cfg["optimizer"] == "momentum":
             self.opt = optim.SGD(self.params, lr=cfg["lr"], momentum=config.MOMENTUM)
@@ -90,6 +98,7 @@ class Trainer:
             xs = [x0 + (x1 - x0) * i / (GRID - 1) for i in range(GRID)]
             self.rows = self.rows + [[x, y0 + (y1 - y0) * j / (GRID - 1)]
                                      for j in range(GRID) for x in xs]
+        self.thumb_rows = [] if self.box is None else grid(self.box, THUMB)
 
     @property
     def prepared(self) -> bool:
@@ -97,9 +106,11 @@ class Trainer:
         return self.quick_fn is None or self.loss_fn.traces > 0
 
     def prepare(self) -> None:
-        """Compile the training step now (a forward pass on the first rows), if not yet."""
+        """Compile the training step and the neurons' scorer now (a forward pass on the
+        first rows), if not yet."""
         if not self.prepared:
             self.loss_fn(self.data.X[:self._rows], self.data.t[:self._rows])
+            self.neuron_scores(self.data.X[:1])
 
     def step(self) -> float:
         """One update; returns the loss it was computed from."""
@@ -160,9 +171,57 @@ class Trainer:
                 "sizes": [len(layers[0].neurons[0].w)] + [len(ly.neurons) for ly in layers],
                 "weights": [[[w.data for w in n.w] for n in ly.neurons] for ly in layers],
                 "biases": [[n.b.data for n in ly.neurons] for ly in layers],
+                "weight_grads": [[[w.grad for w in n.w] for n in ly.neurons] for ly in layers],
+                "bias_grads": [[n.b.grad for n in ly.neurons] for ly in layers],
             },
             "grad_norms": [max(abs(p.grad) for p in ly.parameters()) for ly in layers],
         }
+
+    def neurons(self) -> dict[str, Any]:
+        """Every hidden and output neuron's output, from the current weights: on the
+        THUMB x THUMB grid over the boundary's extent (``maps``, null without a plane) and
+        summed up over the training examples (``train``: mean, min, max)."""
+        d, cut = self.data, len(self.thumb_rows)
+        fn = self.neuron_scores if self.quick_neurons is None or self.prepared else (
+            self.quick_neurons)
+        flat = fn(self.thumb_rows + d.X)
+        rows = [r if isinstance(r, list) else [r] for r in flat]  # one neuron: bare scores
+        sizes = [len(ly.neurons) for ly in self.model.layers]
+
+        def per_neuron(block: list[list[float]]) -> list[list[list[float]]]:
+            cols, k = list(zip(*block)), 0
+            out = []
+            for n in sizes:
+                out.append([list(c) for c in cols[k:k + n]])
+                k += n
+            return out
+
+        maps = None
+        if self.box is not None:
+            maps = {"nx": THUMB, "ny": THUMB,
+                    "outputs": [[[round(v, 3) if math.isfinite(v) else 0.0 for v in c]
+                                 for c in ly] for ly in per_neuron(rows[:cut])]}
+        train = [[{"mean": math.fsum(c) / len(c), "min": min(c), "max": max(c)} for c in ly]
+                 for ly in per_neuron(rows[cut:])]
+        return {"step": self.steps, "maps": maps, "train": train}
+
+
+def every_neuron(model: Any, x: Any) -> list[Any]:
+    """Every hidden and output neuron's output on the input row ``x``, layer by layer (the
+    same operations as ``model(x)``)."""
+    out: list[Any] = []
+    h = x
+    for ly in model.layers:
+        h = [n(h) for n in ly.neurons]
+        out += h
+    return out
+
+
+def grid(box: list[float], k: int) -> list[list[float]]:
+    """``k`` x ``k`` points spanning ``box`` ([xmin, xmax, ymin, ymax]), row 0 at ymin."""
+    x0, x1, y0, y1 = box
+    xs = [x0 + (x1 - x0) * i / (k - 1) for i in range(k)]
+    return [[x, y0 + (y1 - y0) * j / (k - 1)] for j in range(k) for x in xs]
 
 
 class Turns:
@@ -286,6 +345,8 @@ class Core:
         self._losses: list = []
         self._last_frame = self._frame_made = 0.0
         self._shown = 0  # the step of the last frame made
+        self._neurons: dict[str, Any] | None = None  # the last neuron maps, and when made
+        self._neurons_made = self._neurons_cost = 0.0
 
     def open(self) -> None:
         """The session's first messages: hello, then its setup, data and frame at step 0."""
@@ -330,6 +391,7 @@ class Core:
         """Training from step 0 with ``cfg`` (made in full before anything is replaced)."""
         trainer = Trainer(cfg)
         self.cfg, self.trainer, self.walk = cfg, trainer, None
+        self._neurons = None
         self._losses, self._recent = [], collections.deque(maxlen=64)
         self.out.put({"type": "config", "config": cfg})
         self.out.put(trainer.data_message())
@@ -411,10 +473,25 @@ class Core:
                  "steps_per_second": sps, "lr": self.cfg["lr"], "losses": self._losses,
                  "loss": None if not tr.steps else tr.loss, "test_loss": test}
         frame.update(tr.view())
+        frame["neurons"] = self._neuron_view(now)
         self._losses = []
         self.out.put(frame)
         self._frame_made = time.perf_counter()
         self._shown = tr.steps
+
+    def _neuron_view(self, now: float) -> dict[str, Any]:
+        """The neurons' maps and summaries: made afresh when paused; while training at most
+        every THUMB_EVERY seconds, and taking at most a fifth of the time (the last ones
+        again in between, with the step they are of)."""
+        tr, last = self.trainer, self._neurons
+        wait = max(THUMB_EVERY, 4 * self._neurons_cost)  # and at most a fifth of the time
+        if (self.running and last is not None and last["step"] <= tr.steps
+                and now - self._neurons_made < wait):
+            return last
+        start = time.perf_counter()
+        self._neurons = tr.neurons()
+        self._neurons_made, self._neurons_cost = now, time.perf_counter() - start
+        return self._neurons
 
     def _on_graph(self, msg: dict[str, Any]) -> None:
         which, index = msg.get("which"), msg.get("index", 0)
@@ -430,9 +507,36 @@ class Core:
                                          self.cfg["loss"])
             self.walk = graphview.Walk(root, f"example {index} through the network, with "
                                              f"its loss")
+        elif which == "neuron_in_network":
+            root, title = self._neuron_graph(msg)
+            self.walk = graphview.Walk(root, title)
         else:
-            raise ValueError(f"graph: which must be 'neuron' or 'example'; got {which!r}"[:200])
+            raise ValueError(f"graph: which must be 'neuron', 'example' or "
+                             f"'neuron_in_network'; got {which!r}"[:200])
         self.out.put(dict(self.walk.drawing(), type="graph", which=which))
+
+    def _neuron_graph(self, msg: dict[str, Any]) -> tuple[Any, str]:
+        """The graph of ``graph`` ``which: "neuron_in_network"``: neuron ``neuron`` of layer
+        ``layer`` (0-based, the output layer last) on train example ``index`` (default 0)."""
+        model, X = self.trainer.model, self.trainer.data.X
+        sizes = [len(ly.neurons) for ly in model.layers]
+        layer, neuron, index = msg.get("layer"), msg.get("neuron"), msg.get("index", 0)
+
+        def whole(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        if not whole(layer) or not 0 <= layer < len(sizes):
+            raise ValueError(f"graph: layer must be a layer's number, 0 to {len(sizes) - 1} "
+                             f"(the output layer is {len(sizes) - 1}); got {layer!r}"[:200])
+        if not whole(neuron) or not 0 <= neuron < sizes[layer]:
+            raise ValueError(f"graph: neuron must be a neuron's number in layer {layer}, 0 "
+                             f"to {sizes[layer] - 1}; got {neuron!r}"[:200])
+        if not whole(index) or not 0 <= index < len(X):
+            raise ValueError(f"index must be a training example's number, 0 to "
+                             f"{len(X) - 1}; got {index!r}"[:200])
+        root = graphview.neuron_in_network(model, X[index], layer, neuron)
+        return root, (f"neuron L{layer}.N{neuron} on example {index}: its inputs, weights, "
+                      f"bias, sum and activation")
 
     def _on_backprop(self, msg: dict[str, Any]) -> None:
         action = msg.get("action")

@@ -767,8 +767,9 @@ function drawNetwork(surface) {
     if (l === 0) { ctx.textAlign = "right"; ctx.fillText("x" + (j + 1), x - r - 4, y); }
     if (l === layers - 1) { ctx.textAlign = "left"; ctx.fillText("out", x + r + 4, y); }
   }));
+  const maps = drawNeuronMaps(ctx, pos, r, net, !surface);
   ctx.textAlign = "center"; ctx.textBaseline = "alphabetic"; ctx.fillStyle = MUTED;
-  const caption = sizes.join(" → ") + "   (node fill: bias)";
+  const caption = sizes.join(" → ") + networkKey(maps);
   ctx.fillText(ctx.measureText(caption).width <= w - 4 ? caption : sizes.join("-"), w / 2, h - 2);
 }
 
@@ -1002,6 +1003,180 @@ function copyCode() {
   else fallback();
 }
 
+// ---------------------------------------------------------------- open a neuron
+// Each neuron's output over the input plane (the session's `neurons.maps`), drawn as a small
+// heat map on its node with the boundary's colours; hovering a neuron or an edge shows the
+// numbers the frame carries; clicking a neuron asks for its graph (`neuron_in_network`).
+const neuronHeat = document.createElement("canvas");
+const neuronView = { pos: null, side: 0, r: 0, hover: null, buttons: [] };
+
+// The heat maps, if the frame has them; returns the square's side (0: none drawn). On the
+// page (not a figure): the hovered neuron or edge outlined, the buttons placed, the tip shown.
+function drawNeuronMaps(ctx, pos, r, net, onPage) {
+  if (onPage) { neuronView.pos = pos; neuronView.r = r; }
+  const nv = state.frame && state.frame.neurons, maps = nv && nv.maps;
+  let side = 0;
+  if (maps && maps.outputs) {
+    let gap = Infinity;
+    for (const layer of pos.slice(1)) if (layer.length > 1) gap = Math.min(gap, Math.abs(layer[1][1] - layer[0][1]));
+    const across = pos.length > 1 ? pos[1][0][0] - pos[0][0][0] : Infinity;   // between layers
+    side = Math.max(2 * r, Math.min(28, 0.9 * gap, 0.6 * across));
+    neuronHeat.width = maps.nx; neuronHeat.height = maps.ny;
+    const hctx = neuronHeat.getContext("2d");
+    maps.outputs.forEach((layer, l) => layer.forEach((vals, j) => {
+      const img = hctx.createImageData(maps.nx, maps.ny);
+      for (let row = 0; row < maps.ny; row++) {
+        for (let c = 0; c < maps.nx; c++) {
+          const v = vals[row * maps.nx + c], k = 4 * ((maps.ny - 1 - row) * maps.nx + c);  // row 0 is ymin: bottom
+          const col = v > 0 ? ORANGE : BLUE, t = 0.15 + 0.6 * Math.abs(Math.tanh(Number.isFinite(v) ? v : 0));
+          img.data[k] = 255 + (col[0] - 255) * t;
+          img.data[k + 1] = 255 + (col[1] - 255) * t;
+          img.data[k + 2] = 255 + (col[2] - 255) * t;
+          img.data[k + 3] = 255;
+        }
+      }
+      hctx.putImageData(img, 0, 0);
+      const [x, y] = pos[l + 1][j];
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(neuronHeat, x - side / 2, y - side / 2, side, side);
+      ctx.strokeStyle = INK; ctx.lineWidth = 1.2; ctx.strokeRect(x - side / 2, y - side / 2, side, side);
+    }));
+  }
+  if (!onPage) return side;
+  neuronView.side = side;
+  const h = neuronView.hover;
+  if (h) {   // the hovered neuron or edge, outlined
+    ctx.strokeStyle = "#d64545"; ctx.lineWidth = 2.5;
+    if (h.kind === "neuron") {
+      const [x, y] = pos[h.l + 1][h.j], a = Math.max(side, 2 * r) / 2 + 2;
+      ctx.strokeRect(x - a, y - a, 2 * a, 2 * a);
+    } else if (pos[h.l + 1]) {
+      ctx.beginPath(); ctx.moveTo(...pos[h.l][h.i]); ctx.lineTo(...pos[h.l + 1][h.j]); ctx.stroke();
+    }
+  }
+  placeNeuronButtons(pos, Math.max(side, 2 * r));
+  if (h) showNeuronTip();
+  return side;
+}
+
+function networkKey(side) {
+  const d = state.data;
+  if (side) return "   (node: its output over the plane)";
+  if (d && !d.extent) return `   (node fill: bias; ${d.features} inputs, no plane to map)`;
+  return "   (node fill: bias)";
+}
+
+// Names as the graph labels them: layer l (0-based, the output layer last), neuron j.
+const neuronName = (l, j) => `L${l}.N${j}`;
+function neuronRole(l, j) {
+  const layers = state.frame.network.biases.length;
+  return l === layers - 1 ? "the output neuron" : `hidden layer ${l + 1}, neuron ${j + 1}`;
+}
+
+// One focusable button over each hidden and output neuron: its name, hover and click.
+function placeNeuronButtons(pos, size) {
+  const box = $("net-hit"), canvas = $("network");
+  if (!box) return;
+  const want = pos.slice(1).reduce((a, layer) => a + layer.length, 0);
+  if (neuronView.buttons.length !== want) {
+    box.replaceChildren();
+    neuronView.buttons = [];
+    pos.slice(1).forEach((layer, l) => layer.forEach((_, j) => {
+      const b = document.createElement("button");
+      b.className = "neuron-btn"; b.dataset.layer = l; b.dataset.neuron = j;
+      b.addEventListener("mouseenter", () => hoverNeuron({ kind: "neuron", l, j }));
+      b.addEventListener("focus", () => hoverNeuron({ kind: "neuron", l, j }));
+      b.addEventListener("mouseleave", () => hoverNeuron(null));
+      b.addEventListener("blur", () => hoverNeuron(null));
+      b.addEventListener("click", () => openNeuron(l, j));
+      box.appendChild(b);
+      neuronView.buttons.push(b);
+    }));
+  }
+  box.style.left = canvas.offsetLeft + "px"; box.style.top = canvas.offsetTop + "px";
+  let k = 0;
+  const net = state.frame.network;
+  pos.slice(1).forEach((layer, l) => layer.forEach(([x, y], j) => {
+    const b = neuronView.buttons[k++];
+    b.style.left = x - size / 2 + "px"; b.style.top = y - size / 2 + "px";
+    b.style.width = size + "px"; b.style.height = size + "px";
+    const label = `neuron ${neuronName(l, j)}, ${neuronRole(l, j)}: bias ${fmt6(net.biases[l][j])}, grad ${fmt6(net.bias_grads[l][j])}; press to open its graph`;
+    if (b.getAttribute("aria-label") !== label) { b.setAttribute("aria-label", label); b.title = label; }
+  }));
+}
+
+function hoverNeuron(h) {
+  neuronView.hover = h;
+  if (!h) $("net-tip").hidden = true;
+  state.dirty = true;
+}
+
+function openNeuron(l, j) {
+  send({ type: "graph", which: "neuron_in_network", layer: l, neuron: j, index: 0 });
+  document.querySelector(".graph-panel").scrollIntoView({ block: "nearest" });
+}
+
+// The tip for what is hovered, from the latest frame's numbers.
+function showNeuronTip() {
+  const h = neuronView.hover, tip = $("net-tip"), f = state.frame;
+  const net = f && f.network;
+  if (!h || !net || !neuronView.pos || !neuronView.pos[h.l + 1]) { tip.hidden = true; return; }
+  const row = (k, v, g) => `<div><span>${k}</span> <b data-v="${k}">${fmt6(v)}</b> grad <b data-g="${k}">${fmt6(g)}</b></div>`;
+  let html;
+  if (h.kind === "neuron") {
+    const name = neuronName(h.l, h.j), s = f.neurons && f.neurons.train && f.neurons.train[h.l][h.j];
+    const n = state.data ? state.data.train.X.length : "?";
+    html = `<div class="tip-head">${name} · ${neuronRole(h.l, h.j)}</div>` +
+      row("bias", net.biases[h.l][h.j], net.bias_grads[h.l][h.j]) +
+      (s ? `<div>output on the ${n} training examples: mean <b data-s="mean">${fmt4(s.mean)}</b>, min <b data-s="min">${fmt4(s.min)}</b>, max <b data-s="max">${fmt4(s.max)}</b></div>` : "") +
+      `<div class="tip-foot">click: its graph on example 0</div>`;
+  } else {
+    const from = h.l === 0 ? `input x${h.i + 1}` : neuronName(h.l - 1, h.i);
+    html = `<div class="tip-head">${neuronName(h.l, h.j)}.w${h.i} · from ${from} to ${neuronName(h.l, h.j)}</div>` +
+      row("weight", net.weights[h.l][h.j][h.i], net.weight_grads[h.l][h.j][h.i]);
+  }
+  tip.innerHTML = html;
+  tip.hidden = false;
+  const canvas = $("network"), [x, y] = h.kind === "neuron" ? neuronView.pos[h.l + 1][h.j]
+    : neuronView.pos[h.l + 1][h.j].map((v, k) => (v + neuronView.pos[h.l][h.i][k]) / 2);
+  // beside what is hovered where it fits, else above or below it; inside the canvas
+  const a = Math.max(neuronView.side, 2 * neuronView.r) / 2 + 8, cw = canvas.clientWidth, ch = canvas.clientHeight;
+  const tw = tip.offsetWidth, th = tip.offsetHeight;
+  let left = x + a + tw <= cw ? x + a : x - a - tw, top = y - th / 2;
+  if (left < 0) { left = x - tw / 2; top = y < ch / 2 ? y + a : y - a - th; }
+  left = Math.max(0, Math.min(cw - tw, left)); top = Math.max(0, Math.min(ch - th, top));
+  tip.style.left = canvas.offsetLeft + left + "px";
+  tip.style.top = canvas.offsetTop + top + "px";
+}
+
+// Hovering an edge of the canvas: the nearest within 5 px (screen geometry only).
+function edgeAt(mx, my) {
+  const pos = neuronView.pos, net = state.frame && state.frame.network;
+  if (!pos || !net) return null;
+  let best = null, bestD = 5;
+  net.weights.forEach((layer, l) => layer.forEach((row, j) => row.forEach((_, i) => {
+    const [x0, y0] = pos[l][i], [x1, y1] = pos[l + 1][j], dx = x1 - x0, dy = y1 - y0;
+    const t = Math.max(0, Math.min(1, ((mx - x0) * dx + (my - y0) * dy) / (dx * dx + dy * dy || 1)));
+    const d = Math.hypot(mx - x0 - t * dx, my - y0 - t * dy);
+    if (d < bestD) { bestD = d; best = { kind: "edge", l, j, i }; }
+  })));
+  return best;
+}
+
+function wireNeurons() {
+  const card = document.querySelector(".network-card"), canvas = $("network");
+  const hit = document.createElement("div"), tip = document.createElement("div");
+  hit.id = "net-hit"; hit.className = "net-hit";
+  tip.id = "net-tip"; tip.className = "net-tip"; tip.hidden = true; tip.setAttribute("role", "status");
+  card.append(hit, tip);
+  canvas.addEventListener("mousemove", (e) => {
+    const r = canvas.getBoundingClientRect(), h = edgeAt(e.clientX - r.left, e.clientY - r.top);
+    const old = neuronView.hover;
+    if (JSON.stringify(h) !== JSON.stringify(old)) hoverNeuron(h);
+  });
+  canvas.addEventListener("mouseleave", () => { if (neuronView.hover && neuronView.hover.kind === "edge") hoverNeuron(null); });
+}
+
 // ---------------------------------------------------------------- text alternatives (issue 28)
 // Each canvas says what it shows, from the numbers of the last frame, at most 4 times a second.
 let labelTimer = 0, labelledAt = 0;
@@ -1210,6 +1385,7 @@ function graphSvg(s) {
 applyLimits();
 wireControls();
 wireOwnData();
+wireNeurons();
 applyHide();
 wireFigures();
 window.addEventListener("resize", () => { state.dirty = true; });
