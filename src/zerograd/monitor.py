@@ -58,6 +58,19 @@ def saturation(nodes: list[Any]) -> tuple[int, int, str]:
     return 0, 0, ""
 
 
+def loss_high(loss: float, first: float, best: float) -> bool:
+    """The watch's rule for a loss that is still high: risen to ``JUMP`` x its ``best`` so
+    far (a best below ``FLOOR`` x the ``first`` loss counting as that much), or still
+    ``STALLED`` x its first."""
+    return loss >= JUMP * max(best, FLOOR * first) or loss >= STALLED * first
+
+
+def grads_vanished(grad_size: float, first_size: float) -> bool:
+    """The watch's rule for vanished gradients: below ``FLAT`` x their size at the first
+    step."""
+    return grad_size < FLAT * first_size
+
+
 def size(grads: Any) -> float:
     """The largest gradient's magnitude (0 for none)."""
     return max(map(abs, grads), default=0.0)
@@ -94,11 +107,11 @@ class Watch:
         if self.step == 0:
             self.first, self.best, self.g0 = loss, loss, grad_size
             return False
-        high = self.rose(loss) or loss >= STALLED * self.first
+        high = loss_high(loss, self.first, self.best)
         self.grown(loss)
         if loss < self.best:
             self.best, self.best_step = loss, self.step
-        stuck = (high and grad_size < FLAT * self.g0
+        stuck = (high and grads_vanished(grad_size, self.g0)
                  and (vanished is None or vanished()))
         if stuck and self.since < 0 and units is not None:
             self.saturated = units()
