@@ -19,11 +19,13 @@ const state = {
   config: null, limits: {}, data: null, frame: null, running: false,
   history: { step: [], train: [], test: [] },
   twin: { step: [], loss: [] },    // forget_zero_grad's correct twin (empty without one)
+  speedInForce: null,              // the session's steps per frame (null: as fast as it goes)
   graph: null, graphNodes: new Map(), current: null, viewBox: null,
   dirty: true,
 };
 window.__frames = 0;               // frames applied (the browser tests read it)
 window.__zg_history = () => ({ ...state.history, twin: state.twin });   // test hook: the drawn curves
+window.__zg_frame_steps = [];      // test hook: the step of each frame applied (the last 200)
 
 // ---------------------------------------------------------------- the transport
 // One interface, two engines behind it (the page's <meta name="zerograd-engine">):
@@ -97,7 +99,7 @@ function sendConfig(part) { send({ type: "config", config: part }); }
 
 const handlers = {
   hello(m) { state.limits = m.limits || {}; applyLimits(); onConfig(m); setupFromUrl(m.config); speedOnHello(m); },
-  speed(m) { $("speed").value = m.steps_per_frame === null ? "" : String(m.steps_per_frame); },
+  speed(m) { state.speedInForce = m.steps_per_frame; $("speed").value = m.steps_per_frame === null ? "" : String(m.steps_per_frame); },
   config: onConfig,
   data(m) { state.data = m; state.dirty = true; },
   frame: onFrame,
@@ -143,6 +145,8 @@ function clearHistory() {
 
 function onFrame(m) {
   window.__frames += 1;
+  window.__zg_frame_steps.push(m.step);
+  if (window.__zg_frame_steps.length > 200) window.__zg_frame_steps.shift();
   state.frame = m;
   state.running = !!m.running;
   appendLosses(m.losses || []);
@@ -206,6 +210,7 @@ function sendSpeed() {
 
 // A new session (a reload keeps the control's choice, a restarted engine forgets it): say it again.
 function speedOnHello(m) {
+  state.speedInForce = m.steps_per_frame ?? null;
   const want = $("speed").value === "" ? null : Number($("speed").value);
   if (m.steps_per_frame !== undefined && want !== m.steps_per_frame) send({ type: "speed", steps_per_frame: want }, false);
 }
