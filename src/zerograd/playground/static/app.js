@@ -722,7 +722,7 @@ function drawGradBars() {
   });
   ctx.fillStyle = MUTED; ctx.textAlign = "left"; ctx.fillText("1e-8", L, h - 6);
   ctx.textAlign = "right"; ctx.fillText("100", L + bw, h - 6);
-  ctx.textAlign = "center"; ctx.fillText("log · red: vanished (loss high) · green: converged", L + bw / 2, h - 6);
+  ctx.textAlign = "center"; ctx.fillText("red: vanished · green: converged", L + bw / 2, h - 6);
 }
 
 // ---------------------------------------------------------------- the graph and backprop (SVG)
