@@ -272,3 +272,39 @@ def test_the_one_example_graph_labels_the_target_and_the_error(loss: str, labels
         assert root.data == pytest.approx(by["error²"].data)
     drawn = graphview.Walk(root, "x").drawing()
     assert not [n for n in drawn["nodes"] if n["kind"] == "value" and not n["label"]]
+
+
+# ------------------------------------------------------------------------------ lr advice
+def test_a_deep_sigmoid_net_at_a_small_rate_is_not_told_to_lower_it() -> None:
+    """Issue 28's setup: six sigmoid layers of 8 on the moons at lr 5.6e-4. The loss falls
+    from 1.27 to the targets' variance and the gradients fade over 1,700 small steps: the
+    watch names what the page shows (small steps, a deep sigmoid stack), not the rate."""
+    update = {"hidden": [8] * 6, "activation": "sigmoid", "lr": 5.6e-4, "seed": 2}
+    tab = Tab()
+    tab.handle(json.dumps({"type": "config", "config": update}))
+    tab.take()
+    tab.handle('{"type": "play"}')
+    texts: list[str] = []
+    while not texts and tab.core.trainer.steps < 2500:
+        tab.advance(0.05)
+        texts += [m["text"] for m in json.loads(tab.take()) if m["type"] == "warning"]
+    tab.handle('{"type": "pause"}')
+    assert len(texts) == 1 and "gradients vanished" in texts[0]
+    assert "10x smaller" not in texts[0] and "likely cause" not in texts[0]
+    assert "a smaller learning rate would not help" in texts[0]
+    assert "sigmoid" in texts[0] and "zg.optim.Adam" in texts[0]
+
+
+def test_the_watch_names_the_rate_only_when_its_steps_did_it() -> None:
+    quick = monitor.Watch()
+    quick.see(1.0, 1.0)
+    assert quick.see(0.9, 1e-5)  # vanished at the first update
+    assert "try one 10x smaller" in quick.message(0.9)
+    slow = monitor.Watch()
+    for k in range(200):
+        stuck = slow.see(1.0 - k * 1e-4, 1.0 / (k + 1) ** 2)
+    assert stuck and "would not help" in slow.message(1.0 - 199e-4)
+    risen = monitor.Watch()
+    for k in range(50):
+        risen.see(1.0 - k * 0.01, 1.0)
+    assert risen.see(0.9, 1e-5) and "try one 10x smaller" in risen.message(0.9)
