@@ -191,3 +191,21 @@ def test_a_bad_speed_from_the_page_is_refused_in_both_engines(opened: Any) -> No
     wait_until(lambda: "steps_per_frame must be a whole number from 1 to 10000"
                in page.text_content("#errors"), what="the error")
     assert json.loads(json.dumps(page.evaluate("state.speedInForce ?? null"))) is None
+
+
+def test_a_deep_sigmoid_net_at_a_small_rate_is_not_told_to_lower_it(opened: Any) -> None:
+    """Issue 28's setup (six sigmoid layers, lr 5.6e-4; 100 points so the page's Python
+    compiles it): the watch's advice fits the small rate the page shows."""
+    page = opened("?hidden=8,8,8,8,8,8&activation=sigmoid&lr=0.00056&seed=2&points=100")
+    wait_until(lambda: page.evaluate("state.config.lr") == 0.00056
+               and page.evaluate("state.config.hidden.length") == 6, what="the setup")
+    page.click("#play")
+    wait_until(lambda: page.eval_on_selector_all("#warnings .warning", "e => e.length"),
+               timeout=120, what="the watch's warning")
+    page.click("#play")
+    (text,) = page.eval_on_selector_all("#warnings .warning",
+                                        "els => els.map(e => e.lastChild.textContent)")
+    assert "gradients vanished" in text and "a smaller learning rate would not help" in text
+    assert "10x smaller" not in text
+    assert page.input_value("#lr") == "0.00056"
+    shot(page, f"lr-advice-{page.evaluate('ENGINE')}")

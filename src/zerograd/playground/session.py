@@ -431,16 +431,18 @@ class Core:
         self._guarded(self._prepare, None)
 
     def _prepare(self, _: Any) -> None:
-        tr = self.trainer
-        if tr is not None and not tr.prepared:
+        todo = [t for t in (self.trainer, self.twin) if t is not None and not t.prepared]
+        if todo:
             self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
                           "writes the loss as Python once, then replays it"})
-            tr.prepare()
+            for t in todo:  # the run's, and its twin's (the same setup with zero_grad)
+                t.prepare()
             self.out.put({"type": "status", "text": ""})
 
     def _one_step(self) -> None:
         tr = self.trainer
-        if not tr.prepared and self._shown > 0:  # the first steps are on the page: compile
+        twin_waits = self.twin is not None and not self.twin.prepared
+        if (not tr.prepared or twin_waits) and self._shown > 0:  # first steps shown: compile
             self._prepare(None)
         elif tr.steps == 0 and tr.prepared:
             self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
