@@ -666,7 +666,10 @@ def test_writers_killed_at_random_moments_leave_nothing_after_the_next_save(tmp_
     path, rnd, leftovers = tmp_path / "ckpt.json", random.Random(7), 0
     for _ in range(8):
         proc = start_writer(path, KILLED_AT_RANDOM)
-        time.sleep(rnd.uniform(0.0, 0.5))
+        end = time.monotonic() + 30  # its first save has begun writing (slow on a busy machine)
+        while not temps(tmp_path) and time.monotonic() < end:
+            time.sleep(0.002)
+        time.sleep(rnd.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         leftovers += len(temps(tmp_path))

@@ -1,5 +1,7 @@
 """The jax executor divides in the eager engine's order: XLA's rewrite of (a / b) / c as
-a / (b * c) overflows where eager does not (the issue's t = 5 / Value(1e155); t / t)."""
+a / (b * c) overflows where eager does not (the issue's t = 5 / Value(1e155); t / t); and it
+takes logs, powers and square roots of the numbers eager takes them of (XLA rewrites
+log(exp(a)) as a, pow(exp(a), b) as exp(a * b), sqrt(a * a) as |a|)."""
 
 from __future__ import annotations
 
@@ -48,3 +50,52 @@ def test_a_chain_of_divisions_does_not_overflow(executor):
             assert math.isclose(g, w, rel_tol=1e-12), (got, want)
         for p in (a, b, c):
             p.grad = 0.0
+
+
+def _agree(a: float, b: float) -> bool:
+    if a != a or b != b:
+        return a != a and b != b
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("case", [
+    (lambda x, y: x.exp().log() * y, 1000.0, 1.0),  # log(exp(a)) -> a: 1000.0, eager inf
+    (lambda x, y: x.exp().log() * y, 1e-300, 1.0),  # 1e-300 for eager's log(1.0) = 0.0
+    (lambda x, y: (x ** y).log(), -0.5, 1.0),  # b * log(abs(a)): -0.69 for eager's nan
+    (lambda x, y: (x ** -1000.0).log() * y, 0.24, 1.0),  # 1427.1 for eager's inf
+], ids=["log-exp-overflow", "log-exp-tiny", "log-pow-negative", "log-powc-overflow"])
+def test_log_of_exp_and_pow_is_taken_of_eager_number(case):
+    """XLA rewrites log(exp(a)) as a and log(pow(a, b)) as b * log(|a|): the jax executor
+    takes the log of the number eager takes it of (both compiled paths)."""
+    fn, *xs = case
+    x, y = Value(xs[0]), Value(xs[1])
+    out = fn(x, y)
+    out.backward()
+    want = (out.data, [x.grad, y.grad])
+    x.grad = y.grad = 0.0
+    for got in _both(lambda s: fn(x, y) * s, [x, y], "jax"):
+        assert _agree(got[0], want[0]), (got, want)
+        assert all(_agree(g, w) for g, w in zip(got[1], want[1])), (got, want)
+        x.grad = y.grad = 0.0
+
+
+@pytest.mark.parametrize("case", [
+    (lambda x: x.exp() ** -math.inf, 1e-300, 1.0),  # exp(a * b): 0.0 for 1.0 ** -inf = 1.0
+    (lambda x: (x * x).sqrt(), 6.48e286, math.inf),  # abs(a): 6.48e286 for sqrt(inf)
+], ids=["pow-exp", "sqrt-square"])
+def test_pow_and_sqrt_are_taken_of_eager_number(case):
+    """XLA rewrites pow(exp(a), b) as exp(a * b) and sqrt(a * a) as |a| (seen where a is
+    an input of the compiled function): the jax executor takes the power and the square
+    root of the numbers eager takes them of (program_at(1, 657) and (1, 614) of the fuzz)."""
+    fn, x, want = case
+    w = Value(-1.0)
+    assert fn(Value(x)).data + w.data == want - 1.0
+    f = zg.compile(lambda x: fn(x) + w, executor="jax")
+    r = f(x)
+    r.backward()
+    assert r.data == want - 1.0 and w.grad == 1.0
+    f.prepare(x)
+    value, which, grads = f.value_and_grad([w.data], x)
+    assert float(value) == want - 1.0 and list(grads) == [1.0]

@@ -271,7 +271,7 @@ def test_two_sessions_at_the_same_line_both_get_their_warning(server):
 def test_bad_messages_get_an_error_and_the_session_goes_on(server):
     with page(server) as p:
         for bad, words in [("{not json", "must be JSON"),
-                           ("x" * 20000, "too large"),
+                           ("x" * 70000, "too large"),
                            (json.dumps([1]), "a JSON object"),
                            (json.dumps({"type": "exec", "code": "1/0"}), "unknown message type"),
                            (json.dumps({"type": "config", "config": {"hidden": [99]}}),

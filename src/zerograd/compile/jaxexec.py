@@ -58,6 +58,43 @@ def _divide(jnp: Any) -> Callable[[Any, Any], Any]:
     return divide
 
 
+def _power(jnp: Any) -> Callable[[Any, Any], Any]:
+    """``jnp.power`` with its base behind an optimization barrier. XLA's algebraic
+    simplifier rewrites ``pow(exp(a), b)`` as ``exp(a * b)``: ``exp(1e-300) ** -inf`` is
+    ``1.0 ** -inf = 1.0`` in eager, ``exp(1e-300 * -inf) = 0.0`` rewritten."""
+    from jax.lax import optimization_barrier
+
+    def power(x: Any, y: Any) -> Any:
+        return jnp.power(optimization_barrier(x), y)
+
+    return power
+
+
+def _sqrt(jnp: Any) -> Callable[[Any], Any]:
+    """``jnp.sqrt`` of its operand behind an optimization barrier. XLA rewrites
+    ``sqrt(a * a)`` as ``abs(a)``: ``6.5e286`` where eager's ``a * a`` overflows to inf."""
+    from jax.lax import optimization_barrier
+
+    def sqrt(x: Any) -> Any:
+        return jnp.sqrt(optimization_barrier(x))
+
+    return sqrt
+
+
+def _log(jnp: Any) -> Callable[[Any], Any]:
+    """``jnp.log`` of its operand behind an optimization barrier. XLA's algebraic simplifier
+    rewrites ``log(exp(a))`` as ``a`` and ``log(pow(a, b))`` as ``b * log(abs(a))``: equal
+    for real numbers, not for floats where ``exp`` or ``pow`` overflows (``log(exp(1000))``
+    gave 1000.0 for eager's inf) or ``pow`` is nan (``log((-0.5) ** 1.0)`` gave -0.69 for
+    nan). Behind the barrier XLA takes the log of the number eager takes it of."""
+    from jax.lax import optimization_barrier
+
+    def log(x: Any) -> Any:
+        return jnp.log(optimization_barrier(x))
+
+    return log
+
+
 class Functional:
     """The lowering :func:`.npcode.build_group` writes JAX code with: names for the
     generated code, and the scatter of gradient contributions into an immutable buffer."""
@@ -65,10 +102,13 @@ class Functional:
     def __init__(self, jnp: Any):
         math = type("JaxMath", (ArrayMath,), {
             name: staticmethod(getattr(jnp, fn)) for name, fn in (
-                ("pow", "power"), ("exp", "exp"), ("log", "log"),
-                ("log1p", "log1p"), ("sqrt", "sqrt"), ("tanh", "tanh"), ("abs", "abs"),
+                ("exp", "exp"),
+                ("log1p", "log1p"), ("tanh", "tanh"), ("abs", "abs"),
                 ("where", "where"))})  # sign and maximum: ArrayMath's, on this where
         math.div = staticmethod(_divide(jnp))
+        math.log = staticmethod(_log(jnp))
+        math.pow = staticmethod(_power(jnp))
+        math.sqrt = staticmethod(_sqrt(jnp))
         self.jnp = jnp
         self.names = {"np": jnp, "M": math(),
                       "_mask": lambda x, m: x if m is None else jnp.where(m, x, 0.0)}

@@ -18,7 +18,7 @@ from typing import Any
 from .. import data, losses
 from ..nn import MLP
 
-DATASETS = ("lecture", "moons", "circles", "spiral", "blobs", "xor")
+DATASETS = ("lecture", "moons", "circles", "spiral", "blobs", "xor", "custom")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 LOSSES = ("mse", "hinge", "cross_entropy")
 OPTIMIZERS = ("gd", "momentum", "adam")
@@ -27,7 +27,7 @@ MOMENTUM = 0.9
 DEFAULTS: dict[str, Any] = dict(
     dataset="moons", points=200, noise=0.1, test_fraction=0.2, seed=1, hidden=[8, 8],
     activation="tanh", loss="mse", optimizer="gd", lr=0.1, batch=0, l2=0.0,
-    forget_zero_grad=False,
+    forget_zero_grad=False, data=None,
 )
 
 # key: (kind, low, high) for numbers, (choices,) for names; sent to the page as its limits
@@ -36,8 +36,11 @@ LIMITS: dict[str, tuple] = dict(
     test_fraction=("number", 0.0, 0.5), seed=("int", 0, 2**31 - 1),
     hidden=("layers", 0, 6, 1, 16), activation=(ACTIVATIONS,), loss=(LOSSES,),
     optimizer=(OPTIMIZERS,), lr=("number", 1e-4, 10.0), batch=("int", 0, 1000),
-    l2=("number", 0.0, 1.0), forget_zero_grad=("bool",),
+    l2=("number", 0.0, 1.0), forget_zero_grad=("bool",), data=("points", 4, 1000),
 )
+MAX_COORD = 1e6  # a custom point's coordinates are at most this large (in absolute value)
+DECIMALS = 3  # custom points are kept rounded to this many decimals (what a link carries)
+LINK_POINTS = 200  # the page's link carries custom data of at most this many points
 
 
 def limits() -> dict[str, dict[str, Any]]:
@@ -51,6 +54,10 @@ def limits() -> dict[str, dict[str, Any]]:
                         "min": spec[3], "max": spec[4]}
         elif spec[0] == "bool":
             out[key] = {"kind": "bool"}
+        elif spec[0] == "points":
+            out[key] = {"kind": "points", "min": spec[1], "max": spec[2],
+                        "max_coordinate": MAX_COORD, "decimals": DECIMALS,
+                        "link_max": LINK_POINTS}
         else:
             out[key] = {"kind": spec[0], "min": spec[1], "max": spec[2]}
     return out
@@ -71,6 +78,8 @@ def _one(key: str, x: Any) -> Any:
         if not isinstance(x, bool):
             raise ValueError(f"{key} must be true or false; got {_shown(x)}")
         return x
+    if spec[0] == "points":
+        return points(x)
     if spec[0] == "layers":
         _, lo, hi, wlo, whi = spec
         if (not isinstance(x, list) or not lo <= len(x) <= hi
@@ -111,6 +120,9 @@ def check(update: Any, current: dict[str, Any]) -> dict[str, Any]:
     new = dict(current)
     for key, x in update.items():
         new[key] = _one(key, x)
+    if new["dataset"] == "custom" and new.get("data") is None:
+        raise ValueError("dataset custom needs its points: paste or upload a CSV (x, y, label) "
+                         "or click on the boundary plane to add points")
     return new
 
 
@@ -127,6 +139,133 @@ def check_speed(n: Any) -> int | None:
                          f"{MAX_STEPS_PER_FRAME}, or null (as fast as it goes); got "
                          f"{_shown(n)}"[:300])
     return int(n)
+
+
+def points(x: Any) -> list[list[float]] | None:
+    """Custom data as ``[[x, y, class], ...]`` (class 0 or 1, coordinates rounded to
+    ``DECIMALS``), from CSV text or a list of ``[x, y, label]`` rows; None stays None.
+    ValueError naming the row and what is wrong. The text is only split and read as
+    numbers, never run."""
+    if x is None:
+        return None
+    if isinstance(x, str):
+        rows, where = _csv_rows(x)
+    elif isinstance(x, list):
+        if len(x) > LIMITS["data"][2]:
+            raise ValueError(f"data: too many points: at most {LIMITS['data'][2]}; got "
+                             f"{len(x)}")
+        rows, where = [], []
+        for i, r in enumerate(x):
+            if not isinstance(r, list) or len(r) != 3:
+                raise ValueError(f"data: point {i + 1} must be a list [x, y, label]; got "
+                                 f"{_shown(r)}"[:300])
+            rows.append(r)
+            where.append(f"point {i + 1}")
+    else:
+        raise ValueError(f"data must be CSV text (x,y,label rows) or a list of [x, y, label] "
+                         f"points; got {type(x).__name__}")
+    _, lo, hi = LIMITS["data"]
+    if len(rows) > hi:
+        raise ValueError(f"data: too many points: at most {hi}; got {len(rows)}")
+    if not rows:
+        raise ValueError(f"data: no points: give rows of x,y,label (at least {lo}, both "
+                         f"classes)")
+    if len(rows) < lo:
+        raise ValueError(f"data: at least {lo} points are needed (both classes); got "
+                         f"{len(rows)}")
+    xy = [[_coord(r[0], "x", w), _coord(r[1], "y", w)] for r, w in zip(rows, where)]
+    classes = _classes([r[2] for r in rows], where)
+    return [[a, b, c] for (a, b), c in zip(xy, classes)]
+
+
+def _csv_rows(text: str) -> tuple[list[Any], list[str]]:
+    """The rows of CSV text (lines, or ``;`` between rows as in a link; fields split at
+    commas or tabs) and each one's name ("row n", its line); a first row whose x and y are
+    not numbers is a header, skipped."""
+    rows: list[Any] = []
+    names: list[str] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").replace(";", "\n").split("\n")
+    first = True
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in line.replace("\t", ",").split(",")]
+        if first and len(fields) >= 2 and not _number(fields[0]) and not _number(fields[1]):
+            first = False  # x,y,label
+            continue
+        first = False
+        if len(fields) != 3:
+            raise ValueError(f"data: row {n} must have 3 columns (x, y, label); it has "
+                             f"{len(fields)}: {line.strip()[:60]!r}")
+        rows.append(fields)
+        names.append(f"row {n}")
+    return rows, names
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _coord(v: Any, name: str, where: str) -> float:
+    """A coordinate, finite and at most MAX_COORD in size, rounded to DECIMALS."""
+    if isinstance(v, str):
+        try:
+            f = float(v)
+        except ValueError:
+            raise ValueError(f"data: {where}: {name} must be a number; got {v[:40]!r}") from None
+    elif isinstance(v, numbers.Real) and not isinstance(v, bool):
+        if _int(v) and abs(v) > MAX_COORD:
+            f = math.inf
+        else:
+            f = float(v)
+    else:
+        raise ValueError(f"data: {where}: {name} must be a number; got {_shown(v)}"[:200])
+    if not math.isfinite(f) or abs(f) > MAX_COORD:
+        raise ValueError(f"data: {where}: {name} must be a finite number of at most "
+                         f"{MAX_COORD:g} in size; got {_shown(v)}"[:200])
+    return round(f, DECIMALS)
+
+
+def _classes(labels: list[Any], where: list[str]) -> list[int]:
+    """Labels as classes 0/1: 0 and 1, -1 and +1, or two names (in sorted order: the first
+    is class 0); ValueError unless exactly two classes are present."""
+    keys = []
+    for lab, w in zip(labels, where):
+        if isinstance(lab, str):
+            t = lab.strip()
+            if _number(t) and float(t) in (-1.0, 0.0, 1.0):
+                keys.append(float(t))
+            elif t and not _number(t):
+                keys.append(t[:40])
+            else:
+                raise ValueError(f"data: {w}: the label must be 0 or 1, -1 or +1, or a name; "
+                                 f"got {lab[:40]!r}")
+        elif isinstance(lab, numbers.Real) and not isinstance(lab, bool) and lab in (-1, 0, 1):
+            keys.append(float(lab))
+        else:
+            raise ValueError(f"data: {w}: the label must be 0 or 1, -1 or +1, or a name; "
+                             f"got {_shown(lab)}"[:200])
+    kinds = set(keys)
+    names = sorted(k for k in kinds if isinstance(k, str))
+    nums = sorted(k for k in kinds if not isinstance(k, str))
+    if names and nums:
+        raise ValueError(f"data: labels mix numbers and names ({nums[0]:g} and {names[0]!r}): "
+                         f"use 0/1, -1/+1 or two names")
+    if len(kinds) != 2:
+        shown = ", ".join(repr(k) if isinstance(k, str) else f"{k:g}" for k in names + nums)
+        raise ValueError(f"data: two classes are needed, both present: the labels are "
+                         f"{shown} (add points of the other class)" if len(kinds) < 2 else
+                         f"data: two classes are needed, no more: the labels are {shown}")
+    if nums == [0.0, 1.0] or nums == [-1.0, 1.0]:
+        return [int(k == 1.0) for k in keys]
+    if nums:
+        raise ValueError("data: numeric labels must be 0 and 1, or -1 and +1; got "
+                         f"{nums[0]:g} and {nums[1]:g}")
+    return [int(k == names[1]) for k in keys]
 
 
 @dataclass
@@ -151,7 +290,9 @@ def make_data(cfg: dict[str, Any]) -> Data:
         xs, ys = data.lecture()
         y = [int(v > 0) for v in ys]
         return Data(xs, y, targets(y, cfg["loss"]), None, None, None)
-    if name == "moons":
+    if name == "custom":
+        X, y = [[p[0], p[1]] for p in cfg["data"]], [int(p[2]) for p in cfg["data"]]
+    elif name == "moons":
         X, y = data.moons(n, noise=noise, seed=seed, portable=True)
     elif name == "circles":
         X, y = data.circles(n, noise=noise, seed=seed, portable=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .session import KINDS
 
-MAX_MESSAGE = 16 * 1024  # bytes a page message may have; longer ones get an error
+MAX_MESSAGE = 64 * 1024  # bytes a page message may have (1000 custom points fit); longer: error
 MAX_NESTING = 8  # lists and objects inside each other in a page message (the page needs 3)
 
 

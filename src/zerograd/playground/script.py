@@ -29,6 +29,7 @@ def summary(cfg: dict[str, Any]) -> str:
     """The setup in one line, e.g. ``moons (200 points), MLP(2, [8, 8, 1]) tanh, ...``."""
     nin = 3 if cfg["dataset"] == "lecture" else 2
     what = ("the lecture's 4 examples" if cfg["dataset"] == "lecture"
+            else f"your data ({len(cfg['data'])} points)" if cfg["dataset"] == "custom"
             else f"{cfg['dataset']} ({cfg['points']} points)")
     return (f"{what}, MLP({nin}, {cfg['hidden'] + [1]}) {cfg['activation']}, "
             f"{cfg['loss']}, {cfg['optimizer']} at lr {cfg['lr']:g}")
@@ -45,10 +46,23 @@ def _data_lines(cfg: dict[str, Any]) -> list[str]:
                 "y_train = [int(v > 0) for v in ys]  # classes 0 and 1",
                 "t_train = " + to_t.format(y="y_train") + note]
     n, noise = cfg["points"], cfg["noise"]
-    make = MAKERS[cfg["dataset"]].format(n=n, half=n // 2, noise=noise,
-                                         std=1.0 + 4.0 * noise)
-    lines = [f"# the data: {cfg['dataset']}, {n} points, noise {noise:g}",
-             f"X, y = {make}"]
+    if cfg["dataset"] == "custom":
+        lines = [f"# the data: your {len(cfg['data'])} points, (x, y, class 0 or 1) each",
+                 "POINTS = ["]
+        row = ""
+        for p in cfg["data"]:
+            item = f"({p[0]!r}, {p[1]!r}, {p[2]}), "
+            if len(row) + len(item) > 88:
+                lines.append("    " + row.rstrip())
+                row = ""
+            row += item
+        lines += ["    " + row.rstrip(), "]",
+                  "X = [[a, b] for a, b, c in POINTS]", "y = [c for a, b, c in POINTS]"]
+    else:
+        make = MAKERS[cfg["dataset"]].format(n=n, half=n // 2, noise=noise,
+                                             std=1.0 + 4.0 * noise)
+        lines = [f"# the data: {cfg['dataset']}, {n} points, noise {noise:g}",
+                 f"X, y = {make}"]
     if cfg["test_fraction"] == 0:
         return lines + ["X_train, y_train = X, y", "t_train = " + to_t.format(y="y_train") + note]
     return lines + [

@@ -397,8 +397,9 @@ class Core:
         self._restart(self.cfg)
 
     def _on_config(self, msg: dict[str, Any]) -> None:
+        cfg = config.check(msg.get("config"), self.cfg)  # a refused setup changes nothing
         self.running = False
-        self._restart(config.check(msg.get("config"), self.cfg))
+        self._restart(cfg)
 
     def _on_reset(self, msg: dict[str, Any]) -> None:
         self.running = False

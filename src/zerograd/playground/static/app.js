@@ -42,8 +42,8 @@ function socketTransport() {
   const url = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws" +
     (token === null ? "" : "?token=" + encodeURIComponent(token));
   const ws = new WebSocket(url);
-  ws.onopen = () => setConn("server", "ok", "connected to zerograd playground's server");
-  ws.onclose = () => { setConn("disconnected", "down"); state.running = false; showPlay(); };
+  ws.onopen = () => { retryWait = 0; setConn("server", "ok", "connected to zerograd playground's server"); };
+  ws.onclose = () => { state.running = false; showPlay(); reconnectLater(); };
   ws.onmessage = (ev) => dispatch(JSON.parse(ev.data));
   return {
     get open() { return ws.readyState === WebSocket.OPEN; },
@@ -77,6 +77,16 @@ function connect() {
   transport = ENGINE === "pyodide" ? workerTransport() : socketTransport();
 }
 
+// The server went away: try again with a growing wait (0.5 s doubling to 8 s), saying so in
+// the pill; the next hello restores the setup that was in force (see restoreSetup).
+let retryWait = 0;
+function reconnectLater() {
+  retryWait = Math.min(8000, retryWait ? retryWait * 2 : 500);
+  state.reconnecting = true;
+  setConn("reconnecting\u2026", "down retry", "the server stopped: trying again every few seconds");
+  setTimeout(() => { transport = socketTransport(); }, retryWait);
+}
+
 function setConn(text, cls, title = "") {
   const el = $("conn");
   el.textContent = text;
@@ -87,7 +97,7 @@ function setConn(text, cls, title = "") {
 // Send one message; `fromUser` clears the last error (a new action starts).
 function send(msg, fromUser = true) {
   if (!transport || !transport.open) {
-    showError(ENGINE === "pyodide" ? "the page's Python stopped: reload the page" : "not connected to the server: reload the page");
+    showError(ENGINE === "pyodide" ? "the page's Python stopped: reload the page" : state.reconnecting ? "reconnecting to the server\u2026 try again in a moment" : "not connected to the server: reload the page");
     return;
   }
   if (fromUser) clearError();
@@ -95,17 +105,24 @@ function send(msg, fromUser = true) {
 }
 window.__zg_send = (msg) => send(msg, false);   // test hook: send any message as is
 
-function sendConfig(part) { send({ type: "config", config: part }); }
+function sendConfig(part) { refusable = Object.keys(part); send({ type: "config", config: part }); }
 
 const handlers = {
-  hello(m) { state.limits = m.limits || {}; applyLimits(); onConfig(m); setupFromUrl(m.config); speedOnHello(m); },
+  hello(m) {
+    const had = state.reconnecting ? state.config : null;
+    state.reconnecting = false;
+    if (had) restoreSetup(had, m.config);
+    state.limits = m.limits || {}; applyLimits(); onConfig(m);
+    if (had) sendRestore(); else setupFromUrl(m.config);
+    speedOnHello(m);
+  },
   speed(m) { state.speedInForce = m.steps_per_frame; $("speed").value = m.steps_per_frame === null ? "" : String(m.steps_per_frame); },
   config: onConfig,
   data(m) { state.data = m; state.dirty = true; },
   frame: onFrame,
   warning: addWarning,
   status(m) { $("status").textContent = m.text; },
-  error(m) { showError(m.text); urlRefused(); },
+  error(m) { showError(m.text); urlRefused(); refused(m.text); },
   graph: renderGraph,
   backprop(m) { (m.steps || [m]).forEach(applyBackprop); },
   code: showCode,
@@ -131,8 +148,10 @@ function fmtShort(x) {
 // ---------------------------------------------------------------- messages that change the run
 function onConfig(m) {
   state.config = m.config;
+  refusable = null; clearRefused();
   urlAnswered(m.config);
   writeUrl(m.config);
+  showDataNote(m.config);
   clearHistory();
   fillControls(m.config);
   state.dirty = true;
@@ -241,7 +260,7 @@ function showError(text) {
   clearTimeout(errorTimer);
   errorTimer = setTimeout(clearError, 8000);
 }
-function clearError() { $("errors").textContent = ""; }
+function clearError() { $("errors").textContent = ""; clearRefused(); }
 
 
 // ---------------------------------------------------------------- the setup in the URL
@@ -250,8 +269,8 @@ function clearError() { $("errors").textContent = ""; }
 // `hide=lr,optimizer` hides those controls (a teacher's task). Values are sent as written:
 // the session checks them and says what is wrong.
 const URL_KEYS = ["dataset", "points", "noise", "test_fraction", "seed", "hidden", "activation",
-  "loss", "optimizer", "lr", "batch", "l2", "forget_zero_grad"];
-const TEXT_KEYS = new Set(["dataset", "activation", "loss", "optimizer"]);
+  "loss", "optimizer", "lr", "batch", "l2", "forget_zero_grad", "data"];
+const TEXT_KEYS = new Set(["dataset", "activation", "loss", "optimizer", "data"]);
 let defaults = null;         // the first setup the engine sent: keys equal to it stay out of the URL
 let pendingUrl = null;       // the URL's setup, sent and not answered yet
 
@@ -270,11 +289,14 @@ function fromQuery(key, text) {
 
 function toQuery(key, v) {
   if (key === "hidden") return v.join(",");
+  if (key === "data") return v.map((p) => p.join(",")).join(";");
   if (key === "forget_zero_grad") return v ? "1" : "0";
   return String(v);
 }
 
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+// the link's data is text (x,y,label;...), read by the session: compared as that text
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b) ||
+  (typeof b === "string" && Array.isArray(a) && Array.isArray(a[0]) && toQuery("data", a) === b);
 
 function urlSetup() {
   const q = new URLSearchParams(location.search), setup = {};
@@ -309,13 +331,14 @@ function writeUrl(config) {
   if (pendingUrl || defaults === null) return;   // keep the link's setup until it is answered
   const q = new URLSearchParams(location.search);
   for (const key of URL_KEYS) {
-    if (config[key] === undefined || same(config[key], defaults[key])) q.delete(key);
+    if (key === "data" && !linkCarries(config)) q.delete(key);
+    else if (config[key] === undefined || same(config[key], defaults[key])) q.delete(key);
     else q.set(key, toQuery(key, config[key]));
   }
   // the setup first, in the protocol's order, then the rest (hide, token) as they were
   const rest = [...q].filter(([k]) => !URL_KEYS.includes(k));
   const ordered = URL_KEYS.filter((k) => q.has(k)).map((k) => [k, q.get(k)]).concat(rest);
-  const text = ordered.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ",")).join("&");
+  const text = ordered.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v).replace(/%2C/g, ",").replace(/%3B/g, ";")).join("&");
   const url = location.pathname + (text ? "?" + text : "") + location.hash;
   if (url !== location.pathname + location.search + location.hash) history.replaceState(null, "", url);
 }
@@ -353,6 +376,89 @@ function copyLink() {
   };
   if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(location.href).then(() => done(true), () => done(false));
   else done(false);
+}
+
+// ---------------------------------------------------------------- a refused value, a restored setup
+let refusable = null;   // the keys of the last `config` the user sent, until it is answered
+
+// An `error`: every control shows the setup in force again, and the error stands beside the
+// control whose value was refused.
+function refused(text) {
+  if (!state.config) return;
+  fillControls(state.config);
+  const key = refusable && (refusable.includes("data") ? "data" : refusable[0]);
+  refusable = null;
+  if (!key) return;
+  const anchor = key === "hidden" ? $("widths") : key === "data" ? $("csv-send").parentElement : document.querySelector(`[data-key="${key}"]`);
+  if (!anchor) return;
+  clearRefused();
+  const note = document.createElement("small");
+  note.className = "refused";
+  note.setAttribute("role", "alert");
+  note.textContent = text;
+  (anchor.closest("label") || anchor).after(note);
+}
+
+function clearRefused() { for (const el of document.querySelectorAll(".refused")) el.remove(); }
+
+// After a reconnect: the new session's hello holds the defaults; the setup in force before
+// (`had`) is sent back as one `config`, kept as the link's setup until it is answered.
+function restoreSetup(had, fresh) {
+  const diff = {};
+  for (const [k, v] of Object.entries(had)) if (!same(fresh[k], v)) diff[k] = v;
+  pendingUrl = Object.keys(diff).length ? diff : null;
+}
+function sendRestore() { if (pendingUrl) send({ type: "config", config: pendingUrl }, false); }
+
+// ---------------------------------------------------------------- your own data
+// A CSV (pasted or uploaded) or points clicked on the plane go to the session as the
+// setup's `data` (dataset "custom"); the session reads and checks them (config.points).
+const MAX_UPLOAD = 60 * 1024;   // bytes: a page message holds at most 64 KiB
+
+function wireOwnData() {
+  $("csv-send").addEventListener("click", () => sendConfig({ dataset: "custom", data: $("csv").value }));
+  $("csv-file").addEventListener("change", (e) => {
+    const f = e.target.files[0];
+    e.target.value = "";
+    if (!f) return;
+    if (f.size > MAX_UPLOAD) {
+      refusable = ["data"];
+      showError(`${f.name} is ${Math.ceil(f.size / 1024)} KiB: a CSV must be under ${MAX_UPLOAD / 1024} KiB (at most ${limitOf("data").max || 1000} points)`);
+      refused($("errors").textContent);
+      return;
+    }
+    f.text().then((t) => { $("csv").value = t; sendConfig({ dataset: "custom", data: t }); });
+  });
+  $("boundary").addEventListener("click", addPoint);
+}
+
+// A click on the boundary plane adds a point of the chosen class (shift: the other one) to
+// the points shown, at the click's place in the plane's coordinates.
+function addPoint(e) {
+  const d = state.data, c = state.config;
+  if (!d || !d.extent || !c) return;
+  const r = $("boundary").getBoundingClientRect(), [x0, x1, y0, y1] = d.extent;
+  const x = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
+  const y = y1 - ((e.clientY - r.top) / r.height) * (y1 - y0);
+  const cls = e.shiftKey ? 1 - Number($("click-class").value) : Number($("click-class").value);
+  const pts = c.dataset === "custom" && c.data ? c.data.slice() : shownPoints(d);
+  pts.push([x, y, cls]);
+  sendConfig({ dataset: "custom", data: pts });
+}
+
+function shownPoints(d) {
+  const out = [];
+  for (const set of [d.train, d.test]) if (set) set.X.forEach((p, i) => out.push([p[0], p[1], set.y[i]]));
+  return out;
+}
+
+const linkMax = () => limitOf("data").link_max ?? 200;
+const linkCarries = (c) => c.dataset === "custom" && Array.isArray(c.data) && c.data.length <= linkMax();
+
+function showDataNote(c) {
+  const n = c.dataset === "custom" && Array.isArray(c.data) ? c.data.length : 0;
+  $("data-note").textContent = !n ? "" : n <= linkMax() ? `${n} points of your own; the link carries them.`
+    : `${n} points of your own: a link carries at most ${linkMax()}, so it opens without them.`;
 }
 
 // ---------------------------------------------------------------- controls
@@ -417,8 +523,10 @@ function fillControls(c) {
   }
   $("forget_zero_grad").checked = !!c.forget_zero_grad;
   $("lr-slider").value = Math.log10(c.lr);
+  $("lr-slider").setAttribute("aria-valuetext", "learning rate " + c.lr);
   const lecture = c.dataset === "lecture";
-  $("points").disabled = lecture;
+  $("points").disabled = lecture || c.dataset === "custom";
+  $("noise").disabled = c.dataset === "custom";
   $("test_fraction").disabled = lecture;
   buildWidths(c.hidden || []);
 }
@@ -453,10 +561,14 @@ function wireControls() {
     el.addEventListener("change", () => {
       const v = controlValue(el);
       if (v !== undefined) sendConfig({ [el.dataset.key]: v });
+      else { refusable = [el.dataset.key]; refused($("errors").textContent); }
     });
   }
   // the learning-rate slider is log10(lr); it sends when let go
-  $("lr-slider").addEventListener("input", (e) => { $("lr").value = +Math.pow(10, +e.target.value).toPrecision(3); });
+  $("lr-slider").addEventListener("input", (e) => {
+    $("lr").value = +Math.pow(10, +e.target.value).toPrecision(3);
+    e.target.setAttribute("aria-valuetext", "learning rate " + $("lr").value);
+  });
   $("lr-slider").addEventListener("change", () => sendConfig({ lr: Number($("lr").value) }));
   $("layer-plus").addEventListener("click", () => {
     const w = currentWidths();
@@ -496,6 +608,7 @@ function drawLoop() {
     drawLossCurve();
     drawNetwork();
     drawGradBars();
+    labelViews();
   }
   requestAnimationFrame(drawLoop);
 }
@@ -513,18 +626,18 @@ function fitCanvas(c) {
 
 const rgba = (c, a) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
 
-function drawBoundaryOrBars() {
+function drawBoundaryOrBars(surface) {
   const lecture = state.data && state.data.features !== 2 && !state.data.extent;
   $("boundary-title").textContent = lecture ? "Predictions vs targets" : "Decision boundary";
   $("legend-boundary").hidden = lecture;
   $("legend-lecture").hidden = !lecture;
-  if (lecture) drawPredictions(); else drawBoundary();
+  if (lecture) drawPredictions(surface); else drawBoundary(surface);
 }
 
 // The decision boundary: the model's scores as a heatmap, the data as circles.
 const heat = document.createElement("canvas");
-function drawBoundary() {
-  const { ctx, w, h } = fitCanvas($("boundary"));
+function drawBoundary(surface) {
+  const { ctx, w, h } = surface || fitCanvas($("boundary"));
   const d = state.data, b = state.frame && state.frame.boundary;
   if (!d || !d.extent) return;
   if (b && b.nx && b.ny) {
@@ -578,8 +691,8 @@ function drawPoints(ctx, set, px, py, rad, hollow) {
 }
 
 // For the lecture's 4 examples: each prediction (filled) beside its target (dashed).
-function drawPredictions() {
-  const { ctx, w, h } = fitCanvas($("boundary"));
+function drawPredictions(surface) {
+  const { ctx, w, h } = surface || fitCanvas($("boundary"));
   const rows = (state.frame && state.frame.predictions) || [];
   ctx.fillStyle = "#fbfcfd"; ctx.fillRect(0, 0, w, h);
   if (!rows.length) return;
@@ -611,8 +724,8 @@ function axisLine(ctx, x0, y0, x1, y1, color) {
 }
 
 // The loss curve: train (solid) and test (dashed) against the step, linear or log10.
-function drawLossCurve() {
-  const { ctx, w, h } = fitCanvas($("losscurve"));
+function drawLossCurve(surface) {
+  const { ctx, w, h } = surface || fitCanvas($("losscurve"));
   const hist = state.history, n = hist.step.length, log = $("logscale").checked;
   const L = 48, R = 10, T = 6, B = 20, pw = w - L - R, ph = h - T - B;
   const tr = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v);
@@ -664,8 +777,8 @@ function niceTicks(lo, hi, count) {
 }
 
 // The network: neurons in layers; edges orange (w > 0) or blue (w < 0), thickness |w|.
-function drawNetwork() {
-  const { ctx, w, h } = fitCanvas($("network"));
+function drawNetwork(surface) {
+  const { ctx, w, h } = surface || fitCanvas($("network"));
   const net = state.frame && state.frame.network;
   if (!net) return;
   const sizes = net.sizes, layers = sizes.length, maxN = Math.max(...sizes);
@@ -698,7 +811,8 @@ function drawNetwork() {
     if (l === layers - 1) { ctx.textAlign = "left"; ctx.fillText("out", x + r + 4, y); }
   }));
   ctx.textAlign = "center"; ctx.textBaseline = "alphabetic"; ctx.fillStyle = MUTED;
-  ctx.fillText(sizes.join(" → ") + "   (node fill: bias)", w / 2, h - 2);
+  const caption = sizes.join(" → ") + "   (node fill: bias)";
+  ctx.fillText(ctx.measureText(caption).width <= w - 4 ? caption : sizes.join("-"), w / 2, h - 2);
 }
 
 // The largest |grad| per layer, on a log10 axis: vanishing gradients show as short red bars.
@@ -722,7 +836,9 @@ function drawGradBars() {
   });
   ctx.fillStyle = MUTED; ctx.textAlign = "left"; ctx.fillText("1e-8", L, h - 6);
   ctx.textAlign = "right"; ctx.fillText("100", L + bw, h - 6);
-  ctx.textAlign = "center"; ctx.fillText("red: vanished · green: converged", L + bw / 2, h - 6);
+  const axisNote = "red: vanished · green: converged";
+  ctx.textAlign = "center";
+  if (ctx.measureText(axisNote).width <= bw - 2 * ctx.measureText("1e-8 ").width) ctx.fillText(axisNote, L + bw / 2, h - 6);
 }
 
 // ---------------------------------------------------------------- the graph and backprop (SVG)
@@ -750,6 +866,8 @@ function renderGraph(g) {
   firstView(g);
   $("graph-title").textContent = g.title || "";
   for (const id of ["bp-step", "bp-all", "bp-reset"]) $(id).disabled = false;
+  document.querySelector('.save-fig[data-fig="graph"]').disabled = false;
+  enableGraphKeys(svg);
   explainIdle();
 }
 
@@ -929,10 +1047,216 @@ function copyCode() {
   else fallback();
 }
 
+// ---------------------------------------------------------------- text alternatives (issue 28)
+// Each canvas says what it shows, from the numbers of the last frame, at most 4 times a second.
+let labelTimer = 0, labelledAt = 0;
+function labelViews() {
+  const wait = 250 - (performance.now() - labelledAt);
+  if (wait > 0) { if (!labelTimer) labelTimer = setTimeout(() => { labelTimer = 0; labelViews(); }, wait); return; }
+  labelledAt = performance.now();
+  const f = state.frame, c = state.config;
+  const say = (id, text) => { if ($(id).getAttribute("aria-label") !== text) $(id).setAttribute("aria-label", text); };
+  const num = (x) => (x === null || x === undefined ? "none" : fmtShort(x));
+  say("losscurve", !f || !state.history.step.length ? "Loss curve: no steps yet"
+    : `Loss curve: step ${f.step}, train loss ${num(f.loss)}, test ${num(f.test_loss)}`);
+  const lecture = state.data && state.data.features !== 2 && !state.data.extent;
+  const acc = (f && f.accuracy) || {};
+  const pc = (a) => (a === null || a === undefined ? "none" : Math.round(100 * a) + "%");
+  if (lecture) {
+    const rows = (f && f.predictions) || [];
+    say("boundary", "Predictions vs targets: " + (rows.length ? rows.map(([p, t], i) => `example ${i + 1} predicts ${fmtShort(p)}, target ${fmtShort(t)}`).join("; ") : "none yet"));
+  } else {
+    say("boundary", `Decision boundary: accuracy ${pc(acc.train)} train` + (acc.test === null || acc.test === undefined ? "" : `, ${pc(acc.test)} test`));
+  }
+  const net = f && f.network;
+  say("network", net ? `Network ${net.sizes.join("-")}${c ? ", " + c.activation : ""}` : "Network: no model yet");
+  const g = (f && f.grad_norms) || [];
+  say("gradbars", g.length ? "Largest gradient per layer: " + g.map((v, i) => `${i === g.length - 1 ? "output" : "layer " + (i + 1)} ${fmtShort(v)}`).join(", ") : "Largest gradient per layer: no steps yet");
+}
+
+// The graph by keyboard: arrows pan, + and - zoom, 0 fits (the wheel and drag's work).
+function enableGraphKeys(svg) {
+  svg.setAttribute("tabindex", "0");
+  svg.setAttribute("aria-keyshortcuts", "ArrowLeft ArrowRight ArrowUp ArrowDown + - 0");
+  svg.addEventListener("keydown", (e) => {
+    const vb = state.viewBox;
+    if (!vb) return;
+    const [x, y, w, h] = vb, pan = { ArrowLeft: [-0.15, 0], ArrowRight: [0.15, 0], ArrowUp: [0, -0.15], ArrowDown: [0, 0.15] }[e.key];
+    const k = { "+": 1 / 1.25, "=": 1 / 1.25, "-": 1.25 }[e.key];
+    if (pan) setViewBox([x + pan[0] * w, y + pan[1] * h, w, h]);
+    else if (k) setViewBox([x + (w - w * k) / 2, y + (h - h * k) / 2, w * k, h * k]);
+    else if (e.key === "0") fitGraph();
+    else return;
+    e.preventDefault();
+  });
+}
+
+// ---------------------------------------------------------------- figures for slides (issue 28)
+// "save" on a panel opens a small dialog: PNG or SVG at 800, 1200 or 1920 px wide. A canvas
+// panel is drawn again by its own draw function onto a surface of the chosen size (a bitmap
+// canvas for PNG, an SVG-writing stand-in for the 2D context for SVG): the same numbers of the
+// last frame, redrawn, not a scaled screenshot. The graph is already SVG: it is copied with its
+// styles written in.
+const FIGURES = {
+  losscurve: { name: "loss curve", draw: drawLossCurve, size: [640, 300] },
+  boundary: { name: "decision boundary", draw: drawBoundaryOrBars, size: [320, 295] },
+  network: { name: "network", draw: drawNetwork, size: [640, 400] },
+  graph: { name: "graph" },
+};
+let figureWhich = null;
+
+function wireFigures() {
+  for (const b of document.querySelectorAll(".save-fig")) b.addEventListener("click", () => openFigure(b.dataset.fig));
+  $("figure-width").addEventListener("change", showFigureSize);
+  $("figure-png").addEventListener("click", () => saveFigure("png"));
+  $("figure-svg").addEventListener("click", () => saveFigure("svg"));
+  $("close-figure").addEventListener("click", () => $("figure-dialog").close());
+}
+
+function openFigure(which) {
+  figureWhich = which;
+  $("figure-title").textContent = "Save the " + FIGURES[which].name;
+  showFigureSize();
+  $("figure-dialog").showModal();
+}
+
+// The figure's size in logical units (a slide's proportions; the graph's own) and in pixels
+// (the chosen width).
+function figureSize(which) {
+  const W = Number($("figure-width").value);
+  let w, h;
+  if (which === "graph") {
+    const g = state.graph;
+    [w, h] = g ? [g.width + 8, g.height + 8] : [640, 360];
+  } else {
+    [w, h] = FIGURES[which].size;
+  }
+  return { w, h, W, H: Math.max(1, Math.round((W * h) / w)) };
+}
+
+function showFigureSize() {
+  const s = figureSize(figureWhich);
+  $("figure-size").textContent = `${s.W} × ${s.H} px`;
+}
+
+function saveFigure(kind) {
+  const which = figureWhich, s = figureSize(which), file = `zerograd-${which}-${s.W}x${s.H}.${kind}`;
+  const svgText = () => (which === "graph" ? graphSvg(s) : canvasSvg(which, s));
+  if (kind === "svg") { download(new Blob([svgText()], { type: "image/svg+xml" }), file); return; }
+  const c = document.createElement("canvas");
+  c.width = s.W; c.height = s.H;
+  const ctx = c.getContext("2d");
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, s.W, s.H);
+  const done = () => c.toBlob((b) => download(b, file), "image/png");
+  if (which !== "graph") {
+    ctx.setTransform(s.W / s.w, 0, 0, s.H / s.h, 0, 0);
+    FIGURES[which].draw({ ctx, w: s.w, h: s.h });
+    done();
+    return;
+  }
+  const img = new Image();   // the graph's SVG, rasterised at the chosen size
+  img.onload = () => { ctx.drawImage(img, 0, 0, s.W, s.H); done(); };
+  img.onerror = () => showError("the graph could not be drawn as PNG: save it as SVG");
+  img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svgText());
+}
+
+function download(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+const xmlEscape = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const svgNum = (v) => String(Math.round(v * 100) / 100);
+
+// A stand-in for the canvas 2D context that writes SVG elements: the calls the draw functions
+// make, each as the element it draws.
+function svgContext() {
+  const out = [], measurer = document.createElement("canvas").getContext("2d");
+  let path = [];
+  const paint = (color) => {
+    const m = /^rgba\((\d+),\s*(\d+),\s*(\d+),\s*([\d.]+)\)$/.exec(String(color));
+    return m ? [`rgb(${m[1]},${m[2]},${m[3]})`, m[4]] : [String(color), null];
+  };
+  const fillAttrs = (c) => { const [col, a] = paint(c.fillStyle); return `fill="${col}"` + (a === null ? "" : ` fill-opacity="${a}"`); };
+  const strokeAttrs = (c) => {
+    const [col, a] = paint(c.strokeStyle);
+    return `fill="none" stroke="${col}" stroke-width="${svgNum(c.lineWidth)}"` + (a === null ? "" : ` stroke-opacity="${a}"`) +
+      (c.dash.length ? ` stroke-dasharray="${c.dash.join(" ")}"` : "");
+  };
+  const shape = () => {
+    if (path.length === 1 && path[0][0] === "circle") { const [, x, y, r] = path[0]; return `<circle cx="${svgNum(x)}" cy="${svgNum(y)}" r="${svgNum(r)}"`; }
+    const d = path.map((p) => (p[0] === "circle" ? `M${svgNum(p[1] + p[3])},${svgNum(p[2])}A${svgNum(p[3])},${svgNum(p[3])} 0 1 1 ${svgNum(p[1] - p[3])},${svgNum(p[2])}A${svgNum(p[3])},${svgNum(p[3])} 0 1 1 ${svgNum(p[1] + p[3])},${svgNum(p[2])}`
+      : p[0] + svgNum(p[1]) + "," + svgNum(p[2]))).join("");
+    return `<path d="${d}"`;
+  };
+  return {
+    out, fillStyle: "#000", strokeStyle: "#000", lineWidth: 1, font: "10px sans-serif",
+    textAlign: "start", textBaseline: "alphabetic", imageSmoothingEnabled: true, dash: [],
+    setTransform() {}, clearRect() {},
+    setLineDash(d) { this.dash = d.slice(); },
+    beginPath() { path = []; },
+    moveTo(x, y) { path.push(["M", x, y]); },
+    lineTo(x, y) { path.push(["L", x, y]); },
+    arc(x, y, r) { path.push(["circle", x, y, r]); },   // the draw functions draw whole circles
+    fill() { if (path.length) out.push(`${shape()} ${fillAttrs(this)}/>`); },
+    stroke() { if (path.length) out.push(`${shape()} ${strokeAttrs(this)}/>`); },
+    fillRect(x, y, w, h) { out.push(`<rect x="${svgNum(x)}" y="${svgNum(y)}" width="${svgNum(w)}" height="${svgNum(h)}" ${fillAttrs(this)}/>`); },
+    strokeRect(x, y, w, h) { out.push(`<rect x="${svgNum(x)}" y="${svgNum(y)}" width="${svgNum(w)}" height="${svgNum(h)}" ${strokeAttrs(this)}/>`); },
+    measureText(t) { measurer.font = this.font; return measurer.measureText(t); },
+    fillText(t, x, y) {
+      const m = /^(bold\s+)?([\d.]+)px\s+(.*)$/.exec(this.font) || [null, null, "10", "sans-serif"];
+      const anchor = { left: "start", start: "start", right: "end", end: "end", center: "middle" }[this.textAlign] || "start";
+      const base = { middle: "central", top: "hanging", bottom: "text-after-edge" }[this.textBaseline];
+      out.push(`<text x="${svgNum(x)}" y="${svgNum(y)}" font-size="${m[2]}" font-family="${xmlEscape(m[3])}, sans-serif"` +
+        (m[1] ? ' font-weight="bold"' : "") + ` text-anchor="${anchor}"` + (base ? ` dominant-baseline="${base}"` : "") +
+        ` ${fillAttrs(this)}>${xmlEscape(t)}</text>`);
+    },
+    // the boundary's heat map: the bitmap drawn from the session's grid, as an embedded image
+    drawImage(img, x, y, w, h) {
+      out.push(`<image x="${svgNum(x)}" y="${svgNum(y)}" width="${svgNum(w)}" height="${svgNum(h)}" preserveAspectRatio="none" href="${img.toDataURL("image/png")}"/>`);
+    },
+  };
+}
+
+function svgDocument(s, body) {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${s.W}" height="${s.H}" viewBox="0 0 ${svgNum(s.w)} ${svgNum(s.h)}">\n` +
+    `<rect width="100%" height="100%" fill="#fff"/>\n${body}\n</svg>\n`;
+}
+
+function canvasSvg(which, s) {
+  const ctx = svgContext();
+  FIGURES[which].draw({ ctx, w: s.w, h: s.h });
+  return svgDocument(s, ctx.out.join("\n"));
+}
+
+// The graph panel's SVG, whole (not the zoomed view), its page styles written on each element.
+function graphSvg(s) {
+  const src = $("graph").querySelector("svg"), copy = src.cloneNode(true);
+  const props = ["fill", "fill-opacity", "stroke", "stroke-width", "font-family", "font-weight", "dominant-baseline", "text-anchor"];
+  const a = src.querySelectorAll("*"), b = copy.querySelectorAll("*");
+  a.forEach((el, i) => {
+    if (!["rect", "line", "text", "ellipse", "path"].includes(el.tagName)) return;
+    const cs = getComputedStyle(el);
+    for (const p of props) b[i].setAttribute(p, cs.getPropertyValue(p));
+  });
+  for (const attr of ["tabindex", "aria-keyshortcuts", "style", "class", "preserveAspectRatio"]) copy.removeAttribute(attr);
+  const g = state.graph, inner = copy.innerHTML;
+  const x0 = -4, y0 = -4;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${s.W}" height="${s.H}" viewBox="${x0} ${y0} ${svgNum(s.w)} ${svgNum(s.h)}">\n` +
+    `<title>${xmlEscape(g.title || "graph")}</title>\n<rect x="${x0}" y="${y0}" width="100%" height="100%" fill="#fff"/>\n${new XMLSerializer().serializeToString(copy).replace(/^<svg[^>]*>/, "").replace(/<\/svg>$/, "") || inner}\n</svg>\n`;
+}
+
 // ---------------------------------------------------------------- start
 applyLimits();
 wireControls();
+wireOwnData();
 applyHide();
+wireFigures();
 window.addEventListener("resize", () => { state.dirty = true; });
 connect();
 requestAnimationFrame(drawLoop);
