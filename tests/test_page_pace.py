@@ -209,3 +209,12 @@ def test_a_deep_sigmoid_net_at_a_small_rate_is_not_told_to_lower_it(opened: Any)
     assert "10x smaller" not in text
     assert page.input_value("#lr") == "0.00056"
     shot(page, f"lr-advice-{page.evaluate('ENGINE')}")
+
+
+def test_the_speed_control_leaves_the_header_whole_at_1280(opened: Any) -> None:
+    page = opened()
+    right = page.evaluate("Math.max(...[...document.querySelectorAll('header.top > *')]"
+                          ".map(e => e.getBoundingClientRect().right))")
+    assert right <= 1280, f"the header reaches x {right}"
+    assert page.evaluate("document.getElementById('speed').scrollWidth "
+                         "<= document.getElementById('speed').clientWidth + 1")
