@@ -573,7 +573,7 @@ def test_the_pages_session_runs_without_numpy_with_the_servers_numbers(bare_pyth
     assert next(m for m in page if m["type"] == "data") == next(
         m for m in native if m["type"] == "data")  # the same points, bit for bit
     rows = [r for m in page if m["type"] == "frame" for r in m["losses"]]
-    assert [r[0] for r in rows] == list(range(1, 16))  # every step, frames merged
+    assert [r[0] for r in rows] == [0] + list(range(16))  # hello's step 0, every step
     losses = [r[1] for r in rows]
     assert losses == pytest.approx([r[1] for m in native if m["type"] == "frame"
                                     for r in m["losses"]], rel=1e-12, abs=0)

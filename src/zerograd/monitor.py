@@ -46,6 +46,11 @@ MAX_RUNS = 16
 # the next update undid (micrograd's MLP, lr 0.03, seed 17: trained to 1e-5 after it).
 GROWTH = 100.0  # two orders of magnitude above the best loss: blown up
 SPAN = 2  # ... on this many steps in a row (one spike may be undone by the next update)
+# Gradients that vanished within this many updates, or with the loss risen, were knocked out
+# by the steps' size: the learning rate is named. Later, with the loss not risen, they faded
+# over many small steps (a deep sigmoid net at lr 5.6e-4: at update 1710), and a smaller
+# rate would not help.
+QUICK = 10
 
 
 def saturation(nodes: list[Any]) -> tuple[int, int, str]:
@@ -56,6 +61,19 @@ def saturation(nodes: list[Any]) -> tuple[int, int, str]:
         if outs:
             return sum(map(at_edge, outs)), len(outs), kind
     return 0, 0, ""
+
+
+def loss_high(loss: float, first: float, best: float) -> bool:
+    """The watch's rule for a loss that is still high: risen to ``JUMP`` x its ``best`` so
+    far (a best below ``FLOOR`` x the ``first`` loss counting as that much), or still
+    ``STALLED`` x its first."""
+    return loss >= JUMP * max(best, FLOOR * first) or loss >= STALLED * first
+
+
+def grads_vanished(grad_size: float, first_size: float) -> bool:
+    """The watch's rule for vanished gradients: below ``FLAT`` x their size at the first
+    step."""
+    return grad_size < FLAT * first_size
 
 
 def size(grads: Any) -> float:
@@ -94,11 +112,11 @@ class Watch:
         if self.step == 0:
             self.first, self.best, self.g0 = loss, loss, grad_size
             return False
-        high = self.rose(loss) or loss >= STALLED * self.first
+        high = loss_high(loss, self.first, self.best)
         self.grown(loss)
         if loss < self.best:
             self.best, self.best_step = loss, self.step
-        stuck = (high and grad_size < FLAT * self.g0
+        stuck = (high and grads_vanished(grad_size, self.g0)
                  and (vanished is None or vanished()))
         if stuck and self.since < 0 and units is not None:
             self.saturated = units()
@@ -128,11 +146,20 @@ class Watch:
         k, n, kind = self.saturated
         units = (f"{'all' if k == n else f'{k} of'} {n} {kind} outputs are at "
                  f"{'±1' if kind == 'tanh' else '0 or 1'} (within {EDGE}) and " if k else "")
-        how = (f"rose from {self.best:.4g} to {loss:.4g}" if self.rose(loss) else
+        rose = self.rose(loss)
+        how = (f"rose from {self.best:.4g} to {loss:.4g}" if rose else
                f"is stuck at {loss:.4g} (it started at {self.first:.4g})")
+        if rose or self.since <= QUICK:
+            why = ("The learning rate is the likely cause: try one 10x smaller, or find one "
+                   "with zg.train.lr_find.")
+        else:
+            why = (f"The loss did not rise and the gradients faded over {self.since - 1} "
+                   f"updates, so the steps were not too large and a smaller learning rate "
+                   f"would not help: saturated units, or many sigmoid layers in a row, pass "
+                   f"little gradient back. Try tanh or relu, fewer layers, or an optimizer "
+                   f"such as zg.optim.Adam.")
         return (f"{units}the gradients vanished after the update at step {self.since - 1}: "
-                f"the loss {how} and cannot come down. The learning rate is the likely cause:"
-                f" try one 10x smaller, or find one with zg.train.lr_find.")
+                f"the loss {how} and cannot come down. {why}")
 
     def blew_message(self, loss: float) -> str:
         """What the blown-up run looks like (its best, its peak since), and what to do."""

@@ -126,6 +126,21 @@ def check(update: Any, current: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+MAX_STEPS_PER_FRAME = 10_000  # the page's speeds: 1 step a frame up to this, or no limit
+
+
+def check_speed(n: Any) -> int | None:
+    """A ``speed`` message's ``steps_per_frame``: a whole number from 1 to
+    ``MAX_STEPS_PER_FRAME``, or None (as fast as it goes); ValueError otherwise."""
+    if n is None:
+        return None
+    if not _int(n) or not 1 <= n <= MAX_STEPS_PER_FRAME:
+        raise ValueError(f"speed: steps_per_frame must be a whole number from 1 to "
+                         f"{MAX_STEPS_PER_FRAME}, or null (as fast as it goes); got "
+                         f"{_shown(n)}"[:300])
+    return int(n)
+
+
 def points(x: Any) -> list[list[float]] | None:
     """Custom data as ``[[x, y, class], ...]`` (class 0 or 1, coordinates rounded to
     ``DECIMALS``), from CSV text or a list of ``[x, y, label]`` rows; None stays None.

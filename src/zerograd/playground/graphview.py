@@ -44,6 +44,7 @@ def one_example(model: Any, x: list[float], t: float, loss: str) -> Value:
     inputs = [Value(float(v), label=f"x{i}") for i, v in enumerate(x)]
     out = config.data_loss(twin, [inputs], [float(t)], loss)
     out.label = "loss"
+    _name_the_loss(out, loss)
     for v in topological_order(out):  # name each neuron's sum and output after its bias
         b = v._children[0] if v._children else None
         if v._fn is not None and v._fn.name == "linear" and b.label.endswith(".b"):
@@ -77,6 +78,31 @@ def neuron_in_network(model: Any, x: list[float], layer: int, neuron: int) -> Va
         out._children[0].label = name + ".sum"
         out.label = name + ".out"
     return out
+
+
+def _name_the_loss(out: Value, loss: str) -> None:
+    """Label the loss's own boxes of a one-example graph: the mean (the sum of the one
+    example's term, times 1/n), the term, and the target, by the loss's formula."""
+    total, n = out._children
+    n.label, total.label = "1/n", "sum"
+    term = total._children[0]
+    if loss == "mse":  # (score - target) ** 2
+        term.label = "error²"
+        error = term._children[0]
+        error.label = "error"
+        error._children[1].label = "target"
+    elif loss == "hinge":  # relu(1 + (-target) * score)
+        term.label = "hinge"
+        margin = term._children[0]
+        margin.label = "1 - target*score"
+        one, product = margin._children
+        one.label, product.label = "1", "-target*score"
+        product._children[0].label = "-target"
+    else:  # softplus(score) - score * target
+        term.label = "cross-entropy"
+        product = term._children[1]
+        product.label = "score*target"
+        product._children[1].label = "target"
 
 
 def _layout(root: Value, nodes: list[Value]) -> tuple[dict, list, float, float]:

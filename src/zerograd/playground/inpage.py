@@ -48,6 +48,11 @@ class Tab:
             with self._listening():
                 self.core.train(seconds)
 
+    def wait(self) -> float:
+        """Seconds before :meth:`advance` has anything to do (at a slow speed, the next
+        frame's steps are done until it is due); 0 when it can train now."""
+        return self.core.wait()
+
     def prepare(self) -> None:
         """Compile the training step now, if it is not yet (call it while the page is idle:
         training then starts on compiled code)."""

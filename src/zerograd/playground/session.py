@@ -33,10 +33,23 @@ SCORE_ROWS = 64  # rows per call of the compiled scorer: traced and compiled in 
 PYTHON_USES = 60_000  # without NumPy: the largest graph (rows x parameters) made Python code
 NUMPY = importlib.util.find_spec("numpy") is not None
 GRID = 32  # the decision boundary is the model's output on GRID x GRID points
-MAX_LOSSES = 500  # loss points per frame at most (thinned evenly)
+MAX_LOSSES = 500  # loss points per frame at most (thinned evenly) ...
+KEEP_FIRST = 200  # ... besides those of steps 0 to KEEP_FIRST, all kept (the early curve)
+KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code",
+         "speed")
 THUMB = 12  # each neuron's output is mapped on THUMB x THUMB points of the boundary's extent
 THUMB_EVERY = 0.25  # seconds between neuron maps while training (fresh in every paused frame)
-KINDS = ("config", "play", "pause", "step", "reset", "reseed", "graph", "backprop", "code")
+
+
+def thin(rows: list, first: int = KEEP_FIRST, most: int = MAX_LOSSES) -> list:
+    """``rows`` (``[step, ...]`` lists, steps rising) with those of steps up to ``first``
+    all kept and the rest thinned evenly to at most ``most`` (the last one kept)."""
+    early = [r for r in rows if r[0] <= first]
+    late = rows[len(early):]
+    if len(late) > most:
+        last = len(late) - 1
+        late = [late[round(i * last / (most - 1))] for i in range(most)]
+    return early + late
 
 
 def executor(size: int) -> str:
@@ -124,6 +137,15 @@ class Trainer:
         self.steps += 1
         self.loss = loss
         return loss
+
+    def initial_loss(self) -> float:
+        """The loss before any update (step 0): a forward pass on every training row, with
+        no backward, so no gradient, watch or random draw of the run changes."""
+        d = self.data
+        if self._rows < len(d.X):  # the compiled step is for a batch's rows: eager here
+            return config.objective(self.model, self.params, d.X, d.t, self.cfg).data
+        fn = self.loss_fn if self.prepared else self.quick_fn
+        return fn(d.X, d.t).data
 
     def test_loss(self) -> float | None:
         d = self.data
@@ -271,20 +293,23 @@ class Outbox:
             last = self._items[-1] if self._items else None
             if msg["type"] == "frame" and last is not None and last["type"] == "frame":
                 msg["losses"] = last["losses"] + msg["losses"]
+                if msg.get("twin_losses") is not None and last.get("twin_losses") is not None:
+                    msg["twin_losses"] = last["twin_losses"] + msg["twin_losses"]
                 self._items[-1] = msg
             else:
                 self._items.append(msg)
         self._wake()
 
     def take(self) -> list[dict[str, Any]]:
-        """Everything waiting, oldest first (frames with at most MAX_LOSSES loss points)."""
+        """Everything waiting, oldest first (frames with the loss points of steps up to
+        KEEP_FIRST and at most MAX_LOSSES later ones: see :func:`thin`)."""
         with self._lock:
             items, self._items = self._items, []
         for m in items:
-            if m["type"] == "frame" and len(m["losses"]) > MAX_LOSSES:
-                last = len(m["losses"]) - 1
-                m["losses"] = [m["losses"][round(i * last / (MAX_LOSSES - 1))]
-                               for i in range(MAX_LOSSES)]
+            if m["type"] == "frame":
+                m["losses"] = thin(m["losses"])
+                if m.get("twin_losses") is not None:
+                    m["twin_losses"] = thin(m["twin_losses"])
         return items
 
 
@@ -317,7 +342,11 @@ class Session:
             core.open()
             while True:
                 try:
-                    msg = self.inbox.get(block=not core.running)
+                    if not core.running:
+                        msg = self.inbox.get()
+                    else:  # at a slow speed, the frame's steps done: wait for it, not spin
+                        wait = core.wait()
+                        msg = self.inbox.get(timeout=wait) if wait > 0 else self.inbox.get_nowait()
                 except queue.Empty:  # training: one turn, the sessions of this process in line
                     with TURNS:
                         core.train(CHUNK_TIME / (1 + TURNS.waiting()))
@@ -347,6 +376,14 @@ class Core:
         self._shown = 0  # the step of the last frame made
         self._neurons: dict[str, Any] | None = None  # the last neuron maps, and when made
         self._neurons_made = self._neurons_cost = 0.0
+        self.steps_per_frame: int | None = None  # the speed: None, as fast as it goes
+        # forget_zero_grad's correct twin: the same setup with zero_grad, stepped alongside
+        self.twin: Trainer | None = None
+        self._twin_losses: list = []
+        # what the gradient bars are judged by (the training watch's rules): the first
+        # step's loss and largest gradient, and the best loss so far
+        self._first = self._g0 = math.nan
+        self._best = math.inf
 
     def open(self) -> None:
         """The session's first messages: hello, then its setup, data and frame at step 0."""
@@ -362,12 +399,27 @@ class Core:
         the frame if it is due (or training stopped)."""
         self._guarded(self._train, seconds)
 
-    def _train(self, seconds: float) -> None:
+    def _due(self) -> float:
         # 15 frames a second, but at least half a frame's time of training after each frame
         # is made (in the page's Python a frame can take longer than 1/15 s)
-        due = max(self._last_frame + FRAME_EVERY, self._frame_made + FRAME_EVERY / 2)
+        return max(self._last_frame + FRAME_EVERY, self._frame_made + FRAME_EVERY / 2)
+
+    def _room(self) -> bool:
+        """Whether the next frame may carry another step (the speed)."""
+        n = self.steps_per_frame
+        return n is None or self.trainer.steps - self._shown < n
+
+    def wait(self) -> float:
+        """Seconds until training has something to do: 0, or, when the next frame has all
+        the steps the speed allows, the time until it is due."""
+        if not self.running or self.trainer is None or self._room():
+            return 0.0
+        return max(0.0, self._due() - time.perf_counter())
+
+    def _train(self, seconds: float) -> None:
+        due = self._due()
         end = min(time.perf_counter() + seconds, due)
-        while self.running and time.perf_counter() < end:
+        while self.running and time.perf_counter() < end and self._room():
             self._one_step()
         if not self.running or time.perf_counter() >= due:
             self._frame()
@@ -388,18 +440,25 @@ class Core:
             self.out.put({"type": "error", "text": f"internal error: {type(e).__name__}: {e}"})
 
     def _restart(self, cfg: dict[str, Any]) -> None:
-        """Training from step 0 with ``cfg`` (made in full before anything is replaced)."""
+        """Training from step 0 with ``cfg`` (made in full before anything is replaced);
+        its first frame has the loss at step 0."""
         trainer = Trainer(cfg)
-        self.cfg, self.trainer, self.walk = cfg, trainer, None
+        twin = Trainer(dict(cfg, forget_zero_grad=False)) if cfg["forget_zero_grad"] else None
+        loss0 = trainer.initial_loss()
+        trainer.loss = loss0
+        self.cfg, self.trainer, self.walk, self.twin = cfg, trainer, None, twin
         self._neurons = None
-        self._losses, self._recent = [], collections.deque(maxlen=64)
+        self._losses, self._recent = [[0, loss0, None]], collections.deque(maxlen=64)
+        self._twin_losses = [] if twin is None else [[0, loss0]]  # the same weights at 0
+        self._first = self._g0 = math.nan
+        self._best = math.inf
         self.out.put({"type": "config", "config": cfg})
         self.out.put(trainer.data_message())
         self._frame()
 
     def _on_hello(self, msg: dict[str, Any]) -> None:
         self.out.put({"type": "hello", "config": self.cfg, "limits": config.limits(),
-                      "version": version()})
+                      "version": version(), "steps_per_frame": self.steps_per_frame})
         self._restart(self.cfg)
 
     def _on_config(self, msg: dict[str, Any]) -> None:
@@ -423,6 +482,10 @@ class Core:
         self.running = False
         self._frame()
 
+    def _on_speed(self, msg: dict[str, Any]) -> None:
+        self.steps_per_frame = config.check_speed(msg.get("steps_per_frame"))
+        self.out.put({"type": "speed", "steps_per_frame": self.steps_per_frame})
+
     def _on_step(self, msg: dict[str, Any]) -> None:
         self.running = False
         self._one_step()
@@ -434,16 +497,18 @@ class Core:
         self._guarded(self._prepare, None)
 
     def _prepare(self, _: Any) -> None:
-        tr = self.trainer
-        if tr is not None and not tr.prepared:
+        todo = [t for t in (self.trainer, self.twin) if t is not None and not t.prepared]
+        if todo:
             self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
                           "writes the loss as Python once, then replays it"})
-            tr.prepare()
+            for t in todo:  # the run's, and its twin's (the same setup with zero_grad)
+                t.prepare()
             self.out.put({"type": "status", "text": ""})
 
     def _one_step(self) -> None:
         tr = self.trainer
-        if not tr.prepared and self._shown > 0:  # the first steps are on the page: compile
+        twin_waits = self.twin is not None and not self.twin.prepared
+        if (not tr.prepared or twin_waits) and self._shown > 0:  # first steps shown: compile
             self._prepare(None)
         elif tr.steps == 0 and tr.prepared:
             self.out.put({"type": "status", "text": "compiling the training step: zg.compile "
@@ -451,7 +516,13 @@ class Core:
         loss = tr.step()
         if tr.steps == 1:
             self.out.put({"type": "status", "text": ""})
+            self._first = loss
+            self._g0 = max(_grad_norms(tr.model), default=0.0)
+        self._best = min(self._best, loss)
         self._losses.append([tr.steps, loss, None])
+        if self.twin is not None:
+            with monitor.paused():  # the twin's own troubles are not the run's warnings
+                self._twin_losses.append([self.twin.steps + 1, self.twin.step()])
         self._recent.append((time.perf_counter(), tr.steps))
         if not math.isfinite(loss):
             self.running = False
@@ -471,10 +542,13 @@ class Core:
             sps = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
         frame = {"type": "frame", "step": tr.steps, "running": self.running,
                  "steps_per_second": sps, "lr": self.cfg["lr"], "losses": self._losses,
-                 "loss": None if not tr.steps else tr.loss, "test_loss": test}
+                 "loss": tr.loss, "test_loss": test,
+                 "twin_losses": None if self.twin is None else self._twin_losses}
         frame.update(tr.view())
         frame["neurons"] = self._neuron_view(now)
+        frame["grad_state"] = self._grad_state(frame["grad_norms"])
         self._losses = []
+        self._twin_losses = []
         self.out.put(frame)
         self._frame_made = time.perf_counter()
         self._shown = tr.steps
@@ -492,6 +566,17 @@ class Core:
         self._neurons = tr.neurons()
         self._neurons_made, self._neurons_cost = now, time.perf_counter() - start
         return self._neurons
+
+    def _grad_state(self, norms: list[float]) -> list[str]:
+        """Each layer's gradient by the training watch's rules: "vanished" (below its share
+        of the first step's largest gradient while the loss is still high), "converged"
+        (as small, with the loss low), else "ok"."""
+        tr = self.trainer
+        if not tr.steps or not math.isfinite(self._first):
+            return ["ok"] * len(norms)
+        high = monitor.loss_high(tr.loss, self._first, self._best)
+        return ["ok" if not monitor.grads_vanished(g, self._g0)
+                else "vanished" if high else "converged" for g in norms]
 
     def _on_graph(self, msg: dict[str, Any]) -> None:
         which, index = msg.get("which"), msg.get("index", 0)
@@ -556,6 +641,11 @@ class Core:
     def _on_code(self, msg: dict[str, Any]) -> None:
         steps = max(1, self.trainer.steps)
         self.out.put({"type": "code", "steps": steps, "text": script.script(self.cfg, steps)})
+
+
+def _grad_norms(model: Any) -> list[float]:
+    """Each layer's largest |grad|."""
+    return [max(abs(p.grad) for p in ly.parameters()) for ly in model.layers]
 
 
 def _finite(x: Any) -> Any:

@@ -9,6 +9,8 @@ const INK = "#1c2330";
 const MUTED = "#5d6778";
 const TEST_LINE = "#d9621e";
 const MAX_HISTORY = 6000;        // loss points kept before thinning the older ones
+const EARLY_STEPS = 200;         // ... except steps 0 to this, kept (session.KEEP_FIRST)
+const TWIN_LINE = "#2e8b57";     // forget_zero_grad's twin, the same run with zero_grad
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,10 +18,14 @@ const $ = (id) => document.getElementById(id);
 const state = {
   config: null, limits: {}, data: null, frame: null, running: false,
   history: { step: [], train: [], test: [] },
+  twin: { step: [], loss: [] },    // forget_zero_grad's correct twin (empty without one)
+  speedInForce: null,              // the session's steps per frame (null: as fast as it goes)
   graph: null, graphNodes: new Map(), current: null, viewBox: null,
   dirty: true,
 };
 window.__frames = 0;               // frames applied (the browser tests read it)
+window.__zg_history = () => ({ ...state.history, twin: state.twin });   // test hook: the drawn curves
+window.__zg_frame_steps = [];      // test hook: the step of each frame applied (the last 200)
 
 // ---------------------------------------------------------------- the transport
 // One interface, two engines behind it (the page's <meta name="zerograd-engine">):
@@ -108,7 +114,9 @@ const handlers = {
     if (had) restoreSetup(had, m.config);
     state.limits = m.limits || {}; applyLimits(); onConfig(m);
     if (had) sendRestore(); else setupFromUrl(m.config);
+    speedOnHello(m);
   },
+  speed(m) { state.speedInForce = m.steps_per_frame; $("speed").value = m.steps_per_frame === null ? "" : String(m.steps_per_frame); },
   config: onConfig,
   data(m) { state.data = m; state.dirty = true; },
   frame: onFrame,
@@ -151,13 +159,17 @@ function onConfig(m) {
 
 function clearHistory() {
   state.history = { step: [], train: [], test: [] };
+  state.twin = { step: [], loss: [] };
 }
 
 function onFrame(m) {
   window.__frames += 1;
+  window.__zg_frame_steps.push(m.step);
+  if (window.__zg_frame_steps.length > 200) window.__zg_frame_steps.shift();
   state.frame = m;
   state.running = !!m.running;
   appendLosses(m.losses || []);
+  appendTwin(m.twin_losses);
   $("step").textContent = m.step;
   $("sps").textContent = m.running ? fmtShort(m.steps_per_second || 0) : "0";
   $("loss").textContent = fmt6(m.loss);
@@ -187,10 +199,39 @@ function appendLosses(rows) {
 // carry a test loss (one per frame) are kept.
 function thinHistory() {
   const h = state.history, half = h.step.length >> 1;
-  const keep = (_, i) => i >= half || i % 2 === 0 || h.test[i] != null;
+  const keep = (_, i) => i >= half || i % 2 === 0 || h.test[i] != null || h.step[i] <= EARLY_STEPS;
   const kept = {};
   for (const k of ["step", "train", "test"]) kept[k] = h[k].filter(keep);
   state.history = kept;
+}
+
+// The twin's losses (null: no twin in this run), thinned like the history.
+function appendTwin(rows) {
+  $("twin-legend").hidden = !rows;
+  $("twin-note").hidden = !rows;
+  if (!rows) { state.twin = { step: [], loss: [] }; return; }
+  const t = state.twin;
+  for (const [s, loss] of rows) {
+    if (t.step.length && s <= t.step[t.step.length - 1]) continue;
+    t.step.push(s); t.loss.push(loss);
+  }
+  if (t.step.length > MAX_HISTORY) {
+    const half = t.step.length >> 1, keep = (_, i) => i >= half || i % 2 === 0 || t.step[i] <= EARLY_STEPS;
+    state.twin = { step: t.step.filter(keep), loss: t.loss.filter(keep) };
+  }
+}
+
+// The speed control: steps per frame, or "" (as fast as it goes).
+function sendSpeed() {
+  const v = $("speed").value;
+  send({ type: "speed", steps_per_frame: v === "" ? null : Number(v) });
+}
+
+// A new session (a reload keeps the control's choice, a restarted engine forgets it): say it again.
+function speedOnHello(m) {
+  state.speedInForce = m.steps_per_frame ?? null;
+  const want = $("speed").value === "" ? null : Number($("speed").value);
+  if (m.steps_per_frame !== undefined && want !== m.steps_per_frame) send({ type: "speed", steps_per_frame: want }, false);
 }
 
 function showPlay() {
@@ -540,6 +581,7 @@ function wireControls() {
   $("play").addEventListener("click", () => send({ type: state.running ? "pause" : "play" }));
   $("step-btn").addEventListener("click", () => send({ type: "step" }));
   $("reset").addEventListener("click", () => send({ type: "reset" }));
+  $("speed").addEventListener("change", sendSpeed);
   $("show-code").addEventListener("click", () => send({ type: "code" }));
   $("graph-neuron").addEventListener("click", () => send({ type: "graph", which: "neuron" }));
   $("graph-example").addEventListener("click", () => send({ type: "graph", which: "example", index: 0 }));
@@ -688,7 +730,7 @@ function drawLossCurve(surface) {
   const L = 48, R = 10, T = 6, B = 20, pw = w - L - R, ph = h - T - B;
   const tr = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v);
   let lo = Infinity, hi = -Infinity;
-  for (const arr of [hist.train, hist.test]) {
+  for (const arr of [hist.train, hist.test, state.twin.loss]) {
     for (const v of arr) { const t = tr(v); if (Number.isFinite(t)) { lo = Math.min(lo, t); hi = Math.max(hi, t); } }
   }
   if (!Number.isFinite(lo)) { lo = log ? -2 : 0; hi = log ? 0 : 1; }
@@ -707,6 +749,7 @@ function drawLossCurve(surface) {
   if (n === 1) { ctx.fillStyle = INK; ctx.beginPath(); ctx.arc(X(hist.step[0]), Y(tr(hist.train[0])), 3, 0, 2 * Math.PI); ctx.fill(); }
   plotLine(ctx, hist.step, hist.train, X, (v) => Y(tr(v)), INK, [], false);
   plotLine(ctx, hist.step, hist.test, X, (v) => Y(tr(v)), TEST_LINE, [5, 4], true);
+  if (state.twin.step.length) plotLine(ctx, state.twin.step, state.twin.loss, X, (v) => Y(tr(v)), TWIN_LINE, [6, 3], false);
 }
 
 // A polyline; a missing value (null) lifts the pen, unless `bridge` (the test loss comes
@@ -777,6 +820,7 @@ function drawNetwork(surface) {
 function drawGradBars() {
   const { ctx, w, h } = fitCanvas($("gradbars"));
   const g = (state.frame && state.frame.grad_norms) || [];
+  const st = (state.frame && state.frame.grad_state) || [];
   if (!g.length) return;
   const lo = -8, hi = 2, L = 52, R = 54, row = Math.min(30, (h - 20) / g.length), bw = w - L - R;
   const y0 = Math.max(4, (h - 20 - row * g.length) / 2);
@@ -785,14 +829,15 @@ function drawGradBars() {
     const y = y0 + i * row + row / 2, name = i === g.length - 1 ? "output" : "layer " + (i + 1);
     const t = v > 0 && Number.isFinite(v) ? Math.min(1, Math.max(0, (Math.log10(v) - lo) / (hi - lo))) : Number.isFinite(v) ? 0 : 1;
     ctx.fillStyle = "#edf0f4"; ctx.fillRect(L, y - row * 0.35, bw, row * 0.7);
-    ctx.fillStyle = v < 1e-5 || !Number.isFinite(v) ? "#d64545" : "#2f3b52";
+    ctx.fillStyle = st[i] === "vanished" || !Number.isFinite(v) ? "#d64545" : st[i] === "converged" ? TWIN_LINE : "#2f3b52";
     ctx.fillRect(L, y - row * 0.35, Math.max(1, t * bw), row * 0.7);
+    if (st[i] === "vanished" || st[i] === "converged") { ctx.fillStyle = MUTED; ctx.textAlign = "right"; ctx.fillText(st[i], L + bw - 4, y); }
     ctx.fillStyle = INK; ctx.textAlign = "right"; ctx.fillText(name, L - 6, y);
     ctx.textAlign = "left"; ctx.fillText(fmtShort(v), L + bw + 6, y);
   });
   ctx.fillStyle = MUTED; ctx.textAlign = "left"; ctx.fillText("1e-8", L, h - 6);
   ctx.textAlign = "right"; ctx.fillText("100", L + bw, h - 6);
-  const axisNote = "log scale · red: vanished (< 1e-5)";
+  const axisNote = "red: vanished · green: converged";
   ctx.textAlign = "center";
   if (ctx.measureText(axisNote).width <= bw - 2 * ctx.measureText("1e-8 ").width) ctx.fillText(axisNote, L + bw / 2, h - 6);
 }

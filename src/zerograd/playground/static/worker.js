@@ -48,7 +48,10 @@ function turn() {
     fail("the session stopped: " + problem(e) + " (reload the page)");
     return;
   }
-  channel.port2.postMessage(0);
+  // at a slow speed the frame's steps are done early: sleep until it is due, not spin
+  const wait = tab.wait();
+  if (wait > 0.002) setTimeout(() => channel.port2.postMessage(0), wait * 1000);
+  else channel.port2.postMessage(0);
 }
 function keepTraining() {
   if (!looping && tab && tab.running) { looping = true; channel.port2.postMessage(0); }
