@@ -310,7 +310,12 @@ def test_the_page_reconnects_after_a_server_restart_with_its_setup(
         time.sleep(1.5)  # a try or two fails while the server is down
         srv = start(host="127.0.0.1", port=port)
         page.wait_for_selector("#conn.ok", timeout=20_000)
-        wait_until(lambda: config_of(page) == before, what="the setup restored")
+        try:  # a new worker process starts the new session: slow on a busy machine
+            wait_until(lambda: config_of(page) == before, timeout=60, what="the setup restored")
+        except AssertionError:
+            shown = page.text_content("#errors")
+            raise AssertionError(f"the setup was not restored: {config_of(page)} (before: "
+                                 f"{before}); errors shown: {shown!r}") from None
         assert page.input_value("#activation") == "relu" and page.input_value("#lr") == "0.05"
         assert shown_points(page) == sorted(SQUARE)
         assert query_of(page)["data"] == LINK
