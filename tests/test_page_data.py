@@ -133,10 +133,13 @@ def step_of(page: Any) -> int:
 
 
 def applied(page: Any, action: Callable[[], None]) -> None:
-    """Do ``action`` and wait for the session's answer: a new setup's first frame."""
-    before = page.evaluate("window.__frames")
+    """Do ``action`` (one that changes the setup) and wait for the session's answer: the
+    new setup in force and a frame of it. (A frame of the old setup still in flight can
+    arrive after the action, so counting frames alone is not enough.)"""
+    before = page.evaluate("window.__setups")
     action()
-    wait_until(lambda: page.evaluate("window.__frames") > before and step_of(page) == 0,
+    wait_until(lambda: page.evaluate("window.__setups > %d && window.__framed_setup == "
+                                     "window.__setups" % before) and step_of(page) == 0,
                what="the new setup's first frame")
 
 

@@ -24,6 +24,8 @@ const state = {
   dirty: true,
 };
 window.__frames = 0;               // frames applied (the browser tests read it)
+window.__setups = 0;               // test hook: setups the session put in force
+window.__framed_setup = 0;         // test hook: the setup the last frame applied belongs to
 window.__zg_history = () => ({ ...state.history, twin: state.twin });   // test hook: the drawn curves
 window.__zg_frame_steps = [];      // test hook: the step of each frame applied (the last 200)
 
@@ -148,6 +150,7 @@ function fmtShort(x) {
 // ---------------------------------------------------------------- messages that change the run
 function onConfig(m) {
   state.config = m.config;
+  window.__setups += 1;
   refusable = null; clearRefused();
   urlAnswered(m.config);
   writeUrl(m.config);
@@ -164,6 +167,7 @@ function clearHistory() {
 
 function onFrame(m) {
   window.__frames += 1;
+  window.__framed_setup = window.__setups;
   window.__zg_frame_steps.push(m.step);
   if (window.__zg_frame_steps.length > 200) window.__zg_frame_steps.shift();
   state.frame = m;
