@@ -1,7 +1,7 @@
 """The long fuzz run: random programs against PyTorch float64, zg.compile against eager.
 
 Run: python benchmarks/fuzz.py --programs 20000 [--seed 1] [--jobs 2]
-          [--executors python,scalar,numpy,jax]
+          [--executors python,scalar,numpy,jax] [--start 0]
      python benchmarks/fuzz.py --show 1234        (one program: its recipe and differences)
 
 The programs, checks and reasons are those of tests/test_fuzz.py (whose short campaign runs
@@ -44,10 +44,11 @@ from zerograd.ops import SCALAR, ScalarMath  # noqa: E402
 
 EXECUTORS = ("python", "scalar", "numpy", "jax")
 FMA = "documented: XLA fuses a dot's a * b + c (jax)"
+CONTRACT = "documented: XLA fuses a product and a sum, (a * b) +- c (jax)"
 MATH = "documented: XLA's exp/log/tanh/pow (jax)"
 FLUSH = "documented: XLA flushes subnormals to zero (jax)"
 ORDER = "documented: jax adds gradients in another order"
-CHANGES = {"flush": FLUSH, "dots": FMA, "math": MATH, "order": ORDER}  # jax_reasons' changes
+CHANGES = {"flush": FLUSH, "dots": FMA, "contract": CONTRACT, "math": MATH, "order": ORDER}  # jax_reasons' changes
 TINY = 2.2250738585072014e-308  # the smallest normal float64; XLA flushes what is below
 
 
@@ -148,10 +149,11 @@ class Flushing:
 
 
 def _op(v: Value, m: Any, xs: list[float], g: float | None = None,
-        out: float = 0.0) -> Any:
+        out: float = 0.0, f: Any = float) -> Any:
     """Node ``v``'s op on floats ``xs`` with ``m``: its value, or with ``g`` its
-    contributions (``fuzz.local`` without its float(): a :class:`Flushed` stays one)."""
-    op, k = v._fn, (v._arg,) if v._fn.param else ()
+    contributions (``fuzz.local`` without its float(): a :class:`Flushed` stays one);
+    ``f`` is applied to the op's constant (``x ** k``'s ``k``), as to every operand."""
+    op, k = v._fn, (f(v._arg),) if v._fn.param else ()
     with np.errstate(all="ignore"):
         return op.forward(m, *xs, *k) if g is None else op.backward(m, g, out, *xs, *k)
 
@@ -161,15 +163,17 @@ def as_xla(prog: fuzz.Program, eager: list, *changes: str) -> list[float]:
     computed as eager computes them (its graph ``eager``, walked again in its order) but
     with ``changes``, what XLA's CPU code does differently: ``"dots"``, every ``dot``
     (``b + w0*x0 + w1*x1 + ...``) adds each product by a fused multiply-add, rounded once;
-    ``"math"``, XLA's elementary functions (:class:`XlaMath`); ``"flush"``, every operand,
-    result and gradient contribution of an op that is subnormal is a :class:`Flushed`
-    zero."""
+    ``"contract"``, an ``add``/``sub`` with a ``mul`` operand adds its product by a fused
+    multiply-add (:func:`_contracted`); ``"math"``, XLA's elementary functions
+    (:class:`XlaMath`); ``"flush"``, every operand, constant, result and gradient
+    contribution of an op that is subnormal is a :class:`Flushed` zero."""
     m: Any = XLA if "math" in changes else SCALAR
     m, f = (Flushing(m), ftz) if "flush" in changes else (m, lambda x: x)
     n = prog.n_leaves
     data = {id(v): v.data for v in eager[:n]}
     fused = {id(v) for st, v in zip(prog.steps, eager[n:]) if st.op == "dot"}
     fused = fused if "dots" in changes else set()
+    contract = "contract" in changes
     order = engine.topological_order(eager[-1])
     for v in order:
         if v._fn is None:
@@ -181,17 +185,38 @@ def as_xla(prog: fuzz.Program, eager: list, *changes: str) -> list[float]:
             for w, x in zip(xs[1::2], xs[2::2]):
                 acc = f(fma(w, x, acc))
             data[id(v)] = acc
+        elif contract and v._fn.name in ("add", "sub") and any(
+                c._fn is not None and c._fn.name == "mul" for c in v._children):
+            data[id(v)] = f(_contracted(v, [f(data[id(c)]) for c in v._children[0]._children]
+                                        if v._children[0]._fn is not None
+                                        and v._children[0]._fn.name == "mul" else None,
+                                        [f(data[id(c)]) for c in v._children[1]._children]
+                                        if v._children[1]._fn is not None
+                                        and v._children[1]._fn.name == "mul" else None, xs))
         else:
-            data[id(v)] = f(_op(v, m, xs))
+            data[id(v)] = f(_op(v, m, xs, f=f))
     grad = {id(eager[-1]): 1.0}
     for v in reversed(order):
         if v._fn is not None:
             xs = [f(data[id(c)]) for c in v._children]
-            parts = _op(v, m, xs, f(grad.get(id(v), 0.0)), data[id(v)])
+            parts = _op(v, m, xs, f(grad.get(id(v), 0.0)), data[id(v)], f)
             for c, d in zip(v._children, parts):
                 grad[id(c)] = f(grad.get(id(c), 0.0) + f(d))
     leaves = [v for v, p in zip(eager, prog.params) if p]
     return [data[id(eager[-1])]] + [grad.get(id(v), 0.0) for v in leaves]
+
+
+def _contracted(v: Value, left: list[float] | None, right: list[float] | None,
+                xs: list[float]) -> float:
+    """``add``/``sub`` node ``v`` with a product fused into it, as LLVM contracts it:
+    ``left``/``right`` are the factors of its first/second operand where that operand is a
+    ``mul`` node (None where not); where both are, the second one's product is fused (as
+    measured: ``x*x - x*x`` gives ``fma(-x, x, x*x)``)."""
+    sub = v._fn.name == "sub"
+    if right is not None:
+        return fma(-right[0] if sub else right[0], right[1], xs[0])
+    assert left is not None
+    return fma(left[0], left[1], -xs[1] if sub else xs[1])
 
 
 def run_jax(prog: fuzz.Program) -> list[tuple[float, list[float]]]:
@@ -291,11 +316,12 @@ class _Serial:
 
 
 def run(seed: int, programs: int, jobs: int,
-        executors: Sequence[str] = EXECUTORS) -> fuzz.Report:
-    """The campaign of ``programs`` programs of ``seed``, split over ``jobs`` processes."""
+        executors: Sequence[str] = EXECUTORS, start: int = 0) -> fuzz.Report:
+    """The campaign of ``programs`` programs of ``seed`` from index ``start``, split over
+    ``jobs`` processes."""
     size = max(1, min(100, programs // max(1, jobs)))
-    chunks = [(seed, s, min(size, programs - s), tuple(executors))
-              for s in range(0, programs, size)]
+    chunks = [(seed, s, min(size, start + programs - s), tuple(executors))
+              for s in range(start, start + programs, size)]
     report = fuzz.Report(seed)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(jobs) if jobs > 1 else _Serial() as pool:
@@ -327,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--programs", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--start", type=int, default=0,
+                    help="the first program's index (to run again part of a long campaign)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--show", type=int, metavar="INDEX", help="show one program and stop")
     ap.add_argument("--executors", default=",".join(EXECUTORS),
@@ -339,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.show is not None:
         show(args.seed, args.show)
         return 0
-    report = run(args.seed, args.programs, args.jobs, executors)
+    report = run(args.seed, args.programs, args.jobs, executors, args.start)
     print(report.text())
     return 1 if report.failed else 0
 

@@ -57,12 +57,18 @@ def test_a_fused_dot_does_not_explain_other_numbers():
     eager, want = _numbers(DOT)
     assert fuzz.jax_reasons(DOT, eager, -inf, want[1:]) == ["jax differs from eager"]
     assert fuzz.jax_reasons(DOT, eager, inf, [5.0, want[2]]) == ["jax differs from eager"]
-    # no dot, the same numbers: not a fused dot
+    # no dot, the same numbers: a product fused into a sum, not a dot
     add = Program((True, False, True), (Step("mul", (1, 2)), Step("add", (0, 3))),
                   DOT.samples)
     eager, want = _numbers(add)
     assert math.isnan(want[0])
-    assert fuzz.jax_reasons(add, eager, inf, want[1:]) == ["jax differs from eager"]
+    assert fuzz.jax_reasons(add, eager, inf, want[1:]) == [fuzz.CONTRACT]
+    # a quotient in the sum: nothing to fuse
+    quotient = Program((True, False, True), (Step("div", (1, 2)), Step("add", (0, 3))),
+                       ((inf, -1e300, 1e-154),) * 2)
+    eager, want = _numbers(quotient)
+    assert math.isnan(want[0])
+    assert fuzz.jax_reasons(quotient, eager, inf, want[1:]) == ["jax differs from eager"]
 
 
 def test_recomputing_without_xla_gives_eager_numbers():
@@ -167,3 +173,42 @@ def test_flushing_reaches_inside_an_op():
     assert fuzz.jax_reasons(prog, eager, data, grads) == [fuzz.FLUSH]
     assert fuzz.jax_reasons(prog, eager, data, [grads[0], 3.0, grads[2]]) == [
         "jax differs from eager"]
+
+
+# program_at(1, 3979), sample 1: node 5 = x*x - x*x (one mul node, used twice) at x = -2.96e13;
+# XLA fuses the product into the subtraction, fma(-x, x, x*x): the product's rounding error
+PRODUCT_SUM = tf.program_at(1, 3979)
+
+
+def test_a_product_fused_into_a_sum_is_documented_where_it_gives_jax_numbers():
+    eager, want = _numbers(PRODUCT_SUM, 1)
+    data, grads = fuzz.run_jax(PRODUCT_SUM)[1]
+    x = PRODUCT_SUM.samples[1][1]
+    error = float(Fraction(x) * Fraction(x) - Fraction(x * x))  # exact x² less rounded x²
+    assert want[1] == 0.0 and grads[0] == -error != 0.0
+    assert fuzz.jax_reasons(PRODUCT_SUM, eager, data, grads) == [fuzz.CONTRACT]
+
+
+def test_a_product_fused_into_a_sum_does_not_explain_other_numbers():
+    eager, want = _numbers(PRODUCT_SUM, 1)
+    data, grads = fuzz.run_jax(PRODUCT_SUM)[1]
+    # the other product fused (the error's other sign), or another value
+    assert fuzz.jax_reasons(PRODUCT_SUM, eager, data, [-grads[0], *grads[1:]]) == [
+        "jax differs from eager"]
+    assert fuzz.jax_reasons(PRODUCT_SUM, eager, data * (1 + 1e-9), grads) == [
+        "jax differs from eager"]
+
+
+# program_at(1, 5830) reduced: x ** 5e-324, whose constant XLA flushes in the derivative
+# 5e-324 * x ** (5e-324 - 1): the gradient is 0.0 where eager's is 9.5e-117
+TINY_POWER = Program((True,), (Step("pow", (0, 5e-324)),), ((5.2e-208,),))
+
+
+def test_a_flushed_constant_is_documented_where_it_gives_jax_numbers():
+    eager, want = _numbers(TINY_POWER)
+    data, grads = fuzz.run_jax(TINY_POWER)[0]
+    assert want == [1.0, 5e-324 * 5.2e-208 ** (5e-324 - 1)] and want[1] > 9e-117
+    assert data == 1.0 and grads == [0.0]
+    assert fuzz.jax_reasons(TINY_POWER, eager, data, grads) == [fuzz.FLUSH]
+    assert fuzz.jax_reasons(TINY_POWER, eager, 0.0, grads) == ["jax differs from eager"]
+    assert fuzz.jax_reasons(TINY_POWER, eager, data, [1e-117]) == ["jax differs from eager"]

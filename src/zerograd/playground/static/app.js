@@ -138,7 +138,7 @@ function dispatch(m) {
 // ---------------------------------------------------------------- numbers as text
 const fmt6 = (x) => (x === null || x === undefined ? "–" : Number.isFinite(x) ? x.toPrecision(6) : String(x));
 const fmt4 = (x) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
-const pct = (a) => (a === null || a === undefined ? "–" : (100 * a).toFixed(1) + "%");
+const pct = (a) => (a === null || a === undefined ? "–" : a === 1 ? "100%" : (100 * a).toFixed(1) + "%");
 
 function fmtShort(x) {
   if (!Number.isFinite(x)) return String(x);
