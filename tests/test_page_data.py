@@ -244,6 +244,21 @@ def test_clicks_add_points_and_a_link_carries_them(pages: Opener, tmp_path: Path
     assert "a link carries at most 200" in page.text_content("#data-note")
 
 
+def test_the_keyboard_adds_a_point_where_the_mouse_would(pages: Opener) -> None:
+    page = pages.open()
+    applied(page, lambda: use_csv(page, "x,y,label\n" + LINK.replace(";", "\n")))
+    page.fill("#pt-x", "0.3")
+    page.fill("#pt-y", "-0.7")
+    page.select_option("#click-class", "0")
+    applied(page, lambda: (page.focus("#pt-add"), page.keyboard.press("Enter")))
+    assert config_of(page)["data"] == SQUARE + [[0.3, -0.7, 0]]
+    page.fill("#pt-y", "")  # an empty box (a number box takes no text)
+    page.click("#pt-add")
+    page.wait_for_selector(".refused")
+    assert "y must be a number" in page.text_content(".refused")
+    assert config_of(page)["data"] == SQUARE + [[0.3, -0.7, 0]]
+
+
 def test_the_exported_script_with_your_data_prints_the_pages_losses(
         pages: Opener, tmp_path: Path) -> None:
     page = pages.open("?dataset=custom&data=" + quote(LINK, safe=",;") + "&hidden=4&lr=0.3")

@@ -216,3 +216,34 @@ def test_keyboard_reaches_a_neuron_and_opens_it(page: Any) -> None:
     assert "output neuron" in page.inner_text("#net-tip")
     page.keyboard.press("Enter")
     wait_until(lambda: "L2.N0" in page.text_content("#graph-title"), what="the output's graph")
+
+
+def test_the_example_box_picks_the_example_the_graphs_run(page: Any) -> None:
+    """A clicked neuron and "One example" run the training example the box names; a new
+    number redraws the graph; a number that is no example is refused and goes back."""
+    tr = native()
+    n = len(tr.data.X)
+
+    def pick(value: str) -> None:
+        page.fill("#graph-index", value)
+        page.press("#graph-index", "Enter")
+
+    pick("3")
+    page.click(".neuron-btn[data-layer='1'][data-neuron='2']")
+    wait_until(lambda: "on example 3" in page.text_content("#graph-title"), what="example 3")
+    data = {v["label"]: v["data"] for v in page.evaluate("state.graph.nodes")
+            if v["kind"] == "value"}
+    h = outputs(tr.model, tr.data.X[3])[0]
+    assert [data[f"L0.N{i}.out"] for i in range(5)] == pytest.approx(h, rel=CLOSE, abs=1e-15)
+    assert data["L1.N2.out"] == pytest.approx(outputs(tr.model, tr.data.X[3])[1][2], rel=CLOSE)
+    pick(str(n - 1))  # the graph shown follows the box
+    wait_until(lambda: f"on example {n - 1}" in page.text_content("#graph-title"),
+               what="the last example's graph")
+    for bad in (str(n), "-1", "2.5"):
+        pick(bad)
+        page.wait_for_selector(".refused")
+        assert f"from 0 to {n - 1}" in page.text_content(".refused")
+        assert page.input_value("#graph-index") == str(n - 1)
+    page.click("#graph-example")
+    wait_until(lambda: f"example {n - 1} through the network" in page.text_content(
+        "#graph-title"), what="One example on the box's example")

@@ -120,7 +120,7 @@ const handlers = {
   },
   speed(m) { state.speedInForce = m.steps_per_frame; $("speed").value = m.steps_per_frame === null ? "" : String(m.steps_per_frame); },
   config: onConfig,
-  data(m) { state.data = m; state.dirty = true; },
+  data(m) { state.data = m; state.dirty = true; keepExample(); $("graph-index").max = String(Math.max(0, trainCount() - 1)); },
   frame: onFrame,
   warning: addWarning,
   status(m) { $("status").textContent = m.text; },
@@ -151,6 +151,7 @@ function fmtShort(x) {
 function onConfig(m) {
   state.config = m.config;
   window.__setups += 1;
+  exampleGraph = null;  // a new setup clears the graph
   refusable = null; clearRefused();
   urlAnswered(m.config);
   writeUrl(m.config);
@@ -395,12 +396,17 @@ function refused(text) {
   if (!key) return;
   const anchor = key === "hidden" ? $("widths") : key === "data" ? $("csv-send").parentElement : document.querySelector(`[data-key="${key}"]`);
   if (!anchor) return;
+  refusedBeside(anchor, text);
+}
+
+// The error `text` beside control `el` (after its label), the only one shown.
+function refusedBeside(el, text) {
   clearRefused();
   const note = document.createElement("small");
   note.className = "refused";
   note.setAttribute("role", "alert");
   note.textContent = text;
-  (anchor.closest("label") || anchor).after(note);
+  (el.closest("label") || el).after(note);
 }
 
 function clearRefused() { for (const el of document.querySelectorAll(".refused")) el.remove(); }
@@ -434,17 +440,35 @@ function wireOwnData() {
     f.text().then((t) => { $("csv").value = t; sendConfig({ dataset: "custom", data: t }); });
   });
   $("boundary").addEventListener("click", addPoint);
+  $("pt-add").addEventListener("click", addTypedPoint);
 }
 
 // A click on the boundary plane adds a point of the chosen class (shift: the other one) to
 // the points shown, at the click's place in the plane's coordinates.
 function addPoint(e) {
-  const d = state.data, c = state.config;
-  if (!d || !d.extent || !c) return;
+  const d = state.data;
+  if (!d || !d.extent) return;
   const r = $("boundary").getBoundingClientRect(), [x0, x1, y0, y1] = d.extent;
   const x = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
   const y = y1 - ((e.clientY - r.top) / r.height) * (y1 - y0);
-  const cls = e.shiftKey ? 1 - Number($("click-class").value) : Number($("click-class").value);
+  addPointAt(x, y, e.shiftKey ? 1 - Number($("click-class").value) : Number($("click-class").value));
+}
+
+// The keyboard's way: the x and y boxes and "add" (a point of the chosen class).
+function addTypedPoint() {
+  const x = $("pt-x"), y = $("pt-y");
+  for (const el of [x, y]) {
+    if (el.value.trim() === "" || !Number.isFinite(Number(el.value))) {
+      refusedBeside(el, `${el.id === "pt-x" ? "x" : "y"} must be a number, got ${JSON.stringify(el.value)}`);
+      return;
+    }
+  }
+  addPointAt(Number(x.value), Number(y.value), Number($("click-class").value));
+}
+
+function addPointAt(x, y, cls) {
+  const d = state.data, c = state.config;
+  if (!d || !c) return;
   const pts = c.dataset === "custom" && c.data ? c.data.slice() : shownPoints(d);
   pts.push([x, y, cls]);
   sendConfig({ dataset: "custom", data: pts });
@@ -587,8 +611,9 @@ function wireControls() {
   $("reset").addEventListener("click", () => send({ type: "reset" }));
   $("speed").addEventListener("change", sendSpeed);
   $("show-code").addEventListener("click", () => send({ type: "code" }));
-  $("graph-neuron").addEventListener("click", () => send({ type: "graph", which: "neuron" }));
-  $("graph-example").addEventListener("click", () => send({ type: "graph", which: "example", index: 0 }));
+  $("graph-neuron").addEventListener("click", () => { exampleGraph = null; send({ type: "graph", which: "neuron" }); });
+  $("graph-example").addEventListener("click", () => openGraph({ type: "graph", which: "example" }));
+  $("graph-index").addEventListener("change", pickExample);
   $("bp-step").addEventListener("click", () => send({ type: "backprop", action: "step" }));
   $("bp-all").addEventListener("click", () => send({ type: "backprop", action: "all" }));
   $("bp-reset").addEventListener("click", () => { send({ type: "backprop", action: "reset" }); resetBackprop(); });
@@ -1154,6 +1179,36 @@ function placeNeuronButtons(pos, size) {
   }));
 }
 
+// The graphs of one example ("One example", a clicked neuron) run the training example the
+// example box names; changing it redraws such a graph with the new example.
+let exampleIndex = 0, exampleGraph = null;
+
+function openGraph(msg) {
+  exampleGraph = msg;
+  send({ ...msg, index: exampleIndex });
+}
+
+function trainCount() { return state.data && state.data.train ? state.data.train.X.length : 0; }
+
+function pickExample() {
+  const el = $("graph-index"), n = trainCount(), v = Number(el.value);
+  clearRefused();
+  if (el.value.trim() === "" || !Number.isInteger(v) || v < 0 || v >= n) {
+    el.value = String(exampleIndex);
+    refusedBeside(el, `example must be a whole number from 0 to ${n - 1} (the training examples); it stays ${exampleIndex}`);
+    return;
+  }
+  exampleIndex = v;
+  if (exampleGraph) send({ ...exampleGraph, index: v });
+}
+
+// A new data set may hold fewer examples: the box goes back to 0 if its number is gone.
+function keepExample() {
+  if (exampleIndex < trainCount()) return;
+  exampleIndex = 0;
+  $("graph-index").value = "0";
+}
+
 function hoverNeuron(h) {
   neuronView.hover = h;
   if (!h) $("net-tip").hidden = true;
@@ -1161,7 +1216,7 @@ function hoverNeuron(h) {
 }
 
 function openNeuron(l, j) {
-  send({ type: "graph", which: "neuron_in_network", layer: l, neuron: j, index: 0 });
+  openGraph({ type: "graph", which: "neuron_in_network", layer: l, neuron: j });
   document.querySelector(".graph-panel").scrollIntoView({ block: "nearest" });
 }
 
@@ -1178,7 +1233,7 @@ function showNeuronTip() {
     html = `<div class="tip-head">${name} · ${neuronRole(h.l, h.j)}</div>` +
       row("bias", net.biases[h.l][h.j], net.bias_grads[h.l][h.j]) +
       (s ? `<div>output on the ${n} training examples: mean <b data-s="mean">${fmt4(s.mean)}</b>, min <b data-s="min">${fmt4(s.min)}</b>, max <b data-s="max">${fmt4(s.max)}</b></div>` : "") +
-      `<div class="tip-foot">click: its graph on example 0</div>`;
+      `<div class="tip-foot">click: its graph on example ${exampleIndex}</div>`;
   } else {
     const from = h.l === 0 ? `input x${h.i + 1}` : neuronName(h.l - 1, h.i);
     html = `<div class="tip-head">${neuronName(h.l, h.j)}.w${h.i} · from ${from} to ${neuronName(h.l, h.j)}</div>` +
@@ -1188,14 +1243,19 @@ function showNeuronTip() {
   tip.hidden = false;
   const canvas = $("network"), [x, y] = h.kind === "neuron" ? neuronView.pos[h.l + 1][h.j]
     : neuronView.pos[h.l + 1][h.j].map((v, k) => (v + neuronView.pos[h.l][h.i][k]) / 2);
-  // beside what is hovered where it fits, else above or below it; inside the canvas
-  const a = Math.max(neuronView.side, 2 * neuronView.r) / 2 + 8, cw = canvas.clientWidth, ch = canvas.clientHeight;
-  const tw = tip.offsetWidth, th = tip.offsetHeight;
-  let left = x + a + tw <= cw ? x + a : x - a - tw, top = y - th / 2;
-  if (left < 0) { left = x - tw / 2; top = y < ch / 2 ? y + a : y - a - th; }
-  left = Math.max(0, Math.min(cw - tw, left)); top = Math.max(0, Math.min(ch - th, top));
-  tip.style.left = canvas.offsetLeft + left + "px";
-  tip.style.top = canvas.offsetTop + top + "px";
+  // In the window's coordinates (the tip is fixed): beside what is hovered where the canvas
+  // has room for it; a narrow canvas (1024 wide, a phone) gets it beside the whole card, so
+  // it covers none of the network; else above or below; always inside the window.
+  const r = canvas.getBoundingClientRect(), card = canvas.closest(".card").getBoundingClientRect();
+  const px = r.left + x, py = r.top + y, a = Math.max(neuronView.side, 2 * neuronView.r) / 2 + 8;
+  const tw = tip.offsetWidth, th = tip.offsetHeight, vw = window.innerWidth, vh = window.innerHeight, m = 4;
+  let left, top = py - th / 2;
+  if (r.width >= 2.5 * tw) left = px + a + tw <= r.right ? px + a : px - a - tw;
+  else if (card.right + m + tw <= vw) left = card.right + m;
+  else if (card.left - m - tw >= 0) left = card.left - m - tw;
+  else { left = px - tw / 2; top = py + a + th <= vh ? py + a : py - a - th; }
+  tip.style.left = Math.max(m, Math.min(vw - m - tw, left)) + "px";
+  tip.style.top = Math.max(m, Math.min(vh - m - th, top)) + "px";
 }
 
 // Hovering an edge of the canvas: the nearest within 5 px (screen geometry only).
