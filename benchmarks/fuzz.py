@@ -48,7 +48,8 @@ CONTRACT = "documented: XLA fuses a product and a sum, (a * b) +- c (jax)"
 MATH = "documented: XLA's exp/log/tanh/pow (jax)"
 FLUSH = "documented: XLA flushes subnormals to zero (jax)"
 ORDER = "documented: jax adds gradients in another order"
-CHANGES = {"flush": FLUSH, "dots": FMA, "contract": CONTRACT, "math": MATH, "order": ORDER}  # jax_reasons' changes
+# jax_reasons' changes
+CHANGES = {"flush": FLUSH, "dots": FMA, "contract": CONTRACT, "math": MATH, "order": ORDER}
 TINY = 2.2250738585072014e-308  # the smallest normal float64; XLA flushes what is below
 
 

@@ -138,8 +138,8 @@ def applied(page: Any, action: Callable[[], None]) -> None:
     arrive after the action, so counting frames alone is not enough.)"""
     before = page.evaluate("window.__setups")
     action()
-    wait_until(lambda: page.evaluate("window.__setups > %d && window.__framed_setup == "
-                                     "window.__setups" % before) and step_of(page) == 0,
+    wait_until(lambda: page.evaluate(f"window.__setups > {before} && window.__framed_setup == "
+                                     "window.__setups") and step_of(page) == 0,
                what="the new setup's first frame")
 
 
