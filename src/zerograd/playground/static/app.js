@@ -21,6 +21,7 @@ const state = {
   twin: { step: [], loss: [] },    // forget_zero_grad's correct twin (empty without one)
   speedInForce: null,              // the session's steps per frame (null: as fast as it goes)
   graph: null, graphNodes: new Map(), current: null, viewBox: null,
+  graphPartial: false,             // the graph's first view shows only its output end
   dirty: true,
 };
 window.__frames = 0;               // frames applied (the browser tests read it)
@@ -987,7 +988,8 @@ function explainIdle() {
   const g = state.graph;
   $("bp-explain").replaceChildren(Object.assign(document.createElement("p"), {
     className: "sentence",
-    textContent: g ? `Forward pass done. Press "Backward one node" to walk the ${g.steps} value nodes from the output back: each grad is the sum of local derivative × upstream grad.` : "",
+    textContent: g ? `Forward pass done. Press "Backward one node" to walk the ${g.steps} value nodes from the output back: each grad is the sum of local derivative × upstream grad.`
+      + (state.graphPartial ? " The graph is larger than this panel and starts at its output: drag it to see the inputs, or press fit to see it all." : "") : "",
   }));
 }
 
@@ -1019,7 +1021,8 @@ function fitGraph() {
 // where backprop starts.
 function firstView(g) {
   const r = $("graph").getBoundingClientRect();
-  if (Math.min(r.width / (g.width + 8), r.height / (g.height + 8)) >= 0.45) { fitGraph(); return; }
+  state.graphPartial = Math.min(r.width / (g.width + 8), r.height / (g.height + 8)) < 0.45;
+  if (!state.graphPartial) { fitGraph(); return; }
   const w = r.width / 0.7, h = r.height / 0.7;
   const root = g.nodes.find((n) => n.id === g.order[0]) || g.nodes[g.nodes.length - 1];
   setViewBox([root.x + root.w / 2 + 16 - w, root.y - h / 2, w, h]);
