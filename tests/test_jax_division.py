@@ -99,3 +99,25 @@ def test_pow_and_sqrt_are_taken_of_eager_number(case):
     f.prepare(x)
     value, which, grads = f.value_and_grad([w.data], x)
     assert float(value) == want - 1.0 and list(grads) == [1.0]
+
+
+def test_divisions_sharing_a_divisor_are_not_multiplications_by_its_reciprocal():
+    """fuzz program_at(1, 19140), reduced: a group of divisions by one number x, which XLA
+    divided as multiplications by 1 / x; at x = -1.8e308 that reciprocal is subnormal,
+    flushed to -0.0, so x / x gave 0.0 (and a log of it, -inf)."""
+    big = -1.7976931348623157e308
+
+    def fn(xs):
+        x = xs[0]
+        return (x / x) + (-1.0870362842578041e-223 / x) + (3.0 / x)
+
+    want = fn([Value(big)]).data
+    assert want == 1.0
+    assert zg.compile(fn, executor="jax")([big]).data == want
+    p = Value(big)
+    got = _both(lambda s: (p / p + 3.0 / p) * s, [p], "jax")
+    p2 = Value(big)
+    eager = p2 / p2 + 3.0 / p2
+    eager.backward()
+    for value, grads in got:
+        assert value == eager.data and grads == [p2.grad], (value, grads, eager.data, p2.grad)

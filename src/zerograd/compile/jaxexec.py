@@ -44,8 +44,11 @@ def _divide(jnp: Any) -> Callable[[Any, Any], Any]:
     """``jnp.divide`` with its computed operands behind an optimization barrier. XLA's
     algebraic simplifier rewrites ``(a / b) / c`` as ``a / (b * c)``, ``a / (b / c)`` as
     ``a * c / b`` and ``a / sqrt(b)`` as ``a * rsqrt(b)``: equal for real numbers, not for
-    floats where ``b * c`` overflows (``t = 5 / 1e155; t / t`` gave a nan gradient). Behind
-    the barrier XLA sees no operand it could rewrite, and divides as the eager engine does."""
+    floats where ``b * c`` overflows (``t = 5 / 1e155; t / t`` gave a nan gradient). It
+    also divides by a broadcast number as a multiplication by its reciprocal, whose
+    subnormal XLA flushes (``x / x`` gave 0.0 at ``x = -1.8e308`` when a group of divisions
+    shared the divisor). The operands go behind the barrier broadcast to the result's
+    shape: XLA sees no operand it could rewrite, and divides as the eager engine does."""
     from jax.lax import optimization_barrier
 
     def divide(a: Any, b: Any) -> Any:
@@ -53,7 +56,7 @@ def _divide(jnp: Any) -> Callable[[Any, Any], Any]:
             return jnp.divide(a, optimization_barrier(b))
         if isinstance(b, float):
             return jnp.divide(optimization_barrier(a), b)
-        return jnp.divide(*optimization_barrier((a, b)))
+        return jnp.divide(*optimization_barrier(tuple(jnp.broadcast_arrays(a, b))))
 
     return divide
 
