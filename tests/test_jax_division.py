@@ -121,3 +121,22 @@ def test_divisions_sharing_a_divisor_are_not_multiplications_by_its_reciprocal()
     eager.backward()
     for value, grads in got:
         assert value == eager.data and grads == [p2.grad], (value, grads, eager.data, p2.grad)
+
+
+def test_powers_constants_are_not_multiplied_together_by_xla():
+    """fuzz program_at(1, 19715), reduced: the derivative of (x ** -1.8e308) ** 1000 is
+    (1000 * a) * (-1.8e308 * b) with a = b = 0: 0.0 in eager. XLA multiplied the two
+    constants first, 1000 * -1.8e308 = -inf, and -inf * 0 is nan."""
+    big = -1.7976931348623157e308
+    p = Value(0.93)
+    f = zg.compile(lambda xs: ((p + big) ** big) ** 1000.0, executor="jax")
+    order = f.prepare([2.0])
+    value, _, grads = f.value_and_grad([q.data for q in order], [2.0])
+    r = f([2.0])
+    r.backward()
+    q = Value(0.93)
+    eager = ((q + big) ** big) ** 1000.0
+    eager.backward()
+    assert eager.data == 0.0 and q.grad == 0.0
+    assert float(value) == r.data == 0.0
+    assert list(grads) == [p.grad] == [0.0]  # -0.0 == 0.0

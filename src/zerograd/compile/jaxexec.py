@@ -98,6 +98,19 @@ def _log(jnp: Any) -> Callable[[Any], Any]:
     return log
 
 
+def _constant(jnp: Any) -> Callable[[Any], Any]:
+    """A group's constants (``x ** k``'s ``k``) behind an optimization barrier, for the
+    backward pass. Seen as constants, XLA multiplies two groups' constants together first:
+    ``g * (1000 * a) * (-1.8e308 * b)`` became ``(g * a * b) * -inf`` (1000 * -1.8e308
+    overflows), a nan where eager's order gives 0.0 (fuzz program 19715)."""
+    from jax.lax import optimization_barrier
+
+    def constant(k: Any) -> Any:
+        return optimization_barrier(jnp.asarray(k))
+
+    return constant
+
+
 class Functional:
     """The lowering :func:`.npcode.build_group` writes JAX code with: names for the
     generated code, and the scatter of gradient contributions into an immutable buffer."""
@@ -113,7 +126,7 @@ class Functional:
         math.pow = staticmethod(_power(jnp))
         math.sqrt = staticmethod(_sqrt(jnp))
         self.jnp = jnp
-        self.names = {"np": jnp, "M": math(),
+        self.names = {"np": jnp, "M": math(), "_constant": _constant(jnp),
                       "_mask": lambda x, m: x if m is None else jnp.where(m, x, 0.0)}
 
     def scatterer(self, segments: list[np.ndarray]) -> Any:

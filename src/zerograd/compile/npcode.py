@@ -429,7 +429,10 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
     shape[id(g)] = shape[id(o)] = (E, Q)
     bwd = None
     if targets is not None:
-        em = Emitter(dict(place), dict(shape))
+        # a lowering may hide the constants from its compiler in the backward pass
+        # (``_constant``: JAX's, so that XLA multiplies no two groups' constants together)
+        hide = op.param and lowering is not None and "_constant" in lowering.names
+        em = Emitter({**place, **({id(kleaf): ("plain", "KB")} if hide else {})}, dict(shape))
         em.full = (E, Q)
         parts = op.backward(LAZY, g, o, *leaves, *extra)
         rows = [r for kind_rows in back for r in kind_rows]
@@ -442,7 +445,8 @@ def build_group(op, E: int, Q: int, kinds: list[str], gather: tuple, k: Any, bac
         segments = np.split(targets, np.cumsum(sizes)[:-1])
         ns["add_into"] = (scatterer(segments, n_slots) if lowering is None
                           else lowering.scatterer(segments))
-        body = [*load, f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
+        body = [*load, *(["KB = _constant(K)"] if hide else []),
+                f"g = G[{lo}:{hi}].reshape(E, Q)", f"out = v[{lo}:{hi}].reshape(E, Q)",
                 f"m = None if m is None else m[{lo}:{hi}].reshape(E, Q)",
                 *em.lines,  # after the reductions, which may take lines back
                 f"{'' if lowering is None else 'return '}"
