@@ -1,4 +1,5 @@
-"""Shared test setup: hypothesis settings, fixtures and `needs`. Keep it small.
+"""Shared test setup: hypothesis settings, fixtures and `needs`. Keep it small; what the
+browser tests share is in browser.py (its fixtures are made every test's here).
 
 The core's tests need only NumPy, pytest and hypothesis (``pip install -e . pytest hypothesis``).
 A test that needs anything else says so with `needs` (or `unavailable`, for a program such as
@@ -72,3 +73,8 @@ def restore_random():
     state = random.getstate()
     yield random
     random.setstate(state)
+
+
+# the browser tests' fixtures (chromium, the static site served, the playground's server)
+pytest.register_assert_rewrite("browser")
+from browser import browser, server, site  # noqa: E402,F401

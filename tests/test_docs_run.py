@@ -5,34 +5,20 @@ request to another host is aborted and fails the test; so does any console or pa
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
-import importlib.util
-import os
 import re
-import shutil
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import pytest
-from conftest import needs, unavailable
+from browser import ROOT, Tab, built_site, serve
+from conftest import needs
 from markdown_blocks import fenced_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 RUN_TIMEOUT_MS = 90_000  # Pyodide's first start in a cold profile, then the blocks above
 
-if not os.path.exists(CHROMIUM):
-    unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwright
 for _module in ("mkdocs", "material", "mkdocstrings"):
     needs(_module, "building the docs site")
 
@@ -40,67 +26,18 @@ for _module in ("mkdocs", "material", "mkdocstrings"):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The full site (docs + the playground's Python) built and served: its base URL."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        unavailable("building the site needs Node and npm (then `npm ci` in the repository)")
-    if not (ROOT / "node_modules" / "pyodide").is_dir():
-        unavailable(f"node_modules is missing: run npm ci in {ROOT}")
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    build_site = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_site)
-    out = tmp_path_factory.mktemp("site")
-    build_site.build(out)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                          functools.partial(Quiet, directory=str(out)))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/"
-    srv.shutdown()
-    srv.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+    with serve(built_site(tmp_path_factory)) as url:
+        yield url
 
 
 @pytest.fixture
 def open_page(browser: Any, site: str) -> Iterator[Any]:
     """``open_page('tutorials/engine/')``: a fresh profile at 1400x900; after the test, fails
     on any request off 127.0.0.1 and any console or page error (the worker's included)."""
-    problems: list[str] = []
-    contexts: list[Any] = []
-
-    def guard(route: Any) -> None:
-        if urlsplit(route.request.url).hostname != "127.0.0.1":
-            problems.append(f"a request left the site: {route.request.url}")
-            route.abort()
-        else:
-            route.continue_()
-
-    def opener(path: str) -> Any:
-        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-        contexts.append(ctx)
-        ctx.route("**/*", guard)
-        pg = ctx.new_page()
-        pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-              if m.type == "error" else None)
-        pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        pg.on("worker", lambda w: w.on("console", lambda m: problems.append(
-            f"worker console {m.type}: {m.text}") if m.type == "error" else None))
-        pg.goto(site + path)
-        return pg
-
-    yield opener
-    for ctx in contexts:
-        ctx.close()
-    assert not problems, "\n".join(problems)
+    tab = Tab(browser, site, size=(1400, 900))
+    yield lambda path: tab.open(path, wait=False)
+    tab.close()
+    assert not tab.problems, "\n".join(tab.problems)
 
 
 def python_blocks_of(page: str) -> list[str]:

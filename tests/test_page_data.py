@@ -6,6 +6,7 @@ script with them; a refused value back to the one in force with the error beside
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,104 +16,42 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
+import browser as shared
 import pytest
-from conftest import needs, unavailable
+from browser import ROOT, Tab, axe_serious, engine_base, step_of, wait_until
+from conftest import needs
 
-if not os.path.exists("/usr/bin/chromium"):
-    unavailable("/usr/bin/chromium is missing (apt-get install chromium)")
-sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwright
 for _module in ("starlette", "uvicorn", "websockets"):
     needs(_module, "the playground's server and socket")
 
-from test_page_screens import axe_serious  # noqa: E402
-from test_site_browser import site  # noqa: E402,F401  (the static site, built once, served)
-
 from zerograd.playground.server import start  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # the reconnect test's refused connections while the server is down (chromium logs them)
 REFUSED = "ERR_CONNECTION_REFUSED"
+# blank values are left out, as parse_qs leaves them
+query_of = functools.partial(shared.query_of, keep_blank=False)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    srv = start(host="127.0.0.1", port=0)
-    yield srv
-    srv.stop()
-
-
-class Opener:
-    """Opens the page (at ``base``) in fresh contexts; collects console and page errors and
-    requests that leave 127.0.0.1."""
+class Opener(Tab):
+    """A `Tab` on the page at ``base`` that knows its engine; chromium's refused connections
+    are no error."""
 
     def __init__(self, browser: Any, base: str, engine: str) -> None:
-        self.browser, self.base, self.engine = browser, base, engine
-        self.problems: list[str] = []
-        self.contexts: list[Any] = []
-
-    def open(self, query: str = "") -> Any:
-        ctx = self.browser.new_context(viewport={"width": 1280, "height": 800})
-        self.contexts.append(ctx)
-
-        def guard(route: Any) -> None:
-            if urlsplit(route.request.url).hostname != "127.0.0.1":
-                self.problems.append(f"a request left the site: {route.request.url}")
-                route.abort()
-            else:
-                route.continue_()
-
-        ctx.route("**/*", guard)
-        pg = ctx.new_page()
-        pg.on("console", lambda m: self.problems.append(f"console: {m.text}")
-              if m.type == "error" and REFUSED not in m.text else None)
-        pg.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        pg.goto(self.base + query)
-        ready(pg)
-        return pg
-
-
-def ready(pg: Any) -> None:
-    pg.wait_for_selector("#conn.ok", timeout=60_000)
-    wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
+        super().__init__(browser, base, ignore=REFUSED)
+        self.engine = engine
 
 
 @pytest.fixture(params=["server", "pyodide"])
 def pages(request: Any, browser: Any) -> Iterator[Opener]:
-    if request.param == "server":
-        base = request.getfixturevalue("server").url.rstrip("/") + "/"
-    else:
-        base = request.getfixturevalue("site") + "playground/"
-    opener = Opener(browser, base, request.param)
+    opener = Opener(browser, engine_base(request), request.param)
     yield opener
-    for ctx in opener.contexts:
-        ctx.close()
+    opener.close()
     assert not opener.problems, "\n".join(opener.problems)
 
 
 # ------------------------------------------------------------------------------ helpers
-def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def config_of(page: Any) -> dict[str, Any]:
     """The setup in force, as the session last sent it."""
     return page.evaluate("state.config")
@@ -122,14 +61,6 @@ def shown_points(page: Any) -> list[list[float]]:
     """The points the session sent in its `data` message (train and test), sorted."""
     return sorted(page.evaluate("[state.data.train, state.data.test].filter(Boolean).flatMap("
                                 "s => s.X.map((p, i) => [p[0], p[1], s.y[i]]))"))
-
-
-def query_of(page: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
-
-
-def step_of(page: Any) -> int:
-    return int(page.text_content("#step"))
 
 
 def applied(page: Any, action: Callable[[], None]) -> None:
@@ -342,7 +273,6 @@ def test_the_page_reconnects_after_a_server_restart_with_its_setup(
         page.screenshot(path=str(tmp_path / "reconnected.png"))
         assert json.loads(json.dumps(config_of(page))) == before
     finally:
-        for ctx in opener.contexts:
-            ctx.close()
+        opener.close()
         srv.stop()
     assert not opener.problems, "\n".join(opener.problems)

@@ -9,11 +9,9 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from test_playground_browser import server  # noqa: F401 (a fixture)
-from test_site_browser import Tab, browser, ready, same_digits, site, wait_until  # noqa: F401 (browser, site: fixtures)
+from browser import Tab, engine_base, same_digits, wait_until
 
 import zerograd as zg
 from zerograd.engine import no_grad
@@ -29,14 +27,10 @@ SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
 
 @pytest.fixture(params=["server", "site"])
-def page(request: Any, browser: Any) -> Iterator[Any]:  # noqa: F811
+def page(request: Any, browser: Any) -> Iterator[Any]:
     """The playground with SETUP, in one engine or the other, after STEPS steps."""
-    tabs = Tab(browser, "")
-    if request.param == "server":
-        url = request.getfixturevalue("server").url.split("?")[0]
-    else:
-        url = request.getfixturevalue("site") + "playground/"
-    pg = open_page(tabs, url + QUERY)
+    tabs = Tab(browser, engine_base(request))
+    pg = tabs.open(QUERY)
     wait_until(lambda: pg.evaluate("state.config && state.config.points") == 60,
                what="the setup from the address")
     for k in range(STEPS):
@@ -47,30 +41,6 @@ def page(request: Any, browser: Any) -> Iterator[Any]:  # noqa: F811
     yield pg
     tabs.close()
     assert not tabs.problems, "\n".join(tabs.problems)
-
-
-def open_page(tabs: Tab, url: str) -> Any:
-    """``url`` in a fresh context kept by ``tabs``, which collects what must not happen
-    (as test_site_browser's ``Tab.open``, at any address): requests off 127.0.0.1, console
-    errors, page errors."""
-    ctx = tabs.browser.new_context(viewport={"width": 1280, "height": 800})
-    tabs.contexts.append(ctx)
-
-    def guard(route: Any) -> None:
-        if urlsplit(route.request.url).hostname != "127.0.0.1":
-            tabs.problems.append(f"a request left the site: {route.request.url}")
-            route.abort()
-        else:
-            route.continue_()
-
-    ctx.route("**/*", guard)
-    pg = ctx.new_page()
-    pg.on("console", lambda m: tabs.problems.append(f"console {m.type}: {m.text}")
-          if m.type == "error" else None)
-    pg.on("pageerror", lambda e: tabs.problems.append(f"page error: {e}"))
-    pg.goto(url)
-    ready(pg)
-    return pg
 
 
 def native() -> session.Trainer:

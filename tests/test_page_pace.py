@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import needs
-from test_site_browser import Tab, browser, site, wait_until  # noqa: F401 (fixtures)
+from browser import LOAD_TIMEOUT_MS, Tab, engine_base, step_of, wait_until
 
 from zerograd import monitor
 from zerograd.playground import config, session
@@ -23,41 +22,13 @@ from zerograd.playground import config, session
 SHOTS = Path(os.environ.get("ZEROGRAD_SHOTS", "/tmp/zerograd-pace-shots"))
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    for module in ("starlette", "uvicorn", "websockets"):
-        needs(module, "the playground's server")
-    from zerograd.playground.server import start
-
-    srv = start(host="127.0.0.1", port=0)
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture(params=["server", "site"])
-def opened(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:  # noqa: F811
+def opened(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
     """``open(query)``: a fresh tab of the playground in the engine of the parameter, at
     1280x800; any console error, page error or request off 127.0.0.1 fails the test."""
-    if request.param == "server":
-        base = request.getfixturevalue("server").url
-        tab = Tab(browser, base)
-
-        def open_server(query: str = "") -> Any:
-            ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-            tab.contexts.append(ctx)
-            p = ctx.new_page()
-            p.on("console", lambda m: tab.problems.append(f"console {m.type}: {m.text}")
-                 if m.type == "error" else None)
-            p.on("pageerror", lambda e: tab.problems.append(f"page error: {e}"))
-            p.goto(base + query)
-            p.wait_for_selector("#conn.ok", timeout=10_000)
-            wait_until(lambda: p.evaluate("window.__frames") >= 1, what="the first frame")
-            return p
-
-        yield open_server
-    else:
-        tab = Tab(browser, request.getfixturevalue("site"))
-        yield tab.open
+    tab = Tab(browser, engine_base(request),
+              load_ms=10_000 if request.param == "server" else LOAD_TIMEOUT_MS)
+    yield tab.open
     tab.close()
     assert not tab.problems, "\n".join(tab.problems)
 
@@ -69,10 +40,6 @@ def shot(page: Any, name: str) -> None:
 
 def history(page: Any) -> dict[str, list]:
     return page.evaluate("window.__zg_history()")
-
-
-def step_of(page: Any) -> int:
-    return int(page.text_content("#step"))
 
 
 def native_loss0(cfg: dict[str, Any]) -> float:

@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_playground_browser import server  # noqa: F401  (a fixture)
-from test_site_browser import ROOT, browser, site, tabs, wait_until  # noqa: F401  (fixtures)
+from browser import LOAD_TIMEOUT_MS, Tab, axe_serious, engine_base, step_of, wait_until
 
 SIZES = [(1400, 900), (1024, 768), (390, 844)]
 HARD_SETUP = "?hidden=16,16,16,16&loss=cross_entropy&activation=sigmoid"
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 # In the page: every visible element inside the viewport's width, and no text container,
@@ -67,34 +65,15 @@ MEASURE = """() => {
 
 # ------------------------------------------------------------------------------ fixtures
 @pytest.fixture(params=["server", "site"])
-def opener(request: pytest.FixtureRequest, browser: Any) -> Iterator[Callable[..., Any]]:  # noqa: F811
-    """open(query, size) -> a page at that size showing its first frame, in either engine;
-    any console error or page error fails the test."""
-    if request.param == "site":
-        t = request.getfixturevalue("tabs")
-        yield lambda query="", size=(1400, 900): t.open(query, size=size)
-        return
-    srv = request.getfixturevalue("server")
-    problems: list[str] = []
-    contexts: list[Any] = []
-
-    def open_(query: str = "", size: tuple[int, int] = (1400, 900)) -> Any:
-        ctx = browser.new_context(viewport={"width": size[0], "height": size[1]},
-                                  accept_downloads=True)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-              if m.type == "error" else None)
-        pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        pg.goto(srv.url + query)
-        pg.wait_for_selector("#conn.ok", timeout=15_000)
-        wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
-        return pg
-
-    yield open_
-    for ctx in contexts:
-        ctx.close()
-    assert not problems, "\n".join(problems)
+def opener(request: pytest.FixtureRequest, browser: Any) -> Iterator[Callable[..., Any]]:
+    """open(query, size) -> a page at that size (1400x900 unless told) showing its first
+    frame, in either engine; any console error, page error or request off 127.0.0.1 fails
+    the test."""
+    t = Tab(browser, engine_base(request), size=(1400, 900),
+            load_ms=15_000 if request.param == "server" else LOAD_TIMEOUT_MS)
+    yield t.open
+    t.close()
+    assert not t.problems, "\n".join(t.problems)
 
 
 def settled(page: Any, **want: Any) -> None:
@@ -108,19 +87,6 @@ def settled(page: Any, **want: Any) -> None:
 def open_graph(page: Any) -> None:
     page.click("#graph-neuron")
     page.wait_for_selector("#graph svg g.vnode", timeout=30_000)
-
-
-def axe_serious(page: Any) -> list[Any]:
-    if not page.evaluate("typeof axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => [v.id, v.impact, v.help, v.nodes.map(n => n.target.join(' ')).slice(0, 5)]))")
-
-
-def step_of(page: Any) -> int:
-    return int(page.text_content("#step"))
 
 
 # ------------------------------------------------------------------------------ any screen

@@ -4,90 +4,46 @@ the loss the page shows. Any JavaScript console error or page error fails the te
 
 from __future__ import annotations
 
+import functools
 import math
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser as shared
 import pytest
-from conftest import needs, unavailable
+from browser import Tab, loss_of, press_step, ready, set_config, step_of
+from conftest import needs
 
 from zerograd.engine import topological_order
 from zerograd.playground.graphview import lecture_neuron
 from zerograd.playground.server import start
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-# every test here drives the page in chromium: without it, or the Python side, skip the module
-if not os.path.exists(CHROMIUM):
-    unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwright
 for _module in ("starlette", "uvicorn", "websockets", "sklearn"):
     needs(_module, "the playground's server, socket and default dataset")
 
+# the server answers faster than Pyodide starts: these tests wait less
+wait_until = functools.partial(shared.wait_until, timeout=15.0)
+
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    srv = start(host="127.0.0.1", port=0)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(server: Any, browser: Any) -> Iterator[Any]:
     """A fresh tab (its own session on the server) at 1280x800, connected and showing the
-    default setup; fails the test on any console error or page error."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = ctx.new_page()
-    problems: list[str] = []
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-          if m.type == "error" else None)
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.goto(server.url)
-    pg.wait_for_selector("#conn.ok", timeout=10_000)
-    wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
+    default setup; fails the test on any console error, page error or request off
+    127.0.0.1."""
+    tab = Tab(browser, server.url, load_ms=10_000)
+    pg = tab.open()
     yield pg
-    ctx.close()
-    assert not problems, "JavaScript errors on the page:\n" + "\n".join(problems)
+    tab.close()
+    assert not tab.problems, "JavaScript errors on the page:\n" + "\n".join(tab.problems)
 
 
 # ------------------------------------------------------------------------------ helpers
-def wait_until(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def step_of(page: Any) -> int:
-    return int(page.text_content("#step"))
-
-
-def loss_of(page: Any) -> float:
-    return float(page.text_content("#loss"))
-
-
 def warnings_of(page: Any) -> list[str]:
     return page.eval_on_selector_all("#warnings .warning", "els => els.map(e => e.textContent)")
 
@@ -96,26 +52,10 @@ def shot(page: Any, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / f"{name}.png"))
 
 
-def set_config(page: Any, action: Callable[[], None]) -> None:
-    """Do ``action`` (a control change) and wait for the server's fresh start at step 0."""
-    before = page.evaluate("window.__frames")
-    action()
-    wait_until(lambda: page.evaluate("window.__frames") > before and step_of(page) == 0,
-               what="the new setup's first frame")
-
-
 def type_in(page: Any, selector: str, text: str) -> None:
     """Type into a number field and press Enter (a field sends its value on change)."""
     page.fill(selector, text)
     page.press(selector, "Enter")
-
-
-def press_step(page: Any) -> int:
-    """Press Step and wait for the counter to go up by one; returns the new step."""
-    s = step_of(page)
-    page.click("#step-btn")
-    wait_until(lambda: step_of(page) == s + 1, what=f"step {s + 1}")
-    return s + 1
 
 
 def six_digits(text: str) -> str:
@@ -299,8 +239,7 @@ def test_off_loopback_the_page_loads_with_its_token(browser: Any, tmp_path: Path
     pg.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
     try:
         pg.goto(f"http://127.0.0.1:{srv.port}/?token={srv.token}")
-        pg.wait_for_selector("#conn.ok", timeout=10_000)
-        wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
+        ready(pg, 10_000)
         assert press_step(pg) == 1
         styled = pg.evaluate("getComputedStyle(document.body).margin")
         assert styled == "0px"  # style.css came in
@@ -314,14 +253,9 @@ def test_off_loopback_the_page_loads_with_its_token(browser: Any, tmp_path: Path
 def test_the_setup_in_the_url_works_with_the_server(browser: Any, server: Any) -> None:
     """The same page over the WebSocket: the link's setup is sent on hello, every setup in
     force is written back, `hide` hides, and a reload keeps the setup."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab = Tab(browser, server.url.rstrip("/") + "/", load_ms=10_000)
     try:
-        pg.goto(server.url.rstrip("/") + "/?dataset=circles&hidden=4,2&lr=0.05&hide=optimizer")
-        pg.wait_for_selector("#conn.ok", timeout=10_000)
+        pg = tab.open("?dataset=circles&hidden=4,2&lr=0.05&hide=optimizer")
         assert pg.text_content("#conn") == "server"
         wait_until(lambda: pg.input_value("#dataset") == "circles", what="the link's setup")
         assert pg.eval_on_selector_all("#widths input", "els => els.map(e => +e.value)") == [4, 2]
@@ -334,5 +268,5 @@ def test_the_setup_in_the_url_works_with_the_server(browser: Any, server: Any) -
         wait_until(lambda: pg.input_value("#activation") == "sigmoid", what="the setup reloaded")
         assert pg.input_value("#dataset") == "circles"
     finally:
-        ctx.close()
-    assert not errors, errors
+        tab.close()
+    assert not tab.problems, tab.problems

@@ -5,185 +5,52 @@ and fails the test; so does any console error or page error."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import importlib.util
 import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import needs, unavailable
+from browser import (
+    ROOT,
+    Tab,
+    axe_violations,
+    loss_of,
+    press_step,
+    query_of,
+    ready,
+    same_digits,
+    set_config,
+    step_of,
+    wait_until,
+)
 
 from zerograd.engine import topological_order
 from zerograd.playground.graphview import lecture_neuron
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-LOAD_TIMEOUT_MS = 60_000            # Pyodide's first start in a cold profile
-
-if not os.path.exists(CHROMIUM):
-    unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-sync_playwright = needs("playwright.sync_api", "driving chromium").sync_playwright
-
-
-def _build_site_module() -> Any:
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The site built into a temporary folder and served on 127.0.0.1: its base URL."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        unavailable("building the site needs Node and npm (then `npm ci` in the repository)")
-    if not (ROOT / "node_modules" / "pyodide").is_dir():
-        unavailable(f"node_modules is missing: run npm ci in {ROOT}")
-    build_site = _build_site_module()
-    out = tmp_path_factory.mktemp("site")
-    build_site.build(out)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                          functools.partial(Quiet, directory=str(out)))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/"
-    srv.shutdown()
-    srv.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-class Tab:
-    """Opens the playground in fresh browser contexts (a new profile each) and collects what
-    must not happen: requests off 127.0.0.1, console errors, page errors."""
-
-    def __init__(self, browser: Any, site: str) -> None:
-        self.browser, self.site = browser, site
-        self.problems: list[str] = []
-        self.contexts: list[Any] = []
-
-    def open(self, query: str = "", *, permissions: list[str] | None = None,
-             size: tuple[int, int] = (1280, 800)) -> Any:
-        ctx = self.browser.new_context(viewport={"width": size[0], "height": size[1]},
-                                       permissions=permissions or [])
-        self.contexts.append(ctx)
-
-        def guard(route: Any) -> None:
-            if urlsplit(route.request.url).hostname != "127.0.0.1":
-                self.problems.append(f"a request left the site: {route.request.url}")
-                route.abort()
-            else:
-                route.continue_()
-
-        ctx.route("**/*", guard)
-        pg = ctx.new_page()
-        pg.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
-              if m.type == "error" else None)
-        pg.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        pg.on("worker", lambda w: w.on("console", lambda m: self.problems.append(
-            f"worker console {m.type}: {m.text}") if m.type == "error" else None))
-        pg.goto(self.site + "playground/" + query)
-        ready(pg)
-        return pg
-
-    def close(self) -> None:
-        for ctx in self.contexts:
-            ctx.close()
-
-
-def ready(pg: Any) -> None:
-    """Wait for Python in the page: the engine's pill and the first frame."""
-    pg.wait_for_selector("#conn.ok", timeout=LOAD_TIMEOUT_MS)
-    wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
-
-
 @pytest.fixture
 def tabs(browser: Any, site: str) -> Iterator[Tab]:
-    t = Tab(browser, site)
+    """Opens the playground of the static site; fails the test on what `Tab` collects."""
+    t = Tab(browser, site + "playground/")
     yield t
     t.close()
     assert not t.problems, "\n".join(t.problems)
 
 
 # ------------------------------------------------------------------------------ helpers
-def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def step_of(page: Any) -> int:
-    return int(page.text_content("#step"))
-
-
-def loss_of(page: Any) -> float:
-    return float(page.text_content("#loss"))
-
-
 def warnings_of(page: Any) -> list[str]:
     """The warnings shown, oldest first, without their "step n" tag."""
     texts = page.eval_on_selector_all(
         "#warnings .warning", "els => els.map(e => e.lastChild.textContent)")
     return texts[::-1]
-
-
-def set_config(page: Any, action: Callable[[], None]) -> None:
-    """Do ``action`` (a control change) and wait for the fresh start at step 0."""
-    before = page.evaluate("window.__frames")
-    action()
-    wait_until(lambda: page.evaluate("window.__frames") > before and step_of(page) == 0,
-               what="the new setup's first frame")
-
-
-def press_step(page: Any) -> int:
-    s = step_of(page)
-    page.click("#step-btn")
-    wait_until(lambda: step_of(page) == s + 1, what=f"step {s + 1}")
-    return s + 1
-
-
-def query_of(page: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query,
-                                         keep_blank_values=True).items()}
-
-
-def same_digits(printed: str, value: float) -> bool:
-    """Whether ``value`` written with as many significant digits as ``printed`` is it."""
-    digits = len(re.sub(r"e.*$", "", printed.lower()).replace("-", "").replace(".", "")
-                 .lstrip("0")) or 1
-    return f"{float(printed):.{digits}g}" == f"{value:.{digits}g}"
 
 
 def native_warnings(messages: list[dict[str, Any]], steps: int) -> list[str]:
@@ -345,8 +212,5 @@ def test_the_page_passes_axe_cores_checks(tabs: Tab) -> None:
     page = tabs.open("?hide=l2")
     page.click("#graph-neuron")
     page.wait_for_selector("#graph svg g.vnode", timeout=30_000)
-    page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
-    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => "
-                          "r.violations.map(v => [v.id, v.impact, v.help, "
-                          "v.nodes.map(n => n.target.join(' ')).slice(0, 5)]))")
+    found = axe_violations(page)
     assert found == [], "\n".join(map(str, found))
