@@ -7,13 +7,11 @@ network's card is narrow. The header is checked in both engines (the static site
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from test_page_screens import opener  # noqa: F401 (a fixture: either engine)
-from test_playground_browser import server  # noqa: F401 (a fixture)
-from test_site_browser import browser, site, tabs, wait_until  # noqa: F401 (fixtures)
+from browser import LOAD_TIMEOUT_MS, Tab, engine_base
 
 # the longest forms each number takes (toPrecision(6) of a tiny loss, accuracies below 100%)
 LONGEST = {"step": "1234567", "sps": "1.4e4", "loss": "7.34000e-11",
@@ -23,27 +21,24 @@ HEADER_ITEMS = "() => [...document.querySelectorAll('.top > *:not(.visually-hidd
     "r.left, r.top, r.right, r.bottom]; })"
 
 
+@pytest.fixture(params=["server", "site"])
+def opener(request: pytest.FixtureRequest, browser: Any) -> Iterator[Callable[..., Any]]:
+    """open(size=...) -> the playground at that size in either engine, showing its first
+    frame; a console error, page error or request off 127.0.0.1 fails the test."""
+    t = Tab(browser, engine_base(request),
+            load_ms=15_000 if request.param == "server" else LOAD_TIMEOUT_MS)
+    yield t.open
+    t.close()
+    assert not t.problems, "\n".join(t.problems)
+
+
 @pytest.fixture
-def open_at(server: Any, browser: Any) -> Iterator[Any]:  # noqa: F811
-    contexts: list[Any] = []
-    problems: list[str] = []
-
-    def open_(w: int, h: int) -> Any:
-        ctx = browser.new_context(viewport={"width": w, "height": h})
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-              if m.type == "error" else None)
-        pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        pg.goto(server.url)
-        pg.wait_for_selector("#conn.ok", timeout=30_000)
-        wait_until(lambda: pg.evaluate("window.__frames") >= 1, what="the first frame")
-        return pg
-
-    yield open_
-    for ctx in contexts:
-        ctx.close()
-    assert not problems, "\n".join(problems)
+def open_at(request: pytest.FixtureRequest, browser: Any, server: Any) -> Iterator[Any]:
+    """open_at(width, height) -> the server's playground at that size."""
+    t = Tab(browser, server.url, load_ms=15_000)
+    yield lambda w, h: t.open(size=(w, h))
+    t.close()
+    assert not t.problems, "\n".join(t.problems)
 
 
 def longest_numbers(pg: Any) -> None:
@@ -64,7 +59,7 @@ def overlaps(boxes: list[list[Any]]) -> list[str]:
 
 
 @pytest.mark.parametrize("size", [(1400, 900), (1280, 800), (1024, 768), (390, 844)])
-def test_the_longest_numbers_overlap_nothing_in_the_header(opener: Any, size: Any) -> None:  # noqa: F811
+def test_the_longest_numbers_overlap_nothing_in_the_header(opener: Any, size: Any) -> None:
     pg = opener(size=size)
     longest_numbers(pg)
     items = pg.evaluate(HEADER_ITEMS)
