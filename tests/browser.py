@@ -191,10 +191,13 @@ def loss_of(page: Any) -> float:
 
 
 def set_config(page: Any, action: Callable[[], None]) -> None:
-    """Do ``action`` (a control change) and wait for the fresh start at step 0."""
-    before = page.evaluate("window.__frames")
+    """Do ``action`` (a control change, or Reset) and wait for the session's answer: the
+    setup it put in force and a frame of it, at step 0. (A frame of the old setup still in
+    flight can arrive after the action, so counting frames alone is not enough.)"""
+    before = page.evaluate("window.__setups")
     action()
-    wait_until(lambda: page.evaluate("window.__frames") > before and step_of(page) == 0,
+    wait_until(lambda: page.evaluate(f"window.__setups > {before} && window.__framed_setup == "
+                                     "window.__setups") and step_of(page) == 0,
                what="the new setup's first frame")
 
 

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import browser as shared
 import pytest
-from browser import ROOT, Tab, axe_serious, engine_base, step_of, wait_until
+from browser import ROOT, Tab, axe_serious, engine_base, set_config, step_of, wait_until
 from conftest import needs
 
 for _module in ("starlette", "uvicorn", "websockets"):
@@ -63,17 +63,6 @@ def shown_points(page: Any) -> list[list[float]]:
                                 "s => s.X.map((p, i) => [p[0], p[1], s.y[i]]))"))
 
 
-def applied(page: Any, action: Callable[[], None]) -> None:
-    """Do ``action`` (one that changes the setup) and wait for the session's answer: the
-    new setup in force and a frame of it. (A frame of the old setup still in flight can
-    arrive after the action, so counting frames alone is not enough.)"""
-    before = page.evaluate("window.__setups")
-    action()
-    wait_until(lambda: page.evaluate(f"window.__setups > {before} && window.__framed_setup == "
-                                     "window.__setups") and step_of(page) == 0,
-               what="the new setup's first frame")
-
-
 def refused(page: Any, action: Callable[[], None]) -> str:
     """Do ``action`` and wait for the error shown beside the refused control; its text."""
     page.evaluate("document.querySelectorAll('.refused').forEach(e => e.remove())")
@@ -100,7 +89,7 @@ def test_a_good_csv_is_used_and_bad_ones_are_refused_with_the_setup_kept(
         pages: Opener, tmp_path: Path) -> None:
     page = pages.open()
     signed = "x,y,label\n" + "\n".join(f"{x},{y},{'+1' if c else '-1'}" for x, y, c in SQUARE)
-    applied(page, lambda: use_csv(page, signed))
+    set_config(page, lambda: use_csv(page, signed))
     cfg = config_of(page)
     assert cfg["dataset"] == "custom" and cfg["data"] == SQUARE
     assert page.input_value("#dataset") == "custom"
@@ -129,7 +118,7 @@ def test_a_good_csv_is_used_and_bad_ones_are_refused_with_the_setup_kept(
     # an uploaded file, no header, labels 0/1
     path = tmp_path / "points.csv"
     path.write_text("\n".join(f"{y},{x},{1 - c}" for x, y, c in SQUARE) + "\n")
-    applied(page, lambda: page.set_input_files("#csv-file", str(path)))
+    set_config(page, lambda: page.set_input_files("#csv-file", str(path)))
     assert config_of(page)["data"] == [[y, x, 1 - c] for x, y, c in SQUARE]
     assert page.input_value("#csv") == path.read_text()
 
@@ -142,14 +131,14 @@ def test_clicks_add_points_and_a_link_carries_them(pages: Opener, tmp_path: Path
     x0, x1, y0, y1 = page.evaluate("state.data.extent")
     page.click("#own-data summary")
     page.select_option("#click-class", "1")
-    applied(page, lambda: page.mouse.click(box["x"] + 0.75 * box["width"],
+    set_config(page, lambda: page.mouse.click(box["x"] + 0.75 * box["width"],
                                            box["y"] + 0.25 * box["height"]))
     data = config_of(page)["data"]
     assert data[:-1] == SQUARE and data[-1][2] == 1
     assert data[-1][0] == pytest.approx(x0 + 0.75 * (x1 - x0), abs=0.01 * (x1 - x0))
     assert data[-1][1] == pytest.approx(y0 + 0.75 * (y1 - y0), abs=0.01 * (y1 - y0))
     page.keyboard.down("Shift")
-    applied(page, lambda: page.mouse.click(box["x"] + 0.2 * box["width"],
+    set_config(page, lambda: page.mouse.click(box["x"] + 0.2 * box["width"],
                                            box["y"] + 0.6 * box["height"]))
     page.keyboard.up("Shift")
     data = config_of(page)["data"]
@@ -162,14 +151,14 @@ def test_clicks_add_points_and_a_link_carries_them(pages: Opener, tmp_path: Path
     wait_until(lambda: again.input_value("#dataset") == "custom", what="the link's data")
     assert config_of(again)["data"] == data and shown_points(again) == shown_points(page)
     # clicking on a generated set starts from its points
-    applied(page, lambda: page.select_option("#dataset", "moons"))
+    set_config(page, lambda: page.select_option("#dataset", "moons"))
     moons = shown_points(page)
-    applied(page, lambda: page.mouse.click(box["x"] + 0.5 * box["width"],
+    set_config(page, lambda: page.mouse.click(box["x"] + 0.5 * box["width"],
                                            box["y"] + 0.5 * box["height"]))
     assert len(config_of(page)["data"]) == len(moons) + 1
     # a set larger than a link carries is left out of it, and the page says so
     big = [[i / 100, (i * 7 % 13) / 10, i % 2] for i in range(250)]
-    applied(page, lambda: page.evaluate(
+    set_config(page, lambda: page.evaluate(
         f"window.__zg_send({{type: 'config', config: {{dataset: 'custom', data: {big}}}}})"))
     assert "data" not in query_of(page)
     assert "a link carries at most 200" in page.text_content("#data-note")
@@ -177,11 +166,11 @@ def test_clicks_add_points_and_a_link_carries_them(pages: Opener, tmp_path: Path
 
 def test_the_keyboard_adds_a_point_where_the_mouse_would(pages: Opener) -> None:
     page = pages.open()
-    applied(page, lambda: use_csv(page, "x,y,label\n" + LINK.replace(";", "\n")))
+    set_config(page, lambda: use_csv(page, "x,y,label\n" + LINK.replace(";", "\n")))
     page.fill("#pt-x", "0.3")
     page.fill("#pt-y", "-0.7")
     page.select_option("#click-class", "0")
-    applied(page, lambda: (page.focus("#pt-add"), page.keyboard.press("Enter")))
+    set_config(page, lambda: (page.focus("#pt-add"), page.keyboard.press("Enter")))
     assert config_of(page)["data"] == SQUARE + [[0.3, -0.7, 0]]
     page.fill("#pt-y", "")  # an empty box (a number box takes no text)
     page.click("#pt-add")
@@ -234,7 +223,7 @@ def test_a_refused_value_goes_back_to_the_one_in_force_beside_the_error(
     said = refused(page, lambda: page.select_option("#dataset", "custom"))
     assert "dataset custom needs its points" in said
     assert page.input_value("#dataset") == "moons"
-    applied(page, lambda: (page.fill("#lr", "0.5"), page.press("#lr", "Enter")))
+    set_config(page, lambda: (page.fill("#lr", "0.5"), page.press("#lr", "Enter")))
     assert page.evaluate("document.querySelectorAll('.refused').length") == 0
     assert page.input_value("#lr") == "0.5"
 
@@ -247,7 +236,7 @@ def test_the_page_reconnects_after_a_server_restart_with_its_setup(
     try:
         page = opener.open("?hidden=4,3&lr=0.05&activation=relu")
         wait_until(lambda: page.input_value("#activation") == "relu", what="the link's setup")
-        applied(page, lambda: use_csv(page, "x,y,label\n" + LINK.replace(";", "\n")))
+        set_config(page, lambda: use_csv(page, "x,y,label\n" + LINK.replace(";", "\n")))
         before = config_of(page)
         page.click("#step-btn")
         wait_until(lambda: step_of(page) == 1, what="step 1")
