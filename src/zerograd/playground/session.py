@@ -532,7 +532,11 @@ class Core:
     def _frame(self) -> None:
         tr = self.trainer
         now = time.perf_counter()
-        self._last_frame = now
+        # a steady 15 a second while training: the next frame is due a frame's time after
+        # this one was due, not after it was made (each frame's last step runs a little
+        # past the time, and that would add up); a frame late by a whole period starts over
+        due = self._last_frame + FRAME_EVERY
+        self._last_frame = due if self.running and 0.0 <= now - due < FRAME_EVERY else now
         test = tr.test_loss() if tr.steps else None
         if self._losses and test is not None:
             self._losses[-1][2] = test
