@@ -107,10 +107,7 @@ class Trainer:
         d = self.data
         self.rows = d.X + (d.X_test or [])  # scored every frame, with the boundary's grid
         if self.box is not None:
-            x0, x1, y0, y1 = self.box
-            xs = [x0 + (x1 - x0) * i / (GRID - 1) for i in range(GRID)]
-            self.rows = self.rows + [[x, y0 + (y1 - y0) * j / (GRID - 1)]
-                                     for j in range(GRID) for x in xs]
+            self.rows = self.rows + grid(self.box, GRID)
         self.thumb_rows = [] if self.box is None else grid(self.box, THUMB)
 
     @property
