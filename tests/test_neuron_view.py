@@ -120,12 +120,16 @@ def test_a_single_neuron_network_has_its_map():
     assert len(frame["neurons"]["maps"]["outputs"][0][0]) == 144
 
 
-def test_while_training_maps_are_made_at_most_four_times_a_second(monkeypatch):
-    made = []
+def play_counting_maps(monkeypatch, pause: float = 0.0) -> tuple[Any, list, list, float]:
+    """Train a 40-point default setup for 2 s, frame by frame, with each making of the
+    neuron maps recorded (and slowed by ``pause`` s): (the session, left playing; the steps
+    the maps were made at; the frames; the seconds)."""
+    made: list = []
     real = session.Trainer.neurons
 
     def counted(self):
         made.append(self.steps)
+        time.sleep(pause)
         return real(self)
 
     monkeypatch.setattr(session.Trainer, "neurons", counted)
@@ -137,7 +141,11 @@ def test_while_training_maps_are_made_at_most_four_times_a_second(monkeypatch):
     while time.perf_counter() - start < 2.0:
         core.train(session.FRAME_EVERY)
         frames += [m for m in core.out.take() if m["type"] == "frame"]
-    seconds = time.perf_counter() - start
+    return core, made, frames, time.perf_counter() - start
+
+
+def test_while_training_maps_are_made_at_most_four_times_a_second(monkeypatch):
+    core, made, frames, seconds = play_counting_maps(monkeypatch)
     assert len(frames) >= 15
     assert 2 <= len(made) <= 1 + seconds / session.THUMB_EVERY
     assert all(f["neurons"]["step"] <= f["step"] for f in frames)
@@ -229,24 +237,7 @@ def test_frame_numbers_are_finite_json():
 
 
 def test_slow_maps_take_at_most_a_fifth_of_the_training_time(monkeypatch):
-    made = []
-    real = session.Trainer.neurons
-
-    def slow(self):
-        made.append(self.steps)
-        time.sleep(0.1)
-        return real(self)
-
-    monkeypatch.setattr(session.Trainer, "neurons", slow)
-    core = session.Core(session.Outbox(lambda: None), dict(config.DEFAULTS, points=40))
-    core.open()
-    core.handle({"type": "play"})
-    made.clear()
-    start = time.perf_counter()
-    while time.perf_counter() - start < 2.0:
-        core.train(session.FRAME_EVERY)
-        core.out.take()
-    seconds = time.perf_counter() - start
+    _, made, _, seconds = play_counting_maps(monkeypatch, pause=0.1)
     assert 2 <= len(made) <= 1 + seconds / 0.4  # each took 0.1 s or more: 0.4 s apart
 
 

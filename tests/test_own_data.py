@@ -11,6 +11,7 @@ import json
 import random
 import runpy
 import warnings
+from typing import Any
 
 import pytest
 
@@ -156,6 +157,23 @@ def test_a_thousand_points_fit_in_one_message():
     assert messages.parse(text)["config"]["data"] == pts
 
 
+def exported_run(cfg: dict, steps: int, tmp_path: Any) -> tuple:
+    """``cfg`` trained ``steps`` steps by the session's Trainer and by its exported script
+    (written to ``tmp_path``, run here): (the trainer, its losses, the script's text, the
+    lines it printed, its namespace)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", zg.TrainingWarning)
+        trainer = session.Trainer(cfg)
+        losses = [trainer.step() for _ in range(steps)]
+        text = script.script(cfg, steps)
+        path = tmp_path / "train.py"
+        path.write_text(text)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            ns = runpy.run_path(str(path), run_name="__main__")
+    return trainer, losses, text, out.getvalue().splitlines(), ns
+
+
 @pytest.mark.parametrize("update", [
     {"loss": "mse"},
     {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.05, "batch": 7},
@@ -165,19 +183,9 @@ def test_the_exported_script_with_your_data_prints_the_sessions_losses(update, t
     pts = [[round(random.Random(i).gauss(0, 1), 3), round(random.Random(i + 99).gauss(0, 1), 3),
             int(i % 3 == 0)] for i in range(37)]
     cfg = config.check(dict(update, dataset="custom", data=_csv(pts)), config.DEFAULTS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", zg.TrainingWarning)
-        trainer = session.Trainer(cfg)
-        losses = [trainer.step() for _ in range(9)]
-        text = script.script(cfg, 9)
-        assert "POINTS = [" in text and "your data (37 points)" in text
-        path = tmp_path / "train.py"
-        path.write_text(text)
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            ns = runpy.run_path(str(path), run_name="__main__")
-    printed = [ln.split("loss ")[1] for ln in out.getvalue().splitlines()
-               if ln.startswith("step ")]
+    trainer, losses, text, lines, ns = exported_run(cfg, 9, tmp_path)
+    assert "POINTS = [" in text and "your data (37 points)" in text
+    printed = [ln.split("loss ")[1] for ln in lines if ln.startswith("step ")]
     assert printed == [f"{x:.6g}" for x in losses]
     assert [p.data for p in ns["params"]] == [p.data for p in trainer.params]  # bit for bit
     assert [[*x, c] for x, c in zip(ns["X"], ns["y"])] == cfg["data"]

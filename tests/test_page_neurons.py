@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from browser import Tab, engine_base, same_digits, wait_until
+from test_neuron_view import outputs
 
 import zerograd as zg
-from zerograd.engine import no_grad
 from zerograd.playground import config, session
 
 SETUP = {"dataset": "moons", "points": 60, "hidden": [5, 3], "activation": "tanh",
@@ -49,15 +49,6 @@ def native() -> session.Trainer:
     for _ in range(STEPS):
         tr.step()
     return tr
-
-
-def outputs(model: Any, x: list[float]) -> list[list[float]]:
-    out, h = [], x
-    with no_grad():
-        for ly in model.layers:
-            h = [n(h).data for n in ly.neurons]
-            out.append(h)
-    return out
 
 
 def centre(pg: Any, layer: int, neuron: int) -> tuple[float, float]:

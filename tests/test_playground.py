@@ -6,11 +6,9 @@ other sites are kept out. (The page itself: test_playground_browser.py.)"""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
-import runpy
 import signal
 import subprocess
 import sys
@@ -19,10 +17,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 
 import pytest
 from conftest import needs, needs_graphviz
+from test_own_data import exported_run
 
 import zerograd as zg
 from zerograd.engine import topological_order
@@ -120,21 +118,12 @@ SETUPS = [
 @pytest.mark.parametrize("update", SETUPS)
 def test_the_exported_script_prints_the_sessions_losses(update, tmp_path):
     cfg = config.check(update, config.DEFAULTS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", zg.TrainingWarning)
-        trainer = session.Trainer(cfg)
-        losses = [trainer.step() for _ in range(12)]
-        path = tmp_path / "train.py"
-        path.write_text(script.script(cfg, 12))
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            ns = runpy.run_path(str(path), run_name="__main__")
-    printed = [ln.split("loss ")[1] for ln in out.getvalue().splitlines()
-               if ln.startswith("step ")]
+    trainer, losses, _, lines, ns = exported_run(cfg, 12, tmp_path)
+    printed = [ln.split("loss ")[1] for ln in lines if ln.startswith("step ")]
     assert printed == [f"{x:.6g}" for x in losses]
     assert [p.data for p in ns["params"]] == [p.data for p in trainer.params]  # bit for bit
     if trainer.data.X_test is not None:
-        assert out.getvalue().splitlines()[-1] == f"test loss {trainer.test_loss():.6g}"
+        assert lines[-1] == f"test loss {trainer.test_loss():.6g}"
 
 
 def test_the_exported_script_needs_only_zerograd(tmp_path):
