@@ -187,13 +187,10 @@ def as_xla(prog: fuzz.Program, eager: list, *changes: str) -> list[float]:
                 acc = f(fma(w, x, acc))
             data[id(v)] = acc
         elif contract and v._fn.name in ("add", "sub") and any(
-                c._fn is not None and c._fn.name == "mul" for c in v._children):
-            data[id(v)] = f(_contracted(v, [f(data[id(c)]) for c in v._children[0]._children]
-                                        if v._children[0]._fn is not None
-                                        and v._children[0]._fn.name == "mul" else None,
-                                        [f(data[id(c)]) for c in v._children[1]._children]
-                                        if v._children[1]._fn is not None
-                                        and v._children[1]._fn.name == "mul" else None, xs))
+                _is_mul(c) for c in v._children):
+            left, right = ([f(data[id(g)]) for g in c._children] if _is_mul(c) else None
+                           for c in v._children)
+            data[id(v)] = f(_contracted(v, left, right, xs))
         else:
             data[id(v)] = f(_op(v, m, xs, f=f))
     grad = {id(eager[-1]): 1.0}
@@ -205,6 +202,10 @@ def as_xla(prog: fuzz.Program, eager: list, *changes: str) -> list[float]:
                 grad[id(c)] = f(grad.get(id(c), 0.0) + f(d))
     leaves = [v for v, p in zip(eager, prog.params) if p]
     return [data[id(eager[-1])]] + [grad.get(id(v), 0.0) for v in leaves]
+
+
+def _is_mul(v: Value) -> bool:
+    return v._fn is not None and v._fn.name == "mul"
 
 
 def _contracted(v: Value, left: list[float] | None, right: list[float] | None,
